@@ -1,0 +1,1 @@
+"""The ``meterkit`` command line: thin shells over library calls."""

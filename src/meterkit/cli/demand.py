@@ -1,0 +1,9 @@
+"""CLI command module `demand` (registered by :mod:`meterkit.cli.app`)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to app."""
