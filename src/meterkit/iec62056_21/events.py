@@ -30,6 +30,7 @@ __all__ = [
     "IdentificationReceived",
     "IoDirective",
     "MeterEvent",
+    "NextBlockRequested",
     "OperandReceived",
     "PositiveAck",
     "ProgrammingRequested",
@@ -64,6 +65,8 @@ class SetLine:
     bytesize: int = 7
     parity: str = "E"
     stopbits: int = 1
+    #: Extra wait after the drain before switching (USB IR heads need 250-400 ms to settle).
+    delay: float = 0.0
 
 
 IoDirective = Transmit | SetLine
@@ -111,6 +114,11 @@ class CommandReceived:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class NextBlockRequested:
+    """The client acknowledged a partial block: send the next one (``DataAnswer(partial=...)``)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class BinaryModeRequested:
     """Mode E switch confirmed (``ACK 2 Z 2``); a binary protocol takes over with ``leftover`` bytes."""
 
@@ -137,6 +145,7 @@ MeterEvent = (
     | ReadoutRequested
     | ProgrammingRequested
     | CommandReceived
+    | NextBlockRequested
     | BinaryModeRequested
     | SessionEnded
     | ProtocolViolation
@@ -215,6 +224,7 @@ ClientEvent = (
     | RepeatRequested
     | BreakReceived
     | ResponseTimeout
+    | BinaryModeRequested
     | SessionEnded
     | ProtocolViolation
 )

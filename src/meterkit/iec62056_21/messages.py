@@ -174,9 +174,7 @@ class RequestMessage:
     def __post_init__(self) -> None:
         for ch in self.address:
             if not (ch.isascii() and (ch.isalnum() or ch == " ")):
-                raise LocalProtocolError(
-                    f"device address {self.address!r}: only 0-9, A-Z, a-z and space are allowed"
-                )
+                raise LocalProtocolError(f"device address {self.address!r}: only 0-9, A-Z, a-z and space are allowed")
         if self.start not in ("?", "#"):
             raise LocalProtocolError(f"request start character must be '?' or '#', not {self.start!r}")
 

@@ -1,0 +1,353 @@
+"""The hand-held unit's side of the optical port as a sans-IO state machine (see :mod:`.events`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from ..errors import LocalProtocolError, RemoteProtocolError
+from .baud import INITIAL_BAUD, MODE_B_BAUD, MODE_C_BAUD, baud_for, mode_from_baud_char
+from .decoder import Decoder
+from .events import (
+    AnswerReceived,
+    BinaryModeRequested,
+    BreakReceived,
+    ClientEvent,
+    ErrorReceived,
+    IdentificationReceived,
+    IoDirective,
+    OperandReceived,
+    PositiveAck,
+    ProtocolViolation,
+    ReadoutReceived,
+    RepeatRequested,
+    ResponseTimeout,
+    SetLine,
+    Transmit,
+)
+from .messages import (
+    Ack,
+    AckOptionSelect,
+    CommandMessage,
+    DataAnswer,
+    DataMessage,
+    DataSet,
+    IdentificationMessage,
+    Message,
+    ModeDMessage,
+    Nak,
+    RequestMessage,
+)
+from .timing import INTER_CHAR_TIMEOUT, REACTION_TIME, REACTION_TIME_FAST, WAKE_UP_NUL_DURATION, WAKE_UP_PAUSE
+from .transitions import ClientState
+
+__all__ = ["ClientConfig", "ClientConnection", "is_error_answer"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ClientConfig:
+    """How the hand-held unit talks to a meter."""
+
+    device_address: str = ""
+    request_start: str = "?"
+    wake_up: bool = False
+    response_timeout: float = 3.0
+    readout_timeout: float = 10.0
+    max_repeats: int = 3
+    baud_switch_delay: float = 0.3
+    strict_bcc: bool = True
+    error_prefixes: tuple[str, ...] = ("ER", "#")
+
+    def __post_init__(self) -> None:
+        RequestMessage(address=self.device_address, start=self.request_start).to_bytes()
+        if self.response_timeout <= 0 or self.readout_timeout <= 0:
+            raise LocalProtocolError("time-outs must be positive")
+        if self.max_repeats < 0 or self.baud_switch_delay < 0:
+            raise LocalProtocolError("max_repeats and baud_switch_delay cannot be negative")
+
+
+def is_error_answer(answer: DataAnswer, prefixes: tuple[str, ...] = ("ER", "#")) -> str | None:
+    """The error text if ``answer`` is an error message: one data set, no address, no unit, a value starting with
+    one of ``prefixes`` (the standard recommends ``ER``; LIS-200 devices use ``#nnnn``)."""
+    if len(answer.datasets) != 1:
+        return None
+    ds = answer.datasets[0]
+    if ds.address or len(ds.values) != 1 or ds.unit:
+        return None
+    return ds.value if ds.value.startswith(prefixes) else None
+
+
+class ClientConnection:
+    """One hand-held unit talking to one meter.  Never raises on received bytes."""
+
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config or ClientConfig()
+        self.state = ClientState.IDLE
+        self.baud = INITIAL_BAUD
+        self.identification: IdentificationMessage | None = None
+        self._decoder = Decoder("client", lenient=True)
+        self._events: deque[ClientEvent] = deque()
+        self._out: list[IoDirective] = []
+        self._timer: float | None = None
+        self._timer_what = ""
+        self._last_rx = float("-inf")
+        self._reaction = REACTION_TIME
+        self._last_command: CommandMessage | None = None
+        self._last_sent = b""
+        self._repeats = 0
+        self._partial: list[DataSet] = []
+        self._mode_e_baud = INITIAL_BAUD
+
+    # --- I/O contract ---------------------------------------------------------------------------------
+
+    def next_event(self) -> ClientEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def outputs(self) -> list[IoDirective]:
+        out, self._out = self._out, []
+        return out
+
+    def deadline(self) -> float | None:
+        return self._timer
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        if self.state is ClientState.BINARY:
+            return
+        if not data:
+            if self.state not in (ClientState.IDLE, ClientState.LISTEN):
+                self._timeout("data (the line was closed)")
+            return
+        self._last_rx = now
+        for item in self._decoder.feed(data):
+            self._on_item(item, now)
+        if self._timer is not None and self._decoder.buffered:
+            # a message is arriving: give it the inter-character time beyond the last byte
+            self._timer = max(self._timer, now + INTER_CHAR_TIMEOUT)
+
+    def handle_timer(self, now: float) -> None:
+        if self._timer is None or now < self._timer:
+            return
+        self._timer = None
+        if self.state is ClientState.AWAIT_ANSWER and self._last_command is not None:
+            self._decoder.reset()
+            self.state = ClientState.PROGRAMMING
+            self._events.append(ResponseTimeout(waiting_for=self._timer_what))
+            return
+        self._timeout(self._timer_what)
+
+    # --- user actions ---------------------------------------------------------------------------------
+
+    def sign_on(self, now: float) -> None:
+        """Queue (wake-up NULs and) the request ``/?address!``."""
+        if self.state not in (ClientState.IDLE, ClientState.LISTEN):
+            raise LocalProtocolError(f"cannot sign on in state {self.state.value}")
+        self._set_line(INITIAL_BAUD)
+        self._decoder.reset()
+        self._decoder.expect_mode_d = False
+        self.identification = None
+        start = now
+        if self.config.wake_up:
+            nuls = round(WAKE_UP_NUL_DURATION * INITIAL_BAUD / 10)
+            self._out.append(Transmit(data=b"\x00" * nuls, not_before=now))
+            start = now + WAKE_UP_NUL_DURATION + WAKE_UP_PAUSE
+        request = RequestMessage(address=self.config.device_address, start=self.config.request_start)
+        self._send_raw(request.to_bytes(), start)
+        self.state = ClientState.AWAIT_IDENT
+        self._arm(start, self.config.response_timeout, "identification")
+
+    def listen(self) -> None:
+        """Wait for mode D pushes (identification, blank line, data, ``!``)."""
+        if self.state is not ClientState.IDLE:
+            raise LocalProtocolError(f"cannot listen in state {self.state.value}")
+        self._decoder.expect_mode_d = True
+        self.state = ClientState.LISTEN
+
+    def select_option(
+        self, now: float, *, mode: str = "0", baud_char: str | None = None, protocol: str | None = None
+    ) -> None:
+        """Modes C/E: send ``ACK V Z Y``; ``mode`` "0" readout, "1" programming, "2" binary (mode E)."""
+        if self.state is not ClientState.IDENTIFIED or self.identification is None:
+            raise LocalProtocolError(f"cannot select an option in state {self.state.value}")
+        z = baud_char if baud_char is not None else self.identification.baud_char
+        if z not in MODE_C_BAUD:
+            raise LocalProtocolError(f"baud character {z!r} is not a mode C/E rate (0-6)")
+        v = protocol if protocol is not None else ("2" if mode == "2" else "0")
+        option = AckOptionSelect(protocol=v, baud_char=z, mode=mode)
+        self._send_raw(option.to_bytes(), now)
+        baud = MODE_C_BAUD[z]
+        if mode == "2":
+            self._mode_e_baud = baud
+            self._set_line(baud, delay=self.config.baud_switch_delay)
+            self._decoder.expect_option_ack = True
+            self.state = ClientState.AWAIT_MODE_E
+            self._arm(now, self.config.response_timeout, "mode E confirmation")
+            return
+        if mode == "1":
+            self._set_line(baud, delay=self.config.baud_switch_delay)
+            self.state = ClientState.AWAIT_OPERAND
+            self._arm(now, self.config.response_timeout, "P0 operand")
+            return
+        if mode == "0":
+            self._set_line(baud, delay=self.config.baud_switch_delay)
+        self.state = ClientState.AWAIT_READOUT
+        self._arm(now, self.config.readout_timeout, "readout")
+
+    def send(self, command: CommandMessage, now: float) -> None:
+        """Send a programming command (P1, P2, R.., W.., E2, B0, B1)."""
+        if self.state is not ClientState.PROGRAMMING:
+            raise LocalProtocolError(f"cannot send {command.code} in state {self.state.value}")
+        self._last_command = command
+        self._repeats = 0
+        self._partial = []
+        self._send_raw(command.to_bytes(), now)
+        if command.command == "B" and command.command_type == "0":
+            self._finish()
+            return
+        self.state = ClientState.AWAIT_ANSWER
+        self._arm(now, self.config.response_timeout, f"answer to {command.code}")
+
+    def sign_off(self, now: float, *, battery: bool = False) -> None:
+        """End the programming session with B0 (B1 for battery meters woken by fast wake-up)."""
+        self.send(CommandMessage(command="B", command_type="1" if battery else "0"), now)
+
+    def request_repeat(self, now: float) -> None:
+        """Ask the meter to repeat its readout (NAK)."""
+        if self.state is not ClientState.IDLE or self.identification is None:
+            raise LocalProtocolError("a repeat can only be requested right after a readout")
+        self._send_raw(Nak().to_bytes(), now)
+        self.state = ClientState.AWAIT_READOUT
+        self._arm(now, self.config.readout_timeout, "repeated readout")
+
+    # --- internals ------------------------------------------------------------------------------------
+
+    def _send_raw(self, data: bytes, now: float) -> None:
+        self._out.append(Transmit(data=data, not_before=max(now, self._last_rx + self._reaction)))
+        self._last_sent = data
+
+    def _set_line(self, baud: int, *, bytesize: int = 7, parity: str = "E", delay: float = 0.0) -> None:
+        if baud != self.baud or bytesize != 7:
+            self._out.append(SetLine(baud=baud, bytesize=bytesize, parity=parity, delay=delay))
+            self.baud = baud
+
+    def _arm(self, now: float, timeout: float, what: str) -> None:
+        self._timer = max(now, self._last_rx + self._reaction) + timeout
+        self._timer_what = what
+
+    def _finish(self) -> None:
+        self.state = ClientState.IDLE
+        self._timer = None
+        self._decoder.expect_option_ack = False
+
+    def _timeout(self, what: str) -> None:
+        self._decoder.reset()
+        self._finish()
+        self._events.append(ResponseTimeout(waiting_for=what))
+
+    def _retry(self, now: float, reason: str) -> bool:
+        """Send NAK to ask for a repeat; False once the retry budget is spent."""
+        self._repeats += 1
+        if self._repeats > self.config.max_repeats:
+            self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; retries exhausted")))
+            return False
+        self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; asking for a repeat")))
+        self._out.append(Transmit(data=Nak().to_bytes(), not_before=max(now, self._last_rx + self._reaction)))
+        self._arm(now, self.config.readout_timeout, self._timer_what or "repeat")
+        return True
+
+    def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
+        state = self.state
+        if isinstance(item, RemoteProtocolError):
+            self._events.append(ProtocolViolation(error=item))
+            return
+        if isinstance(item, IdentificationMessage):
+            self._on_identification(item, now)
+        elif isinstance(item, ModeDMessage):
+            self.identification = item.identification
+            self._events.append(IdentificationReceived(identification=item.identification))
+            self._events.append(ReadoutReceived(message=DataMessage(datasets=item.datasets)))
+        elif isinstance(item, DataMessage) and state in (
+            ClientState.AWAIT_READOUT,
+            ClientState.AWAIT_MODE_E,
+            ClientState.IDENTIFIED,
+        ):
+            if item.bcc_ok is False and self.config.strict_bcc and self._retry(now, "readout BCC mismatch"):
+                return
+            self._decoder.expect_option_ack = False
+            self._finish()
+            self._events.append(ReadoutReceived(message=item))
+        elif isinstance(item, CommandMessage) and item.command == "P" and state is ClientState.AWAIT_OPERAND:
+            self.state = ClientState.PROGRAMMING
+            self._timer = None
+            self._events.append(OperandReceived(operand=item.data_set.value if item.data_set else ""))
+        elif isinstance(item, CommandMessage) and item.command == "B":
+            self._finish()
+            self._events.append(BreakReceived())
+        elif isinstance(item, DataAnswer) and state is ClientState.AWAIT_ANSWER:
+            self._on_answer(item, now)
+        elif isinstance(item, Ack) and state is ClientState.AWAIT_ANSWER:
+            if self._last_command is not None and self._last_command.code == "B1":
+                self._finish()
+            else:
+                self.state = ClientState.PROGRAMMING
+                self._timer = None
+            self._events.append(PositiveAck())
+        elif isinstance(item, Nak) and state is ClientState.AWAIT_ANSWER and self._last_command is not None:
+            self._repeats += 1
+            if self._repeats > self.config.max_repeats:
+                self.state = ClientState.PROGRAMMING
+                self._timer = None
+                self._events.append(RepeatRequested(retries=self._repeats - 1))
+                return
+            self._send_raw(self._last_command.to_bytes(), now)
+            self._arm(now, self.config.response_timeout, self._timer_what)
+        elif isinstance(item, AckOptionSelect) and state is ClientState.AWAIT_MODE_E:
+            self._decoder.expect_option_ack = False
+            self._set_line(self._mode_e_baud, bytesize=8, parity="N")
+            self.state = ClientState.BINARY
+            self._timer = None
+            self._events.append(BinaryModeRequested(baud=self._mode_e_baud, leftover=self._decoder.take_leftover()))
+        else:
+            self._events.append(
+                ProtocolViolation(error=RemoteProtocolError(f"unexpected {type(item).__name__} in state {state.value}"))
+            )
+
+    def _on_identification(self, ident: IdentificationMessage, now: float) -> None:
+        if self.state is ClientState.LISTEN:
+            return
+        if self.state is not ClientState.AWAIT_IDENT:
+            self._events.append(ProtocolViolation(error=RemoteProtocolError("unexpected identification")))
+            return
+        self.identification = ident
+        self._reaction = REACTION_TIME_FAST if ident.fast_reaction else REACTION_TIME
+        self._events.append(IdentificationReceived(identification=ident))
+        mode = mode_from_baud_char(ident.baud_char)
+        if mode == "C":
+            self.state = ClientState.IDENTIFIED
+            self._timer = None
+            return
+        if mode == "B" and ident.baud_char in MODE_B_BAUD:
+            self._set_line(baud_for(ident.baud_char))
+        self.state = ClientState.AWAIT_READOUT
+        self._arm(now, self.config.readout_timeout, "readout")
+
+    def _on_answer(self, answer: DataAnswer, now: float) -> None:
+        if answer.bcc_ok is False and self.config.strict_bcc:
+            if not self._retry(now, "answer BCC mismatch"):
+                self.state = ClientState.PROGRAMMING
+                self._timer = None
+            return
+        self._repeats = 0
+        self._partial.extend(answer.datasets)
+        if answer.partial:
+            self._send_raw(Ack().to_bytes(), now)
+            self._arm(now, self.config.response_timeout, self._timer_what)
+            return
+        merged = DataAnswer(datasets=tuple(self._partial), bcc_ok=answer.bcc_ok)
+        self._partial = []
+        self.state = ClientState.PROGRAMMING
+        self._timer = None
+        error = is_error_answer(merged, self.config.error_prefixes)
+        if error is not None:
+            self._events.append(ErrorReceived(text=error))
+        else:
+            self._events.append(AnswerReceived(answer=merged))

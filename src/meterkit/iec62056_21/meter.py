@@ -1,0 +1,353 @@
+"""The meter side of the optical port as a sans-IO state machine (see :mod:`.events` for the I/O contract)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import LocalProtocolError, RemoteProtocolError
+from .baud import INITIAL_BAUD, MODE_B_BAUD, MODE_C_BAUD, mode_from_baud_char
+from .decoder import Decoder
+from .events import (
+    BinaryModeRequested,
+    CommandReceived,
+    IoDirective,
+    MeterEvent,
+    NextBlockRequested,
+    ProgrammingRequested,
+    ProtocolViolation,
+    ReadoutRequested,
+    SessionEnded,
+    SetLine,
+    SignOn,
+    Transmit,
+)
+from .messages import (
+    Ack,
+    AckOptionSelect,
+    CommandMessage,
+    DataAnswer,
+    DataMessage,
+    IdentificationMessage,
+    Message,
+    Nak,
+    RequestMessage,
+)
+from .timing import (
+    INTER_CHAR_TIMEOUT,
+    OPTION_SELECT_WAIT,
+    REACTION_TIME,
+    REACTION_TIME_FAST,
+)
+from .transitions import METER_SENDS, MeterState
+
+__all__ = ["MeterConnection", "MeterPortConfig", "addresses_match"]
+
+
+def _normalise_address(address: str) -> str:
+    return address.lstrip("0")
+
+
+def addresses_match(requested: str, own: str) -> bool:
+    """Device address rule (§6.3.1): an empty request is general; leading zeros are not evaluated."""
+    if requested == "" or own == "":
+        return True
+    return _normalise_address(requested) == _normalise_address(own)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MeterPortConfig:
+    """How a meter presents itself on the optical port."""
+
+    manufacturer: str
+    ident: str
+    baud_char: str = "5"
+    protocol_mode: Literal["A", "B", "C"] = "C"
+    device_address: str = ""
+    enhanced: tuple[str, ...] = ()
+    binary_mode: bool = False
+    reaction_time: float | None = None
+    option_select_wait: float = OPTION_SELECT_WAIT
+    inactivity_timeout: float = 120.0
+    repeat_window: float = 2.0
+    max_repeats: int = 3
+    accept_request_start: str = "?"
+
+    def __post_init__(self) -> None:
+        announced = mode_from_baud_char(self.baud_char)
+        if announced != self.protocol_mode:
+            raise LocalProtocolError(
+                f"baud character {self.baud_char!r} announces mode {announced}, not mode {self.protocol_mode}"
+            )
+        if self.protocol_mode == "B" and self.baud_char not in MODE_B_BAUD:
+            raise LocalProtocolError(f"mode B baud character must be one of {''.join(MODE_B_BAUD)}")
+        if self.protocol_mode == "C" and self.baud_char not in MODE_C_BAUD:
+            raise LocalProtocolError(f"mode C baud character must be one of {''.join(MODE_C_BAUD)}")
+        if not 60.0 <= self.inactivity_timeout <= 120.0:
+            raise LocalProtocolError("inactivity time-out must be 60-120 s (IEC 62056-21 Annex A)")
+        if self.max_repeats < 0:
+            raise LocalProtocolError("max_repeats cannot be negative")
+        IdentificationMessage(
+            manufacturer=self.manufacturer, baud_char=self.baud_char, ident=self.ident, enhanced=self.enhanced
+        ).to_bytes()
+
+    @property
+    def identification(self) -> IdentificationMessage:
+        enhanced = self.enhanced
+        if self.binary_mode and "2" not in enhanced:
+            enhanced = ("2", *enhanced)
+        return IdentificationMessage(
+            manufacturer=self.manufacturer, baud_char=self.baud_char, ident=self.ident, enhanced=enhanced
+        )
+
+    @property
+    def effective_reaction_time(self) -> float:
+        if self.reaction_time is not None:
+            return self.reaction_time
+        return REACTION_TIME_FAST if self.manufacturer[2].islower() else REACTION_TIME
+
+
+def _send_key(message: Message) -> str:
+    if isinstance(message, CommandMessage):
+        return f"CommandMessage:{message.code}"
+    return type(message).__name__
+
+
+class MeterConnection:
+    """One optical port of a meter.  Never raises on received bytes."""
+
+    def __init__(self, config: MeterPortConfig) -> None:
+        self.config = config
+        self.identification = config.identification
+        self.state = MeterState.IDLE
+        self.baud = INITIAL_BAUD
+        self._decoder = Decoder("meter")
+        self._events: deque[MeterEvent] = deque()
+        self._out: list[IoDirective] = []
+        self._timer: float | None = None
+        self._last_rx = float("-inf")
+        self._last_sent = b""
+        self._repeats = 0
+        self._reaction = config.effective_reaction_time
+
+    # --- I/O contract ---------------------------------------------------------------------------------
+
+    def next_event(self) -> MeterEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def outputs(self) -> list[IoDirective]:
+        out, self._out = self._out, []
+        return out
+
+    def deadline(self) -> float | None:
+        char = self._last_rx + INTER_CHAR_TIMEOUT if self._decoder.buffered else None
+        candidates = [t for t in (self._timer, char) if t is not None]
+        return min(candidates) if candidates else None
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        if self.state is MeterState.BINARY:
+            return
+        if not data:
+            if self.state is not MeterState.IDLE:
+                self._end("eof")
+            return
+        self._last_rx = now
+        for item in self._decoder.feed(data):
+            try:
+                self._on_item(item, now)
+            except LocalProtocolError as exc:  # pragma: no cover - defensive: received bytes never raise
+                self._events.append(ProtocolViolation(error=RemoteProtocolError(str(exc))))
+
+    def handle_timer(self, now: float) -> None:
+        if self._decoder.buffered and now >= self._last_rx + INTER_CHAR_TIMEOUT:
+            dropped = self._decoder.reset()
+            self._violation(RemoteProtocolError("inter-character time-out: incomplete message dropped", dropped))
+        if self._timer is None or now < self._timer:
+            return
+        self._timer = None
+        state = self.state
+        if state is MeterState.AWAIT_OPTION:
+            self._decoder.expect_option_ack = False
+            self._readout(now, mode="C", baud=INITIAL_BAUD)
+        elif state is MeterState.READOUT_SENT:
+            self._end("readout-done")
+        elif state is not MeterState.IDLE:
+            self._end("inactivity")
+
+    def send(self, message: Message, now: float, *, delay: float = 0.0) -> None:
+        """Send the application's answer; raises LocalProtocolError when the state does not allow it."""
+        key = _send_key(message)
+        if key not in METER_SENDS[self.state]:
+            raise LocalProtocolError(f"cannot send {key} in state {self.state.value}")
+        data = message.to_bytes()
+        self._transmit(data, now, delay)
+        if isinstance(message, CommandMessage) and message.command == "B":
+            self._end("break", announce=True)
+            return
+        if isinstance(message, DataMessage):
+            self.state = MeterState.READOUT_SENT
+            self._repeats = 0
+            self._timer = now + delay + self._reaction + self.config.repeat_window
+            return
+        if isinstance(message, DataAnswer) and message.partial:
+            self.state = MeterState.PARTIAL_SENT
+            self._repeats = 0
+        else:
+            self.state = MeterState.PROGRAMMING
+        self._arm_inactivity(now)
+
+    # --- internals ------------------------------------------------------------------------------------
+
+    def _transmit(self, data: bytes, now: float, delay: float = 0.0) -> None:
+        not_before = max(now, self._last_rx + self._reaction) + delay
+        self._out.append(Transmit(data=data, not_before=not_before))
+        self._last_sent = data
+
+    def _set_line(self, baud: int, *, bytesize: int = 7, parity: str = "E") -> None:
+        if baud != self.baud or bytesize != 7:
+            self._out.append(SetLine(baud=baud, bytesize=bytesize, parity=parity))
+            self.baud = baud
+
+    def _arm_inactivity(self, now: float) -> None:
+        self._timer = now + self.config.inactivity_timeout
+
+    def _violation(self, error: RemoteProtocolError) -> None:
+        self._events.append(ProtocolViolation(error=error))
+
+    def _end(self, reason: str, *, announce: bool = True) -> None:
+        was_active = self.state is not MeterState.IDLE
+        self.state = MeterState.IDLE
+        self._timer = None
+        self._decoder.expect_option_ack = False
+        self._set_line(INITIAL_BAUD)
+        if was_active and announce:
+            self._events.append(SessionEnded(reason=reason))
+
+    def _readout(self, now: float, *, mode: str, baud: int) -> None:
+        self.state = MeterState.READOUT_PENDING
+        self._arm_inactivity(now)
+        self._events.append(ReadoutRequested(mode=mode, baud=baud))
+
+    def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
+        if isinstance(item, RemoteProtocolError):
+            self._violation(item)
+            if self.state is MeterState.PROGRAMMING and item.data[:1] == b"\x01":
+                self._nak_or_give_up(now)
+            return
+        if isinstance(item, RequestMessage):
+            self._on_request(item, now)
+        elif isinstance(item, AckOptionSelect):
+            self._on_option(item, now)
+        elif isinstance(item, CommandMessage):
+            self._on_command(item, now)
+        elif isinstance(item, Nak):
+            self._on_nak(now)
+        elif isinstance(item, Ack):
+            if self.state is MeterState.PARTIAL_SENT:
+                self.state = MeterState.ANSWER_PENDING
+                self._arm_inactivity(now)
+                self._events.append(NextBlockRequested())
+            else:
+                self._violation(RemoteProtocolError(f"unexpected ACK in state {self.state.value}", b"\x06"))
+        else:
+            self._violation(RemoteProtocolError(f"unexpected {type(item).__name__} from a client"))
+
+    def _on_request(self, request: RequestMessage, now: float) -> None:
+        if request.start not in self.config.accept_request_start:
+            self._violation(RemoteProtocolError(f"request start '/{request.start}' not accepted", request.to_bytes()))
+            return
+        if not addresses_match(request.address, self.config.device_address):
+            if self.state is not MeterState.IDLE:
+                self._end("other-address")
+            return
+        if self.state is not MeterState.IDLE:
+            self._end("restart")
+        self._set_line(INITIAL_BAUD)
+        self._transmit(self.identification.to_bytes(strict=False), now)
+        self._events.append(SignOn(address=request.address))
+        mode = self.config.protocol_mode
+        if mode == "A":
+            self._readout(now, mode="A", baud=INITIAL_BAUD)
+        elif mode == "B":
+            baud = MODE_B_BAUD[self.config.baud_char]
+            self._set_line(baud)
+            self._readout(now, mode="B", baud=baud)
+        else:
+            self.state = MeterState.AWAIT_OPTION
+            self._decoder.expect_option_ack = True
+            self._timer = max(now, self._last_rx + self._reaction) + self.config.option_select_wait
+
+    def _on_option(self, option: AckOptionSelect, now: float) -> None:
+        if self.state is not MeterState.AWAIT_OPTION:
+            self._violation(RemoteProtocolError("option select outside the sign-on", option.to_bytes()))
+            return
+        self._decoder.expect_option_ack = False
+        own = self.config.baud_char
+        consistent = option.baud_char in (own, "0") and option.protocol in "012"
+        baud = MODE_C_BAUD.get(option.baud_char, INITIAL_BAUD) if consistent else INITIAL_BAUD
+        if consistent and option.protocol == "2" and option.mode == "2" and self.config.binary_mode:
+            self._set_line(baud)
+            self._transmit(AckOptionSelect(protocol="2", baud_char=option.baud_char, mode="2").to_bytes(), now)
+            self._set_line(baud, bytesize=8, parity="N")
+            self.state = MeterState.BINARY
+            self._timer = None
+            self._events.append(BinaryModeRequested(baud=baud, leftover=self._decoder.take_leftover()))
+            return
+        if consistent and option.mode == "1":
+            self._set_line(baud)
+            self.state = MeterState.OPERAND_PENDING
+            self._arm_inactivity(now)
+            self._events.append(ProgrammingRequested(baud=baud))
+            return
+        if consistent and option.mode == "0":
+            self._set_line(baud)
+            self._readout(now, mode="C", baud=baud)
+            return
+        # unsupported or inconsistent: data readout at 300 Bd, no programming (§6.4.5.2)
+        self._readout(now, mode="C", baud=INITIAL_BAUD)
+
+    def _on_command(self, command: CommandMessage, now: float) -> None:
+        state = self.state
+        if command.command == "B" and state is not MeterState.IDLE:
+            if command.command_type == "1":
+                self._transmit(Ack().to_bytes(), now)
+            self._end("break")
+            return
+        if state is MeterState.READOUT_SENT and self.config.protocol_mode == "A":
+            state = self.state = MeterState.PROGRAMMING  # §6.4.1.3: any command starts programming in mode A
+        if state not in (MeterState.PROGRAMMING, MeterState.PARTIAL_SENT):
+            self._violation(RemoteProtocolError(f"command {command.code} outside programming mode"))
+            return
+        if command.bcc_ok is False:
+            self._violation(RemoteProtocolError(f"BCC mismatch in {command.code}", command.to_bytes(strict=False)))
+            self._nak_or_give_up(now)
+            return
+        if command.command == "B":
+            return
+        self._repeats = 0
+        self.state = MeterState.ANSWER_PENDING
+        self._arm_inactivity(now)
+        self._events.append(CommandReceived(command=command))
+
+    def _nak_or_give_up(self, now: float) -> None:
+        self._repeats += 1
+        if self._repeats > self.config.max_repeats:
+            self._end("too-many-errors")
+            return
+        self._out.append(Transmit(data=Nak().to_bytes(), not_before=max(now, self._last_rx + self._reaction)))
+        self._arm_inactivity(now)
+
+    def _on_nak(self, now: float) -> None:
+        if self.state in (MeterState.READOUT_SENT, MeterState.PARTIAL_SENT, MeterState.PROGRAMMING) and self._last_sent:
+            self._repeats += 1
+            if self._repeats > self.config.max_repeats:
+                self._end("too-many-repeats")
+                return
+            self._transmit(self._last_sent, now)
+            if self.state is MeterState.READOUT_SENT:
+                self._timer = now + self._reaction + self.config.repeat_window
+            else:
+                self._arm_inactivity(now)
+            return
+        self._violation(RemoteProtocolError(f"unexpected NAK in state {self.state.value}", b"\x15"))

@@ -1,0 +1,80 @@
+"""The two state machines' states and what may happen in each, as data.
+
+``METER_SENDS`` / ``CLIENT_ACCEPTS`` list, per state, which application messages the connection accepts from its
+owner (anything else raises :class:`~meterkit.errors.LocalProtocolError`); ``METER_TIMERS`` / ``CLIENT_TIMERS`` name
+the timer running in each state.  Received bytes never raise: whatever does not fit the state is reported as a
+:class:`~meterkit.iec62056_21.events.ProtocolViolation` (meter) or ignored with a report (client).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Final
+
+__all__ = ["CLIENT_TIMERS", "METER_SENDS", "METER_TIMERS", "ClientState", "MeterState"]
+
+
+class MeterState(Enum):
+    IDLE = "idle"  # waiting for a sign-on request
+    AWAIT_OPTION = "await-option"  # mode C: identification sent, waiting for ACK V Z Y (t_t)
+    READOUT_PENDING = "readout-pending"  # the application must send the readout data message
+    READOUT_SENT = "readout-sent"  # readout sent; a NAK asks for a repeat
+    OPERAND_PENDING = "operand-pending"  # programming selected; the application must send P0
+    PROGRAMMING = "programming"  # waiting for a command
+    ANSWER_PENDING = "answer-pending"  # a command arrived; the application must answer
+    PARTIAL_SENT = "partial-sent"  # a partial block was sent; waiting for ACK/NAK
+    BINARY = "binary"  # mode E: a binary protocol owns the line
+
+
+class ClientState(Enum):
+    IDLE = "idle"
+    AWAIT_IDENT = "await-ident"
+    IDENTIFIED = "identified"  # modes C/E: the user chooses the option
+    AWAIT_READOUT = "await-readout"
+    AWAIT_OPERAND = "await-operand"
+    PROGRAMMING = "programming"  # ready for a command
+    AWAIT_ANSWER = "await-answer"
+    AWAIT_MODE_E = "await-mode-e"
+    BINARY = "binary"
+    LISTEN = "listen"  # mode D: waiting for pushes
+
+
+#: Message class names the meter application may send, per state.
+METER_SENDS: Final[dict[MeterState, frozenset[str]]] = {
+    MeterState.IDLE: frozenset(),
+    MeterState.AWAIT_OPTION: frozenset(),
+    MeterState.READOUT_PENDING: frozenset({"DataMessage"}),
+    MeterState.READOUT_SENT: frozenset(),
+    MeterState.OPERAND_PENDING: frozenset({"CommandMessage:P0", "CommandMessage:B0"}),
+    MeterState.PROGRAMMING: frozenset({"CommandMessage:B0"}),
+    MeterState.ANSWER_PENDING: frozenset({"DataAnswer", "ErrorAnswer", "Ack", "Nak", "CommandMessage:B0"}),
+    MeterState.PARTIAL_SENT: frozenset({"CommandMessage:B0"}),
+    MeterState.BINARY: frozenset(),
+}
+
+#: The timer each meter state runs.
+METER_TIMERS: Final[dict[MeterState, str | None]] = {
+    MeterState.IDLE: None,
+    MeterState.AWAIT_OPTION: "option-select-wait",
+    MeterState.READOUT_PENDING: "inactivity",
+    MeterState.READOUT_SENT: "repeat-window",
+    MeterState.OPERAND_PENDING: "inactivity",
+    MeterState.PROGRAMMING: "inactivity",
+    MeterState.ANSWER_PENDING: "inactivity",
+    MeterState.PARTIAL_SENT: "inactivity",
+    MeterState.BINARY: None,
+}
+
+#: The timer each client state runs.
+CLIENT_TIMERS: Final[dict[ClientState, str | None]] = {
+    ClientState.IDLE: None,
+    ClientState.AWAIT_IDENT: "identification",
+    ClientState.IDENTIFIED: None,
+    ClientState.AWAIT_READOUT: "readout",
+    ClientState.AWAIT_OPERAND: "operand",
+    ClientState.PROGRAMMING: None,
+    ClientState.AWAIT_ANSWER: "answer",
+    ClientState.AWAIT_MODE_E: "mode-e-confirmation",
+    ClientState.BINARY: None,
+    ClientState.LISTEN: None,
+}
