@@ -1,9 +1,222 @@
-"""CLI command module `client_cmds` (registered by :mod:`meterkit.cli.app`)."""
+"""``meterkit read | get | set | exec | profile``: the hand-held unit on the command line."""
 
 from __future__ import annotations
 
+import csv
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from ..client import MeterClient, PasswordAuthenticator
+from ..client.auth import Authenticator
+from ..errors import ConfigError, DeviceError
+from ..iec62056_21.baud import MODE_C_BAUD, baud_char_for
+from ..iec62056_21.client import ClientConfig
+from ..iec62056_21.messages import DataSet
+from ..iec62056_21.trace import FrameRecord
+from ..transport import open_transport
+from .render import datasets_json, print_datasets, write_csv
+
+__all__ = ["register"]
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class TableOrJson(StrEnum):
+    table = "table"
+    json = "json"
+
+
+PortArg = Annotated[str, typer.Argument(help="pyserial URL or device: /dev/ttyUSB0, socket://HOST:PORT, rfc2217://...")]
+AddressOpt = Annotated[str, typer.Option("--address", help="Device address sent in the request (/?ADDR!).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")]
+SwitchOpt = Annotated[
+    float, typer.Option("--baud-switch-delay", help="Seconds between the option select and the baud switch.")
+]
+WakeOpt = Annotated[bool, typer.Option("--wake-up", help="Send the NUL wake-up sequence first (battery meters).")]
+TraceOpt = Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")]
+PasswordOpt = Annotated[str | None, typer.Option("--password", help="Static password (P1).")]
+BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to switch to in mode C (default: the best).")]
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _connect(port: str, address: str, timeout: float, switch_delay: float, wake_up: bool, trace: bool) -> MeterClient:
+    config = ClientConfig(
+        device_address=address,
+        wake_up=wake_up,
+        response_timeout=timeout,
+        readout_timeout=max(timeout, 10.0),
+        baud_switch_delay=switch_delay,
+    )
+    err = _err()
+
+    def hook(record: FrameRecord) -> None:
+        err.print(record.format(), markup=False)
+
+    return MeterClient(open_transport(port), config, trace=hook if trace else None)
+
+
+def _auth(password: str | None) -> Authenticator | None:
+    return PasswordAuthenticator(password) if password is not None else None
+
+
+def _baud_char(baud: int | None) -> str | None:
+    if baud is None:
+        return None
+    if baud not in MODE_C_BAUD.values():
+        raise ConfigError(f"--baud {baud}: choose one of {', '.join(str(b) for b in MODE_C_BAUD.values())}")
+    return baud_char_for(baud, "C")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add read, get, set, exec and profile."""
+
+    @app.command("read")
+    def read_cmd(
+        port: PortArg,
+        address: AddressOpt = "",
+        mode: Annotated[str | None, typer.Option("--mode", help="Expected protocol mode A, B or C (checked).")] = None,
+        baud: BaudOpt = None,
+        fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+        timeout: TimeoutOpt = 3.0,
+        baud_switch_delay: SwitchOpt = 0.25,
+        wake_up: WakeOpt = False,
+        trace: TraceOpt = False,
+    ) -> int:
+        """Sign on and print the meter's data readout."""
+        if mode is not None and mode.upper() not in ("A", "B", "C"):
+            raise typer.BadParameter("--mode must be A, B or C")
+        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
+            readout = client.readout(baud_char=_baud_char(baud))
+        if mode is not None and readout.mode != mode.upper():
+            raise DeviceError(f"the meter answered in mode {readout.mode}, not in mode {mode.upper()}")
+        ident = readout.identification
+        if fmt is Format.json:
+            doc = {
+                "identification": {
+                    "manufacturer": ident.manufacturer,
+                    "baud_char": ident.baud_char,
+                    "ident": ident.ident,
+                    "enhanced": list(ident.enhanced),
+                    "mode": "E" if ident.mode_e else readout.mode,
+                },
+                "datasets": datasets_json(readout.datasets),
+            }
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        elif fmt is Format.csv:
+            sys.stdout.write(write_csv(readout.datasets))
+        else:
+            title = f"{ident.manufacturer} {ident.ident} (mode {readout.mode}, Z={ident.baud_char})"
+            print_datasets(Console(), readout.datasets, title=title)
+        return 0
+
+    @app.command("get")
+    def get_cmd(
+        port: PortArg,
+        addresses: Annotated[list[str], typer.Argument(help="Register addresses (OBIS), e.g. 1.8.0 1.6.0")],
+        password: PasswordOpt = None,
+        fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
+        address: AddressOpt = "",
+        timeout: TimeoutOpt = 3.0,
+        baud_switch_delay: SwitchOpt = 0.25,
+        wake_up: WakeOpt = False,
+        trace: TraceOpt = False,
+    ) -> int:
+        """Read registers in programming mode (R1), after authenticating if asked."""
+        auth = _auth(password)
+        found: list[DataSet] = []
+        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
+            client.programming(auth)
+            for addr in addresses:
+                found.extend(client.read(addr))
+        if fmt is TableOrJson.json:
+            sys.stdout.write(json.dumps({"datasets": datasets_json(found)}, indent=2) + "\n")
+        else:
+            print_datasets(Console(), found)
+        return 0
+
+    @app.command("set")
+    def set_cmd(
+        port: PortArg,
+        register_address: Annotated[str, typer.Argument(metavar="ADDRESS", help="Register address to write.")],
+        value: Annotated[str, typer.Argument(help="New value (without parentheses).")],
+        password: PasswordOpt = None,
+        address: AddressOpt = "",
+        timeout: TimeoutOpt = 3.0,
+        baud_switch_delay: SwitchOpt = 0.25,
+        wake_up: WakeOpt = False,
+        trace: TraceOpt = False,
+    ) -> int:
+        """Write one register (W1)."""
+        auth = _auth(password)
+        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
+            client.programming(auth)
+            client.write(register_address, value)
+        Console().print(f"{register_address} set to {value}")
+        return 0
+
+    @app.command("exec")
+    def exec_cmd(
+        port: PortArg,
+        function: Annotated[str, typer.Argument(help="Function name, e.g. a billing reset.")],
+        value: Annotated[str, typer.Argument(help="Function argument.")] = "",
+        password: PasswordOpt = None,
+        address: AddressOpt = "",
+        timeout: TimeoutOpt = 3.0,
+        baud_switch_delay: SwitchOpt = 0.25,
+        wake_up: WakeOpt = False,
+        trace: TraceOpt = False,
+    ) -> int:
+        """Execute a meter function (E2)."""
+        auth = _auth(password)
+        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
+            client.programming(auth)
+            result = client.execute(function, value)
+        if result:
+            print_datasets(Console(), result)
+        else:
+            Console().print(f"{function}: done")
+        return 0
+
+    @app.command("profile")
+    def profile_cmd(
+        port: PortArg,
+        start: Annotated[str, typer.Option("--from", help="Start time YYMMDDhhmm.")] = "",
+        end: Annotated[str, typer.Option("--to", help="End time YYMMDDhhmm.")] = "",
+        out: Annotated[Path | None, typer.Option("--out", help="Write the raw profile lines as CSV here.")] = None,
+        password: PasswordOpt = None,
+        address: AddressOpt = "",
+        timeout: TimeoutOpt = 10.0,
+        baud_switch_delay: SwitchOpt = 0.25,
+        wake_up: WakeOpt = False,
+        trace: TraceOpt = False,
+    ) -> int:
+        """Read the load profile P.01 (R5) for a time range."""
+        auth = _auth(password)
+        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
+            client.programming(auth)
+            rows = client.load_profile(start, end)
+        if out is not None:
+            with out.open("w", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["address", "values"])
+                for ds in rows:
+                    writer.writerow(
+                        [ds.address, ";".join(v.value + (f"*{v.unit}" if v.unit else "") for v in ds.values)]
+                    )
+            Console().print(f"{len(rows)} profile lines written to {out}")
+        else:
+            print_datasets(Console(), rows, title="load profile P.01")
+        return 0

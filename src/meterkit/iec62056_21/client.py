@@ -54,7 +54,7 @@ class ClientConfig:
     response_timeout: float = 3.0
     readout_timeout: float = 10.0
     max_repeats: int = 3
-    baud_switch_delay: float = 0.3
+    baud_switch_delay: float = 0.25
     strict_bcc: bool = True
     error_prefixes: tuple[str, ...] = ("ER", "#")
 

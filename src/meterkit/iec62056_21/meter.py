@@ -73,6 +73,9 @@ class MeterPortConfig:
     repeat_window: float = 2.0
     max_repeats: int = 3
     accept_request_start: str = "?"
+    #: Extra wait before the first message after a baud switch, so a hand-held's IR head has switched too
+    #: (USB heads need 250-400 ms after the option select).
+    post_switch_delay: float = 0.4
 
     def __post_init__(self) -> None:
         announced = mode_from_baud_char(self.baud_char)
@@ -130,6 +133,7 @@ class MeterConnection:
         self._last_sent = b""
         self._repeats = 0
         self._reaction = config.effective_reaction_time
+        self._switch_pending = False
 
     # --- I/O contract ---------------------------------------------------------------------------------
 
@@ -201,6 +205,9 @@ class MeterConnection:
 
     def _transmit(self, data: bytes, now: float, delay: float = 0.0) -> None:
         not_before = max(now, self._last_rx + self._reaction) + delay
+        if self._switch_pending:
+            not_before = max(not_before, self._last_rx + self.config.post_switch_delay)
+            self._switch_pending = False
         self._out.append(Transmit(data=data, not_before=not_before))
         self._last_sent = data
 
@@ -208,6 +215,7 @@ class MeterConnection:
         if baud != self.baud or bytesize != 7:
             self._out.append(SetLine(baud=baud, bytesize=bytesize, parity=parity))
             self.baud = baud
+            self._switch_pending = True
 
     def _arm_inactivity(self, now: float) -> None:
         self._timer = now + self.config.inactivity_timeout

@@ -7,9 +7,12 @@ protocol layer's reference application for tests and interoperability runs; the 
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..errors import ConfigError, MeterkitError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.events import (
     CommandReceived,
@@ -21,7 +24,7 @@ from ..iec62056_21.events import (
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer
 from ..iec62056_21.meter import MeterPortConfig
 
-__all__ = ["StaticTableMeter", "StaticTableSession", "default_static_table"]
+__all__ = ["StaticTableMeter", "StaticTableSession", "default_static_table", "load_static_meter", "table_from_mapping"]
 
 
 def default_static_table() -> dict[str, DataSet]:
@@ -51,7 +54,7 @@ class StaticTableMeter:
         default_factory=lambda: MeterPortConfig(manufacturer="MKT", ident="STATIC1", baud_char="5")
     )
     registers: dict[str, DataSet] = field(default_factory=default_static_table)
-    password: str = "00000000"
+    password: str = "00000000"  # noqa: S105 - the protocol reference meter, never the virtual meter
     operand: str = "12345678"
     block_size: int = 64
 
@@ -125,6 +128,39 @@ class StaticTableSession:
         ]
         self._blocks = blocks[1:]
         return blocks[0]
+
+
+def load_static_meter(path: Path) -> StaticTableMeter:
+    """A static-table meter from TOML: ``[meter]`` (manufacturer, ident, baud_char, protocol_mode,
+    device_address, password) and ``[registers]`` (``"1.8.0" = "001234.567*kWh"``)."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    meter = doc.get("meter", {})
+    registers = doc.get("registers", {})
+    if not isinstance(meter, dict) or not isinstance(registers, dict):
+        raise ConfigError(f"{path}: [meter] and [registers] must be tables")
+    unknown = set(meter) - {"manufacturer", "ident", "baud_char", "protocol_mode", "device_address", "password"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) in [meter]: {', '.join(sorted(unknown))}")
+    try:
+        config = MeterPortConfig(
+            manufacturer=str(meter.get("manufacturer", "MKT")),
+            ident=str(meter.get("ident", "STATIC1")),
+            baud_char=str(meter.get("baud_char", "5")),
+            protocol_mode=str(meter.get("protocol_mode", "C")),  # type: ignore[arg-type]
+            device_address=str(meter.get("device_address", "")),
+        )
+        table = table_from_mapping({str(k): str(v) for k, v in registers.items()}) if registers else None
+    except MeterkitError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    password = meter.get("password")
+    if not isinstance(password, str) or not password:
+        raise ConfigError(f"{path}: [meter] password must be set (no shared default password)")
+    return StaticTableMeter(config=config, registers=table or default_static_table(), password=password)
 
 
 def table_from_mapping(values: Mapping[str, str]) -> dict[str, DataSet]:

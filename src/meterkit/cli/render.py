@@ -1,0 +1,47 @@
+"""Shared output helpers for the client commands (table, JSON, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..iec62056_21.messages import DataSet
+
+__all__ = ["datasets_json", "print_datasets", "write_csv"]
+
+
+def datasets_json(datasets: Sequence[DataSet]) -> list[dict[str, Any]]:
+    return [
+        {"address": ds.address, "values": [{"value": v.value, "unit": v.unit} for v in ds.values]} for ds in datasets
+    ]
+
+
+def print_datasets(console: Console, datasets: Sequence[DataSet], *, title: str | None = None) -> None:
+    table = Table(title=title, show_lines=False)
+    table.add_column("address", style="cyan", no_wrap=True)
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for ds in datasets:
+        for i, v in enumerate(ds.values):
+            table.add_row(ds.address if i == 0 else "", v.value, v.unit)
+    console.print(table)
+
+
+def write_csv(datasets: Sequence[DataSet]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["address", "index", "value", "unit"])
+    for ds in datasets:
+        for i, v in enumerate(ds.values):
+            writer.writerow([ds.address, i, v.value, v.unit])
+    return buf.getvalue()
+
+
+def dumps(obj: object) -> str:
+    return json.dumps(obj, indent=2)

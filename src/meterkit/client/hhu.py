@@ -1,0 +1,208 @@
+"""A synchronous meter client over any :class:`~meterkit.transport.base.Transport`.
+
+The request logic exists once: it drives a :class:`~meterkit.iec62056_21.client.ClientConnection` and performs its
+I/O directives on the transport.  A meter's refusal (error message, NAK after retries, break) becomes a
+:class:`~meterkit.errors.DeviceError` carrying the meter's text; silence becomes a
+:class:`~meterkit.errors.TransportTimeout`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..clock import Clock, SystemClock
+from ..errors import DeviceError, LocalProtocolError, TransportTimeout
+from ..iec62056_21.client import ClientConfig, ClientConnection
+from ..iec62056_21.events import (
+    AnswerReceived,
+    BreakReceived,
+    ClientEvent,
+    ErrorReceived,
+    IdentificationReceived,
+    OperandReceived,
+    PositiveAck,
+    ReadoutReceived,
+    RepeatRequested,
+    ResponseTimeout,
+    SetLine,
+    Transmit,
+)
+from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
+from ..iec62056_21.trace import FrameRing, TraceHook
+from ..iec62056_21.transitions import ClientState
+from ..transport.base import Transport
+from .auth import Authenticator
+
+__all__ = ["MeterClient", "Readout"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Readout:
+    """A data readout with the identification that preceded it."""
+
+    identification: IdentificationMessage
+    mode: str
+    datasets: tuple[DataSet, ...]
+
+
+class MeterClient:
+    """Reads and programs one meter."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        config: ClientConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        trace: TraceHook | None = None,
+    ) -> None:
+        self.transport = transport
+        self.connection = ClientConnection(config)
+        self.clock = clock or SystemClock()
+        self.frames = FrameRing(hook=trace)
+        self.identification: IdentificationMessage | None = None
+        self._auth: Authenticator | None = None
+
+    # --- plumbing -------------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self.clock.monotonic()
+
+    def _flush(self) -> None:
+        for directive in self.connection.outputs():
+            if isinstance(directive, Transmit):
+                wait = directive.not_before - self._now()
+                if wait > 0:
+                    time.sleep(wait)
+                self.frames.record("->", directive.data, self._now())
+                self.transport.write(directive.data)
+            elif isinstance(directive, SetLine):
+                self.transport.set_line(directive)
+
+    def _wait(self, *kinds: type) -> ClientEvent:
+        conn = self.connection
+        while True:
+            self._flush()
+            event = conn.next_event()
+            while event is not None:
+                if isinstance(event, kinds):
+                    self._flush()
+                    return event
+                if isinstance(event, ResponseTimeout):
+                    raise TransportTimeout(f"no answer from the meter (waiting for {event.waiting_for})")
+                if isinstance(event, BreakReceived):
+                    raise DeviceError("the meter ended the session (break)")
+                if isinstance(event, RepeatRequested):
+                    raise DeviceError(f"the meter rejected the command {event.retries + 1} times (NAK)")
+                event = conn.next_event()
+            deadline = conn.deadline()
+            timeout = 1.0 if deadline is None else max(0.0, deadline - self._now())
+            data = self.transport.read(min(timeout, 1.0))
+            now = self._now()
+            if data:
+                self.frames.record("<-", data, now)
+                conn.receive_data(data, now)
+            else:
+                conn.handle_timer(now)
+                if deadline is None and conn.state in (ClientState.IDLE, ClientState.PROGRAMMING):
+                    raise LocalProtocolError(f"nothing to wait for in state {conn.state.value}")
+
+    # --- operations -----------------------------------------------------------------------------------
+
+    def identify(self) -> IdentificationMessage:
+        """Sign on and return the identification."""
+        self.connection.sign_on(self._now())
+        event = self._wait(IdentificationReceived)
+        assert isinstance(event, IdentificationReceived)
+        self.identification = event.identification
+        return event.identification
+
+    def readout(self, *, baud_char: str | None = None) -> Readout:
+        """Sign on and read the data readout (modes A, B, C; C at ``baud_char`` or the meter's best rate)."""
+        ident = self.identify()
+        mode = {"IDENTIFIED": "C"}.get(self.connection.state.name, "")
+        if self.connection.state is ClientState.IDENTIFIED:
+            self.connection.select_option(self._now(), mode="0", baud_char=baud_char)
+        else:
+            mode = "B" if ident.baud_char in "ABCDEFGHI" else "A"
+        event = self._wait(ReadoutReceived)
+        assert isinstance(event, ReadoutReceived)
+        return Readout(identification=ident, mode=mode, datasets=event.message.datasets)
+
+    def programming(self, auth: Authenticator | None = None, *, baud_char: str | None = None) -> str:
+        """Enter programming mode (mode C), authenticate with ``auth`` if given; returns the P0 operand."""
+        ident = self.identify()
+        if self.connection.state is not ClientState.IDENTIFIED:
+            raise DeviceError(f"meter {ident.manufacturer} announces mode {_mode(ident)}; programming needs mode C")
+        self.connection.select_option(self._now(), mode="1", baud_char=baud_char)
+        event = self._wait(OperandReceived)
+        assert isinstance(event, OperandReceived)
+        if auth is not None:
+            self._auth = auth
+            reply = self._command(auth.respond(event.operand, ident))
+            if not isinstance(reply, PositiveAck):
+                raise DeviceError("the meter did not accept the password")
+        return event.operand
+
+    def _command(self, command: CommandMessage) -> ClientEvent:
+        self.connection.send(command, self._now())
+        event = self._wait(AnswerReceived, ErrorReceived, PositiveAck)
+        if isinstance(event, ErrorReceived):
+            raise DeviceError(f"the meter refused {(command.code + " " + _target(command)).strip()}: {event.text}")
+        return event
+
+    def _data(self, command: CommandMessage) -> tuple[DataSet, ...]:
+        event = self._command(command)
+        if not isinstance(event, AnswerReceived):
+            raise DeviceError(f"the meter answered {command.code} {_target(command)} without data")
+        datasets = event.answer.datasets
+        return self._auth.unwrap(datasets) if self._auth is not None else datasets
+
+    def read(self, address: str, count: str = "", *, partial: bool = False) -> tuple[DataSet, ...]:
+        """R1 (R3 with ``partial``): read ``address``; ``count`` is the number of locations, if any."""
+        cmd = CommandMessage(command="R", command_type="3" if partial else "1", data_set=DataSet.single(address, count))
+        return self._data(cmd)
+
+    def write(self, address: str, value: str) -> None:
+        """W1: write ``value`` to ``address``."""
+        self._command(CommandMessage(command="W", command_type="1", data_set=DataSet.single(address, value)))
+
+    def execute(self, function: str, value: str = "") -> tuple[DataSet, ...]:
+        """E2: execute a predefined function (ACK or data)."""
+        event = self._command(CommandMessage(command="E", command_type="2", data_set=DataSet.single(function, value)))
+        return event.answer.datasets if isinstance(event, AnswerReceived) else ()
+
+    def load_profile(self, start: str = "", end: str = "", *, profile: str = "P.01") -> tuple[DataSet, ...]:
+        """R5 ``P.01(start;end)`` (times as ``YYMMDDhhmm``, empty = open end)."""
+        value = f"{start};{end}" if (start or end) else ""
+        return self._data(CommandMessage(command="R", command_type="5", data_set=DataSet.single(profile, value)))
+
+    def sign_off(self) -> None:
+        """Send B0 if a programming session is open."""
+        if self.connection.state is ClientState.PROGRAMMING:
+            self.connection.sign_off(self._now())
+            self._flush()
+        self._auth = None
+
+    def close(self) -> None:
+        try:
+            self.sign_off()
+        finally:
+            self.transport.close()
+
+    def __enter__(self) -> MeterClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _mode(ident: IdentificationMessage) -> str:
+    from ..iec62056_21.baud import mode_from_baud_char
+
+    return "E" if ident.mode_e else mode_from_baud_char(ident.baud_char)
+
+
+def _target(command: CommandMessage) -> str:
+    return command.data_set.address if command.data_set is not None else ""
