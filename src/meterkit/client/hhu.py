@@ -149,7 +149,7 @@ class MeterClient:
         self.connection.send(command, self._now())
         event = self._wait(AnswerReceived, ErrorReceived, PositiveAck)
         if isinstance(event, ErrorReceived):
-            raise DeviceError(f"the meter refused {(command.code + " " + _target(command)).strip()}: {event.text}")
+            raise DeviceError(f"the meter refused {(command.code + ' ' + _target(command)).strip()}: {event.text}")
         return event
 
     def _data(self, command: CommandMessage) -> tuple[DataSet, ...]:
