@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ..client import MeterClient, PasswordAuthenticator
 from ..client.auth import Authenticator
-from ..errors import ConfigError, DeviceError
+from ..errors import DeviceError
 from ..iec62056_21.baud import MODE_C_BAUD, baud_char_for
 from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet
@@ -76,7 +76,7 @@ def _baud_char(baud: int | None) -> str | None:
     if baud is None:
         return None
     if baud not in MODE_C_BAUD.values():
-        raise ConfigError(f"--baud {baud}: choose one of {', '.join(str(b) for b in MODE_C_BAUD.values())}")
+        raise typer.BadParameter(f"{baud}: choose one of {', '.join(str(b) for b in MODE_C_BAUD.values())}")
     return baud_char_for(baud, "C")
 
 
@@ -98,8 +98,9 @@ def register(app: typer.Typer) -> None:
         """Sign on and print the meter's data readout."""
         if mode is not None and mode.upper() not in ("A", "B", "C"):
             raise typer.BadParameter("--mode must be A, B or C")
+        baud_char = _baud_char(baud)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
-            readout = client.readout(baud_char=_baud_char(baud))
+            readout = client.readout(baud_char=baud_char)
         if mode is not None and readout.mode != mode.upper():
             raise DeviceError(f"the meter answered in mode {readout.mode}, not in mode {mode.upper()}")
         ident = readout.identification

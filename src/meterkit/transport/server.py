@@ -268,8 +268,17 @@ async def start_server(
                     raise ConfigError(f"--listen {url}: a TCP endpoint needs a port (tcp://HOST:PORT)")
 
                 async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                    driver = SessionDriver(app, StreamEndpoint(reader, writer), clk, baud_emulation, trace)
-                    await driver.run()
+                    task = asyncio.current_task()
+                    if task is not None:
+                        handle._tasks.add(task)
+                    try:
+                        driver = SessionDriver(app, StreamEndpoint(reader, writer), clk, baud_emulation, trace)
+                        await driver.run()
+                    except asyncio.CancelledError:
+                        pass
+                    finally:
+                        if task is not None:
+                            handle._tasks.discard(task)
 
                 server = await asyncio.start_server(on_client, host, parsed.port)
                 handle._servers.append(server)
