@@ -1,0 +1,15 @@
+"""Demand analytics over load profiles: fixed and sliding maximum demand, thresholds, plots, fleet scale."""
+
+from .configs import ALL_CONFIGS, DemandWindow, parse_window
+from .engine import DemandResult, compute_demand
+from .loadprofile import LoadProfile, read_load_profile
+
+__all__ = [
+    "ALL_CONFIGS",
+    "DemandResult",
+    "DemandWindow",
+    "LoadProfile",
+    "compute_demand",
+    "parse_window",
+    "read_load_profile",
+]
