@@ -74,8 +74,10 @@ def _parse_times(col: pl.Series, name: str, tz: str) -> pl.Series:
         parsed = col if getattr(col.dtype, "time_zone", None) is not None else col.dt.replace_time_zone(tz)
         return parsed.dt.convert_time_zone("UTC")
     text = col.cast(pl.Utf8)
-    parsed = text.str.to_datetime(time_zone="UTC", strict=False)
-    if parsed.null_count() == len(parsed):
+    has_offset = text.str.contains(r"(Z|[+-]\d\d:?\d\d)$").fill_null(False).to_numpy()
+    if has_offset.all():
+        parsed = text.str.to_datetime(time_zone="UTC", strict=False)
+    elif not has_offset.any():
         try:
             naive = text.str.to_datetime(strict=False)
             parsed = naive.dt.replace_time_zone(tz, ambiguous="raise", non_existent="raise").dt.convert_time_zone("UTC")
@@ -83,11 +85,12 @@ def _parse_times(col: pl.Series, name: str, tz: str) -> pl.Series:
             raise DataError(
                 f"{name}: local timestamps are ambiguous or do not exist in {tz} ({exc}); give UTC offsets"
             ) from exc
+    else:
+        local = np.flatnonzero(~has_offset)
+        raise DataError(f"{name}: {local.size} timestamp(s) without a UTC offset among ones with, rows {_rows(local)}")
     bad = np.flatnonzero(parsed.is_null().to_numpy())
     if bad.size:
-        raise DataError(
-            f"{name}: {bad.size} timestamp(s) are not ISO-8601 with a UTC offset (or all local), rows {_rows(bad)}"
-        )
+        raise DataError(f"{name}: {bad.size} timestamp(s) are not ISO-8601 date-times, rows {_rows(bad)}")
     return parsed
 
 

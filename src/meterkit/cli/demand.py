@@ -1,9 +1,188 @@
-"""CLI command module `demand` (registered by :mod:`meterkit.cli.app`)."""
+"""``meterkit demand``: maximum demand from load-profile files, fixed against sliding, thresholds, plots."""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ..analytics.billing import BillingSchedule
+from ..analytics.configs import ALL_CONFIGS, DemandWindow, parse_window
+from ..analytics.engine import DemandResult, compute_demand
+from ..analytics.loadprofile import read_load_profile
+from ..analytics.threshold import assess
+from ..errors import ConfigError
+
+__all__ = ["register"]
+
+DEFAULT_WINDOWS = (DemandWindow("fixed", 15, 15), DemandWindow("sliding", 15, 1))
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _decimal(text: str | None, what: str) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise typer.BadParameter(f"{what} {text!r} is not a number") from exc
+
+
+def _reset_time(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--reset-time {text!r}: use HH:MM") from exc
+
+
+def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWindow, ...]:
+    chosen: list[DemandWindow] = []
+    try:
+        chosen += [parse_window(f"fixed {p}") for p in fixed]
+        chosen += [parse_window(f"sliding {p}") for p in sliding]
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if all_:
+        chosen += [w for w in ALL_CONFIGS if w not in chosen]
+    return tuple(dict.fromkeys(chosen)) or DEFAULT_WINDOWS
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``demand``."""
+
+    @app.command("demand")
+    def demand_cmd(
+        file: Annotated[
+            Path, typer.Argument(help="Load profile (CSV or Parquet; a directory of Parquet with --dask).")
+        ],
+        fixed: Annotated[
+            list[str] | None, typer.Option("--fixed", help="Fixed window in minutes: 5, 15, 30 or 60.")
+        ] = None,
+        sliding: Annotated[
+            list[str] | None, typer.Option("--sliding", help="Sliding window PERIOD/SUB, e.g. 15/1.")
+        ] = None,
+        all_: Annotated[bool, typer.Option("--all", help="All 16 configurations side by side.")] = False,
+        threshold: Annotated[str | None, typer.Option("--threshold", help="Contracted demand in kW.")] = None,
+        rate: Annotated[str | None, typer.Option("--rate", help="Penalty per kW above the threshold.")] = None,
+        plot: Annotated[Path | None, typer.Option("--plot", help="Draw the curves to FILE.png or FILE.html.")] = None,
+        meter: Annotated[str | None, typer.Option("--meter", help="Meter to plot (default: the first).")] = None,
+        fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+        reset_day: Annotated[int, typer.Option("--reset-day", help="Billing reset day of the month (1-28).")] = 1,
+        reset_time: Annotated[str, typer.Option("--reset-time", help="Billing reset time HH:MM.")] = "00:00",
+        tz: Annotated[
+            str, typer.Option("--tz", help="Time zone of the billing resets and of local timestamps.")
+        ] = "UTC",
+        skip_incomplete: Annotated[
+            bool, typer.Option("--skip-incomplete", help="Skip windows with gaps instead of failing.")
+        ] = False,
+        allow_straddle: Annotated[
+            bool, typer.Option("--straddle", help="Let windows that cross a billing reset count for the new period.")
+        ] = False,
+        dask: Annotated[bool, typer.Option("--dask", help="Compute with Dask over partitioned Parquet.")] = False,
+        scheduler: Annotated[
+            str | None, typer.Option("--scheduler", help="Dask scheduler address (implies --dask).")
+        ] = None,
+    ) -> int:
+        """Maximum demand per meter and billing period, fixed against sliding windows."""
+        windows = _windows(fixed or [], sliding or [], all_)
+        threshold_kw = _decimal(threshold, "--threshold")
+        rate_kw = _decimal(rate, "--rate")
+        if rate_kw is not None and threshold_kw is None:
+            raise typer.BadParameter("--rate needs --threshold")
+        billing = BillingSchedule(reset_day=reset_day, reset_time=_reset_time(reset_time), tz=tz)
+        on_incomplete = "skip" if skip_incomplete else "fail"
+        err = Console(stderr=True)
+        if dask or scheduler:
+            from ..analytics.fleet import fleet_demand
+
+            if plot is not None:
+                raise typer.BadParameter("--plot works on a single file, not with --dask")
+            with Progress(console=err, transient=True) as progress:
+                progress.add_task("computing on Dask", total=None)
+                results = fleet_demand(file, windows, billing=billing, on_incomplete=on_incomplete, scheduler=scheduler)
+            notes: list[str] = []
+        else:
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("reading", total=2)
+                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz)  # type: ignore[arg-type]
+                progress.update(task, advance=1, description=f"computing {len(profile.meters)} meter(s)")
+                results = compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle)
+                progress.update(task, advance=1)
+            notes = profile.notes
+            if plot is not None:
+                from ..analytics.plot import plot_demand
+
+                plot_demand(plot, profile, windows, results, meter=meter, threshold_kw=threshold_kw)
+        _output(results, windows, threshold_kw, rate_kw, fmt, notes)
+        if plot is not None:
+            err.print(f"plot written to {plot}")
+        return 0
+
+
+def _output(
+    results: list[DemandResult],
+    windows: tuple[DemandWindow, ...],
+    threshold_kw: Decimal | None,
+    rate_kw: Decimal | None,
+    fmt: Format,
+    notes: list[str],
+) -> None:
+    assessed = assess(results, threshold_kw, rate_kw) if threshold_kw is not None else None
+    if fmt is Format.json:
+        rows = []
+        for i, r in enumerate(results):
+            row = r.as_json()
+            if assessed is not None:
+                a = assessed[i]
+                row["threshold_kw"] = float(a.threshold_kw)
+                row["exceeded"] = a.exceeded
+                row["excess_kw"] = float(a.excess_kw)
+                if a.penalty is not None:
+                    row["penalty"] = float(a.penalty)
+            rows.append(row)
+        doc: dict[str, object] = {"results": rows}
+        if notes:
+            doc["notes"] = notes
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    console = Console()
+    title = "Maximum demand" + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
+    table = Table(title=title)
+    for col in ("meter", "billing period", "configuration", "MD (kW)", "at (end of window)", "windows"):
+        table.add_column(col, justify="right" if col in ("MD (kW)", "windows") else "left")
+    if assessed is not None:
+        table.add_column("excess (kW)", justify="right")
+        if rate_kw is not None:
+            table.add_column("penalty", justify="right")
+    for i, r in enumerate(results):
+        md = "—" if r.md_kw is None else f"{r.md_kw:07.2f}"
+        cells = [
+            r.meter,
+            r.billing_period,
+            r.window.label,
+            md,
+            "—" if r.at is None else r.at.strftime("%Y-%m-%d %H:%M"),
+            str(r.windows) + (f" ({r.skipped} skipped)" if r.skipped else ""),
+        ]
+        if assessed is not None:
+            a = assessed[i]
+            cells.append(f"[bold red]{a.excess_kw}[/]" if a.exceeded else "0 (within)")
+            if rate_kw is not None:
+                cells.append(str(a.penalty))
+        table.add_row(*cells)
+    console.print(table)
+    for note in notes:
+        console.print(f"note: {note}")

@@ -1,0 +1,42 @@
+"""Contracted-demand threshold: which billing periods exceed it, by how much, and the penalty."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from ..errors import ConfigError
+from .engine import DemandResult
+
+__all__ = ["Exceedance", "assess"]
+
+
+@dataclass(frozen=True, slots=True)
+class Exceedance:
+    """One result compared with the contracted demand."""
+
+    result: DemandResult
+    threshold_kw: Decimal
+    excess_kw: Decimal  # 0 when within the contract
+    penalty: Decimal | None  # excess * rate, when a rate is given
+
+    @property
+    def exceeded(self) -> bool:
+        return self.excess_kw > 0
+
+
+def assess(
+    results: Sequence[DemandResult], threshold_kw: Decimal, rate_per_kw: Decimal | None = None
+) -> list[Exceedance]:
+    """Compare every maximum demand with ``threshold_kw`` (strictly above = exceeded)."""
+    if threshold_kw < 0:
+        raise ConfigError(f"the threshold must not be negative, got {threshold_kw} kW")
+    if rate_per_kw is not None and rate_per_kw < 0:
+        raise ConfigError(f"the penalty rate must not be negative, got {rate_per_kw} per kW")
+    out = []
+    for r in results:
+        excess = max(Decimal(0), (r.md_kw or Decimal(0)) - threshold_kw)
+        penalty = None if rate_per_kw is None else (excess * rate_per_kw).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        out.append(Exceedance(result=r, threshold_kw=threshold_kw, excess_kw=excess, penalty=penalty))
+    return out
