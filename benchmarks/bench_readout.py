@@ -55,9 +55,13 @@ def main() -> None:
         assert len(pair.readout().datasets) == 9
     pair_cpu = (time.process_time() - cpu0) / N_PAIR
 
-    print(f"full readout over loopback TCP: {tcp_cpu * 1e3:.2f} ms CPU per readout (wall {tcp_wall * 1e3:.0f} ms, "
-          f"of which protocol waits t_r/post-switch dominate); {N_TCP} readouts")
-    print(f"same readout through the in-memory sans-IO pair: {pair_cpu * 1e3:.3f} ms CPU per readout; {N_PAIR} readouts")
+    print(
+        f"full readout over loopback TCP: {tcp_cpu * 1e3:.2f} ms CPU per readout (wall {tcp_wall * 1e3:.0f} ms, "
+        f"of which protocol waits t_r/post-switch dominate); {N_TCP} readouts"
+    )
+    print(
+        f"same readout through the in-memory sans-IO pair: {pair_cpu * 1e3:.3f} ms CPU per readout; {N_PAIR} readouts"
+    )
     print(f"ratio TCP/pair CPU: {tcp_cpu / pair_cpu:.1f}x")
 
 
