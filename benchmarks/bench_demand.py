@@ -47,7 +47,7 @@ def main() -> None:
     np_int = best_of(lambda: energy.sum())
     f32 = energy.astype(np.float32)
     np_f32 = best_of(lambda: f32.sum())
-    del f32
+
 
     # pandas baseline on a slice (it is slow); its rate is per input sample
     pm = max(1, min(m, 100))

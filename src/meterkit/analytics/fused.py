@@ -14,21 +14,25 @@ import numpy.typing as npt
 
 __all__ = ["AVAILABLE", "fused_md"]
 
+def _no_jit(*args: Any, **kwargs: Any) -> Any:
+    def wrap(fn: Any) -> Any:
+        return fn
+
+    return wrap
+
+
 try:  # pragma: no cover - exercised when numba is installed (the test extra has it)
-    from numba import njit
+    from numba import njit as _jit
 
     AVAILABLE = True
 except ImportError:  # pragma: no cover
     AVAILABLE = False
+    _jit = _no_jit
 
-    def njit(*args: Any, **kwargs: Any) -> Any:
-        def wrap(fn: Any) -> Any:
-            return fn
-
-        return wrap
+njit: Any = _jit
 
 
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True)
 def _kernel(
     energy: npt.NDArray[np.int64],
     period_of: npt.NDArray[np.int64],
