@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover
 njit: Any = _jit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def _kernel(
     energy: npt.NDArray[np.int64],
     period_of: npt.NDArray[np.int64],
