@@ -104,7 +104,8 @@ def test_meterkit_serve_process_prints_its_endpoint_and_serves_reads(tmp_path: P
             check=True,
         )
         doc = json.loads(out.stdout)
-        assert doc["identification"]["ident"] == "DEMO1"
+        assert doc["identification"] == {"manufacturer": "MKT", "baud_char": "5", "ident": "VM3PH-100", "enhanced": [], "mode": "C"}
+        assert [d["address"] for d in doc["datasets"]] == ["0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F"]
         pty = second.removeprefix("listening on pty ")
         out = subprocess.run(
             [sys.executable, "-m", "meterkit.cli.app", "read", pty, "--format", "csv"],
@@ -113,7 +114,7 @@ def test_meterkit_serve_process_prints_its_endpoint_and_serves_reads(tmp_path: P
             timeout=30,
             check=True,
         )
-        assert "1.8.0,0,001234.567,kWh" in out.stdout
+        assert "0.0.0,0,12345678," in out.stdout and "1.8.0,0," in out.stdout
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 __all__ = ["AVAILABLE", "fused_md"]
 
+
 def _no_jit(*args: Any, **kwargs: Any) -> Any:
     def wrap(fn: Any) -> Any:
         return fn

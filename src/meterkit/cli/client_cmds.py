@@ -20,7 +20,7 @@ from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet
 from ..iec62056_21.trace import FrameRecord
 from ..transport import open_transport
-from .render import datasets_json, print_datasets, write_csv
+from .render import console, datasets_json, print_datasets, write_csv
 
 __all__ = ["register"]
 
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(write_csv(readout.datasets))
         else:
             title = f"{ident.manufacturer} {ident.ident} (mode {readout.mode}, Z={ident.baud_char})"
-            print_datasets(Console(), readout.datasets, title=title)
+            print_datasets(console(), readout.datasets, title=title)
         return 0
 
     @app.command("get")
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         if fmt is TableOrJson.json:
             sys.stdout.write(json.dumps({"datasets": datasets_json(found)}, indent=2) + "\n")
         else:
-            print_datasets(Console(), found)
+            print_datasets(console(), found)
         return 0
 
     @app.command("set")
@@ -165,7 +165,7 @@ def register(app: typer.Typer) -> None:
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             client.write(register_address, value)
-        Console().print(f"{register_address} set to {value}")
+        console().print(f"{register_address} set to {value}")
         return 0
 
     @app.command("exec")
@@ -186,9 +186,9 @@ def register(app: typer.Typer) -> None:
             client.programming(auth)
             result = client.execute(function, value)
         if result:
-            print_datasets(Console(), result)
+            print_datasets(console(), result)
         else:
-            Console().print(f"{function}: done")
+            console().print(f"{function}: done")
         return 0
 
     @app.command("profile")
@@ -217,7 +217,7 @@ def register(app: typer.Typer) -> None:
                     writer.writerow(
                         [ds.address, ";".join(v.value + (f"*{v.unit}" if v.unit else "") for v in ds.values)]
                     )
-            Console().print(f"{len(rows)} profile lines written to {out}")
+            console().print(f"{len(rows)} profile lines written to {out}")
         else:
-            print_datasets(Console(), rows, title="load profile P.01")
+            print_datasets(console(), rows, title="load profile P.01")
         return 0

@@ -21,6 +21,7 @@ from ..analytics.engine import DemandResult, compute_demand
 from ..analytics.loadprofile import read_load_profile
 from ..analytics.threshold import assess
 from ..errors import ConfigError
+from .render import console
 
 __all__ = ["register"]
 
@@ -158,7 +159,7 @@ def _output(
             doc["notes"] = notes
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    console = Console()
+    console = console()
     title = "Maximum demand" + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
     table = Table(title=title)
     for col in ("meter", "billing period", "configuration", "MD (kW)", "at (end of window)", "windows"):

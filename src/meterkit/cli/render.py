@@ -13,7 +13,13 @@ from rich.table import Table
 
 from ..iec62056_21.messages import DataSet
 
-__all__ = ["datasets_json", "print_datasets", "write_csv"]
+__all__ = ["console", "datasets_json", "print_datasets", "write_csv"]
+
+
+def console() -> Console:
+    """Standard output; 120 columns when it is not a terminal (pipes, files, CI logs)."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=120)
 
 
 def datasets_json(datasets: Sequence[DataSet]) -> list[dict[str, Any]]:

@@ -337,7 +337,10 @@ class DataAnswer:
     bcc_ok: bool | None = field(default=None, compare=False)
 
     def to_bytes(self, *, strict: bool = True, max_value_len: int = MAX_VALUE_LEN_PROGRAMMING) -> bytes:
-        text = "".join(ds.to_text(strict=strict, max_value_len=max_value_len) for ds in self.datasets)
+        texts = [ds.to_text(strict=strict, max_value_len=max_value_len) for ds in self.datasets]
+        # one data set as is (``STX 1.8.0(…) ETX``); several: one per line, so rows without an address (profile
+        # lines) stay separate data sets
+        text = texts[0] if len(texts) == 1 else "".join(t + "\r\n" for t in texts)
         body = text.encode("ascii") + (EOT if self.partial else ETX)
         return STX + body + bytes([bcc(body)])
 

@@ -1,0 +1,158 @@
+"""The virtual meter's configuration (TOML, validated with pydantic); every key is documented in
+``examples/demo-meter.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..errors import ConfigError
+from .demand import DemandConfig, check_display_range
+from .metrology import VaMethod
+from .tou import TouCalendar
+
+__all__ = ["MeterConfig", "load_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Identity(_Strict):
+    manufacturer: str = Field("MKT", min_length=3, max_length=3)
+    serial: str = Field("00000001", min_length=1, max_length=16, pattern=r"^[0-9A-Za-z]+$")
+    ident: str = Field("VM3PH-100", min_length=1, max_length=14)
+    device_address: str = Field("", max_length=32, pattern=r"^[0-9A-Za-z ]*$")
+
+
+class Port(_Strict):
+    protocol_mode: Literal["A", "B", "C"] = "C"
+    baud_char: str = Field("5", min_length=1, max_length=1)
+
+
+class Metrology(_Strict):
+    va_method: VaMethod = VaMethod.ARITHMETIC
+    nominal_voltage_v: float = Field(230.0, gt=0, le=1000)
+    frequency_hz: float = Field(50.0, gt=0, le=1000)
+    max_current_a: float = Field(100.0, gt=0, le=100000)
+
+
+class Demand(_Strict):
+    window: str = "sliding 15/1"
+    display_scale: Literal["W", "kW", "MW"] = "kW"
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        DemandConfig.parse(v)
+        return v
+
+
+class Clock(_Strict):
+    timezone: str = "UTC"
+    start: datetime = datetime.fromisoformat("2026-11-01T00:00:00+00:00")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("start needs a UTC offset, e.g. 2026-11-01T00:00:00+00:00")
+        return v
+
+
+class Billing(_Strict):
+    reset_day: int = Field(1, ge=1, le=28)
+    reset_time: time = time(0, 0)
+    history: int = Field(15, ge=12, le=99)
+    reset_lockout_s: int = Field(60, ge=0, le=86400 * 31)
+
+
+class LoadProfileCfg(_Strict):
+    capture_min: Literal[1, 5, 10, 15, 30, 60] = 15
+    keep_days: int = Field(400, ge=1, le=3660)
+
+
+class Source(_Strict):
+    kind: Literal["synthetic", "live"] = "synthetic"
+    seed: int = 1
+    peak_kw: float = Field(120.0, gt=0)
+    base_kw: float = Field(35.0, ge=0)
+    replay_pf: float = Field(0.95, gt=0, le=1)
+
+
+class Readout(_Strict):
+    public: tuple[str, ...] = ("0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F")
+
+
+class MeterConfig(_Strict):
+    identity: Identity = Identity()
+    port: Port = Port()
+    metrology: Metrology = Metrology()
+    demand: Demand = Demand()
+    clock: Clock = Clock()
+    tariffs: dict[str, Any] | None = None
+    billing: Billing = Billing()
+    load_profile: LoadProfileCfg = LoadProfileCfg()
+    source: Source = Source()
+    readout: Readout = Readout()
+    security: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross(self) -> MeterConfig:
+        max_kw = Decimal(str(self.metrology.nominal_voltage_v * self.metrology.max_current_a * 3 / 1000))
+        check_display_range(max_kw, self.demand.display_scale)
+        if self.tariffs is not None:
+            TouCalendar.from_dict(self.tariffs)
+        unknown = set(self.security) - {"read_password", "write_password"}
+        if unknown:
+            raise ValueError(f"[security]: unknown key(s) {', '.join(sorted(unknown))}")
+        return self
+
+    @property
+    def demand_config(self) -> DemandConfig:
+        return DemandConfig.parse(self.demand.window)
+
+    @property
+    def calendar(self) -> TouCalendar:
+        return TouCalendar.from_dict(self.tariffs) if self.tariffs is not None else TouCalendar.default()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.clock.timezone)
+
+
+def load_config(path: Path | None = None, text: str | None = None) -> MeterConfig:
+    """Read and validate a meter configuration; every problem is a ConfigError naming the key."""
+    where = str(path) if path is not None else "configuration"
+    try:
+        raw = text if text is not None else (path.read_text(encoding="utf-8") if path is not None else "")
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from exc
+    try:
+        return MeterConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{where}: {loc}: {first['msg']}{more}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc

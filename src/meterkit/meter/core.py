@@ -1,0 +1,344 @@
+"""The meter's domain: energy registers, demand engines, tariffs, billing, load profile, event log.
+
+The meter moves forward only when told (:meth:`Meter.step` with a measurement, or :meth:`Meter.add_interval` with
+the energies of an interval from a replayed file), so a simulated clock runs it as fast as the CPU allows and a real
+clock runs it live.  Everything that must survive a power cut goes through :class:`~meterkit.meter.nvram.MeterNv`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ..errors import ConfigError, DeviceError
+from .config import MeterConfig
+from .demand import DemandConfig, DemandEngine, MaximumDemand
+from .metrology import EnergyRegisters, Measurement, PhaseInput
+
+__all__ = ["EVENT_CODES", "BillingRecord", "Event", "Meter", "ProfileRow"]
+
+#: Demand is kept for import active (A+), export active (A-) and apparent import (S+, by the billing VA method).
+DEMAND_QUANTITIES = ("A+", "A-", "S+")
+
+EVENT_CODES = {
+    1: "power down",
+    2: "power up",
+    3: "clock set",
+    4: "billing reset",
+    5: "parameter change",
+    6: "error",
+    7: "register reset",
+    8: "load profile reset",
+    9: "demand configuration change",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: datetime
+    code: int
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    """One load-profile interval (``end`` = end of the capture period), energies in mWh/mvarh."""
+
+    end: datetime
+    a_plus: int
+    a_minus: int
+    r_plus: int
+    r_minus: int
+    status: int = 0  # bit 0: incomplete interval (power failure or clock set inside it)
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRecord:
+    """The registers frozen at a billing reset (the history ``*01`` is the newest)."""
+
+    at: datetime
+    reason: str
+    energy: dict[str, int]
+    maxima: dict[str, tuple[str, str] | None]  # quantity -> (kW, ISO time)
+    tariff_energy: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _floor(t: datetime, seconds: int) -> datetime:
+    epoch = int(t.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
+
+
+class Meter:
+    """A three-phase C&I meter."""
+
+    def __init__(self, config: MeterConfig, *, now: datetime) -> None:
+        self.config = config
+        self.calendar = config.calendar
+        self.zone = config.zone
+        self.demand_config: DemandConfig = config.demand_config
+        self.registers = EnergyRegisters(method=config.metrology.va_method)
+        self.now = now
+        self.engines = {q: DemandEngine(self.demand_config, start=now) for q in DEMAND_QUANTITIES}
+        self.tariff_engines: dict[str, DemandEngine] = {}
+        self.history: list[BillingRecord] = []
+        self.reset_count = 0
+        self.last_reset: datetime | None = None
+        self.events: list[Event] = []
+        self.profile: list[ProfileRow] = []
+        self.error_register = 0
+        self.powered = True
+        self.last_measurement: Measurement | None = None
+        self.phase_inputs: tuple[PhaseInput, ...] = ()
+        self._capture_s = config.load_profile.capture_min * 60
+        self._capture_end = _floor(now, self._capture_s) + timedelta(seconds=self._capture_s)
+        self._capture_acc = {"A+": 0, "A-": 0, "R+": 0, "R-": 0}
+        self._capture_incomplete = now != _floor(now, self._capture_s)
+        self._next_reset = self._reset_after(now)
+        #: called with ("profile", row), ("event", event), ("billing", record) so NV memory can commit
+        self.listeners: list[Any] = []
+
+    # --- time and billing schedule ---------------------------------------------------------------------
+
+    def _reset_after(self, t: datetime) -> datetime:
+        local = t.astimezone(self.zone)
+        b = self.config.billing
+        year, month = local.year, local.month
+        for _ in range(3):
+            candidate = datetime(year, month, b.reset_day, b.reset_time.hour, b.reset_time.minute, tzinfo=self.zone)
+            if candidate.astimezone(UTC) > t:
+                return candidate.astimezone(UTC)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        raise ConfigError("cannot schedule the next billing reset")  # pragma: no cover
+
+    def tariff(self, at: datetime | None = None) -> int:
+        return self.calendar.tariff_at(at or self.now, self.zone)
+
+    def _emit(self, kind: str, item: object) -> None:
+        for listener in self.listeners:
+            listener(kind, item)
+
+    def log(self, code: int, text: str = "", at: datetime | None = None) -> Event:
+        event = Event(at=at or self.now, code=code, text=text)
+        self.events.append(event)
+        self._emit("event", event)
+        return event
+
+    # --- feeding energy -------------------------------------------------------------------------------
+
+    def step(self, measurement: Measurement, seconds: float, *, relay_closed: bool = True) -> None:
+        """Integrate a measurement over the next ``seconds`` (live and synthetic sources)."""
+        if seconds <= 0:
+            raise ConfigError("a meter step must be longer than zero seconds")
+        end = self.now + timedelta(seconds=seconds)
+        tariff = self.tariff(self.now)
+        before = dict(self.registers.total)
+        if relay_closed:
+            self.registers.add(measurement, seconds, tariff)
+        self.last_measurement = measurement
+        deltas = {k: self.registers.total[k] - before[k] for k in before}
+        self._advance(end, deltas, tariff)
+
+    def add_interval(self, end: datetime, a_plus_mwh: int, *, pf: float = 1.0, a_minus_mwh: int = 0) -> None:
+        """Energies of one replayed interval ending at ``end`` (exact integers; reactive from ``pf``)."""
+        if end <= self.now:
+            raise ConfigError(f"interval ending {end.isoformat()} is not after the meter time {self.now.isoformat()}")
+        tariff = self.tariff(self.now)
+        ratio = (1 / pf**2 - 1) ** 0.5 if pf < 1 else 0.0
+        deltas = {
+            "A+": a_plus_mwh,
+            "A-": a_minus_mwh,
+            "Q1": round(a_plus_mwh * ratio),
+            "Q2": 0,
+            "Q3": 0,
+            "Q4": 0,
+            "S+": round(a_plus_mwh / pf),
+            "S-": round(a_minus_mwh / pf),
+        }
+        deltas["SA"] = deltas["SV"] = deltas["SE"] = deltas["S+"] + deltas["S-"]
+        for name, value in deltas.items():
+            if value:
+                self.registers.add_exact(name, value, tariff)
+        self._advance(end, deltas, tariff)
+
+    def _advance(self, end: datetime, deltas: dict[str, int], tariff: int) -> None:
+        for q in DEMAND_QUANTITIES:
+            self.engines[q].add_energy(deltas.get(q, 0), end)
+            key = f"{q}/T{tariff}"
+            engine = self.tariff_engines.get(key)
+            if engine is None:
+                engine = self.tariff_engines[key] = DemandEngine(self.demand_config, start=self.now)
+            engine.add_energy(deltas.get(q, 0), end)
+        # a tariff's MD is only set by windows wholly inside its active time: inactive engines see the time pass
+        # as incomplete sub-periods
+        for key, engine in self.tariff_engines.items():
+            if not key.endswith(f"/T{tariff}"):
+                engine.power_down(end)
+        acc = self._capture_acc
+        acc["A+"] += deltas.get("A+", 0)
+        acc["A-"] += deltas.get("A-", 0)
+        acc["R+"] += deltas.get("Q1", 0) + deltas.get("Q2", 0)
+        acc["R-"] += deltas.get("Q3", 0) + deltas.get("Q4", 0)
+        self.now = end
+        while self.now >= self._capture_end:
+            self._capture()
+        if self.now >= self._next_reset:
+            self.billing_reset("scheduled", at=self._next_reset, enforce_lockout=False)
+
+    def _capture(self) -> None:
+        acc = self._capture_acc
+        row = ProfileRow(
+            end=self._capture_end,
+            a_plus=acc["A+"],
+            a_minus=acc["A-"],
+            r_plus=acc["R+"],
+            r_minus=acc["R-"],
+            status=1 if self._capture_incomplete else 0,
+        )
+        self.profile.append(row)
+        keep = self.config.load_profile.keep_days * 86400 // self._capture_s
+        if len(self.profile) > keep:
+            del self.profile[: len(self.profile) - keep]
+        self._capture_acc = {"A+": 0, "A-": 0, "R+": 0, "R-": 0}
+        self._capture_incomplete = False
+        self._capture_end += timedelta(seconds=self._capture_s)
+        self._emit("profile", row)
+
+    # --- billing --------------------------------------------------------------------------------------
+
+    def billing_reset(self, reason: str, *, at: datetime | None = None, enforce_lockout: bool = True) -> BillingRecord:
+        """Freeze energy and MD into the history, clear MD, count the reset; refused inside the lockout time."""
+        at = at or self.now
+        lockout = self.config.billing.reset_lockout_s
+        if enforce_lockout and self.last_reset is not None and (at - self.last_reset).total_seconds() < lockout:
+            left = lockout - int((at - self.last_reset).total_seconds())
+            raise DeviceError(f"billing reset refused: lockout, {left} s left")
+        maxima: dict[str, tuple[str, str] | None] = {}
+        for key, engine in [*self.engines.items(), *self.tariff_engines.items()]:
+            md = engine.reset_maximum()
+            maxima[key] = None if md is None else (str(md.value_kw), md.at.isoformat())
+        record = BillingRecord(
+            at=at,
+            reason=reason,
+            energy=dict(self.registers.total),
+            maxima=maxima,
+            tariff_energy={str(t): dict(r) for t, r in self.registers.tariffs.items()},
+        )
+        self.history.append(record)
+        del self.history[: max(0, len(self.history) - self.config.billing.history)]
+        self.reset_count += 1
+        self.last_reset = at
+        self._next_reset = self._reset_after(at)
+        self._emit("billing", record)
+        self.log(4, f"billing reset ({reason}), count {self.reset_count}", at=at)
+        return record
+
+    # --- power and clock ------------------------------------------------------------------------------
+
+    def power_down(self, at: datetime | None = None) -> None:
+        at = at or self.now
+        for engine in [*self.engines.values(), *self.tariff_engines.values()]:
+            engine.power_down(at)
+        self._capture_incomplete = True
+        self.powered = False
+        self.log(1, "power down", at=at)
+
+    def power_up(self, at: datetime) -> None:
+        if at < self.now:
+            at = self.now
+        for engine in [*self.engines.values(), *self.tariff_engines.values()]:
+            engine.power_up(at)
+        while at >= self._capture_end:
+            self._capture_incomplete = True
+            self._capture()
+        self.now = at
+        self.powered = True
+        self.log(2, "power up", at=at)
+        if at >= self._next_reset:  # a reset missed during the outage is made at power-up
+            self.billing_reset("missed during power failure", at=at, enforce_lockout=False)
+
+    def set_clock(self, new: datetime) -> None:
+        """Clock set: windows running across the jump are closed as incomplete (power-down/up semantics)."""
+        old = self.now
+        if new == old:
+            return
+        self.log(3, f"clock set from {old.isoformat()} to {new.isoformat()}", at=old)
+        for engine in [*self.engines.values(), *self.tariff_engines.values()]:
+            engine.power_down(old)
+        self._capture_incomplete = True
+        if new > old:
+            for engine in [*self.engines.values(), *self.tariff_engines.values()]:
+                engine.power_up(new)
+            while new >= self._capture_end:
+                self._capture()
+        else:
+            self.engines = {q: DemandEngine(self.demand_config, start=new) for q in DEMAND_QUANTITIES}
+            maxima = {k: e.maximum for k, e in self.tariff_engines.items()}
+            self.tariff_engines = {}
+            for key, md in maxima.items():
+                if md is not None:
+                    engine = self.tariff_engines[key] = DemandEngine(self.demand_config, start=new)
+                    engine.maximum = md
+            self._capture_end = _floor(new, self._capture_s) + timedelta(seconds=self._capture_s)
+        self.now = new
+        self._next_reset = self._reset_after(new)
+
+    def set_demand_config(self, config: DemandConfig) -> None:
+        """A new demand configuration restarts the engines (the running MD of the period is kept)."""
+        kept = {k: e.maximum for k, e in [*self.engines.items(), *self.tariff_engines.items()]}
+        self.demand_config = config
+        self.engines = {q: DemandEngine(config, start=self.now) for q in DEMAND_QUANTITIES}
+        self.tariff_engines = {}
+        for q in DEMAND_QUANTITIES:
+            self.engines[q].maximum = kept.get(q)
+        for key, md in kept.items():
+            if "/T" in key and md is not None:
+                engine = self.tariff_engines[key] = DemandEngine(config, start=self.now)
+                engine.maximum = md
+        self.log(9, f"demand set to {config}")
+
+    # --- registers ------------------------------------------------------------------------------------
+
+    def maximum(self, quantity: str, tariff: int | None = None) -> MaximumDemand | None:
+        if tariff is None:
+            return self.engines[quantity].maximum
+        engine = self.tariff_engines.get(f"{quantity}/T{tariff}")
+        return None if engine is None else engine.maximum
+
+    def demand_now(self, quantity: str) -> tuple[Decimal, Decimal | None]:
+        engine = self.engines[quantity]
+        return engine.current_average_kw, engine.last_average_kw
+
+    # --- persistence ----------------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(),
+            "demand_config": str(self.demand_config),
+            "registers": self.registers.snapshot(),
+            "engines": {k: e.state() for k, e in self.engines.items()},
+            "tariff_engines": {k: e.state() for k, e in self.tariff_engines.items()},
+            "reset_count": self.reset_count,
+            "last_reset": None if self.last_reset is None else self.last_reset.isoformat(),
+            "capture_end": self._capture_end.isoformat(),
+            "capture_acc": dict(self._capture_acc),
+            "capture_incomplete": self._capture_incomplete,
+            "error_register": self.error_register,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.now = datetime.fromisoformat(snap["now"])
+        self.demand_config = DemandConfig.parse(snap["demand_config"])
+        self.registers = EnergyRegisters.from_snapshot(snap["registers"])
+        self.engines = {k: DemandEngine.from_state(self.demand_config, s) for k, s in snap["engines"].items()}
+        self.tariff_engines = {
+            k: DemandEngine.from_state(self.demand_config, s) for k, s in snap["tariff_engines"].items()
+        }
+        self.reset_count = int(snap["reset_count"])
+        self.last_reset = None if snap["last_reset"] is None else datetime.fromisoformat(snap["last_reset"])
+        self._capture_end = datetime.fromisoformat(snap["capture_end"])
+        self._capture_acc = {k: int(v) for k, v in snap["capture_acc"].items()}
+        self._capture_incomplete = bool(snap["capture_incomplete"])
+        self.error_register = int(snap["error_register"])
+        self._next_reset = self._reset_after(self.now)

@@ -1,0 +1,243 @@
+"""The optical-port session of the virtual meter: readout, programming commands, access levels.
+
+Access (static passwords, the reference's policy of a password for reads): level 1 = protocol only, the public
+readout list; level 2 = ``P1(read password)``, every register, load profile and event log; level 3 =
+``P1(write password)``, parameter writes (W1) and functions (E2).  Three wrong passwords end the session.
+Error answers (the text after ``STX (``):
+
+    ER01 unknown address      ER02 access level too low    ER03 invalid value
+    ER04 command not supported ER05 refused now (lockout)  ER10 authentication failed
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError, DeviceError
+from ..iec62056_21.application import SessionReply
+from ..iec62056_21.events import (
+    CommandReceived,
+    MeterEvent,
+    NextBlockRequested,
+    ProgrammingRequested,
+    ReadoutRequested,
+)
+from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
+from .demand import DemandConfig
+from .registers import BY_ADDRESS, energy_text, read_register, required_level
+
+if TYPE_CHECKING:
+    from .virtual import VirtualMeter
+
+__all__ = ["MeterSession"]
+
+_SAFE = re.compile(r"[()*/!]")
+MAX_AUTH_FAILURES = 3
+
+
+def _err(code: str) -> ErrorAnswer:
+    return ErrorAnswer(text=code)
+
+
+class MeterSession:
+    """One session with the virtual meter; never raises on client input."""
+
+    def __init__(self, vm: VirtualMeter) -> None:
+        self.vm = vm
+        self.level = 1
+        self.failures = 0
+
+    def close(self, reason: str) -> None:
+        self.level = 1
+
+    def handle(self, event: MeterEvent) -> SessionReply:
+        self.vm.tick()
+        if isinstance(event, ReadoutRequested):
+            return SessionReply(messages=(DataMessage(datasets=self._readout()),))
+        if isinstance(event, ProgrammingRequested):
+            operand = DataSet.single("", self.vm.meter.config.identity.serial)
+            return SessionReply(messages=(CommandMessage(command="P", command_type="0", data_set=operand),))
+        if isinstance(event, CommandReceived):
+            return self._command(event.command)
+        if isinstance(event, NextBlockRequested):
+            return SessionReply(messages=(_err("ER04"),))
+        return SessionReply()
+
+    # --- readout --------------------------------------------------------------------------------------
+
+    def _readout(self) -> tuple[DataSet, ...]:
+        out = []
+        for address in self.vm.meter.config.readout.public:
+            ds = read_register(self.vm.meter, address)
+            if ds is not None:
+                out.append(ds)
+        return tuple(out)
+
+    # --- commands -------------------------------------------------------------------------------------
+
+    def _command(self, cmd: CommandMessage) -> SessionReply:
+        try:
+            reply = self._dispatch(cmd)
+        except (ConfigError, DeviceError, ValueError) as exc:
+            self.vm.meter.log(6, _SAFE.sub(" ", f"{cmd.code}: {exc}")[:120])
+            reply = _err("ER03")
+        if isinstance(reply, SessionReply):
+            return reply
+        return SessionReply(messages=(reply,))
+
+    def _dispatch(self, cmd: CommandMessage) -> Message | SessionReply:
+        code = cmd.code
+        ds = cmd.data_set
+        if code == "P1":
+            return self._password(ds.value if ds is not None else "")
+        if code in ("P0", "P2"):
+            return _err("ER04")
+        if ds is None:
+            return _err("ER04")
+        if code in ("R1", "R2", "R5", "R6"):
+            if ds.address in ("P.01", "P.98"):
+                return self._profile(ds.address, ds.value)
+            return self._read(ds.address)
+        if code == "W1":
+            return self._write(ds.address, ds.value)
+        if code == "E2":
+            return self._execute(ds.address)
+        return _err("ER04")
+
+    def _password(self, given: str) -> Message | SessionReply:
+        levels = self.vm.passwords
+        granted = 0
+        for level, secret in sorted(levels.items()):
+            if hmac.compare_digest(given.encode(), secret.encode()):
+                granted = level
+        if granted:
+            self.level = granted
+            self.failures = 0
+            return Ack()
+        self.failures += 1
+        self.vm.meter.log(6, f"wrong password on the optical port ({self.failures} in this session)")
+        if self.failures >= MAX_AUTH_FAILURES:
+            return SessionReply(messages=(CommandMessage(command="B", command_type="0"),))
+        return _err("ER10")
+
+    def _read(self, address: str) -> Message:
+        need = required_level(address)
+        if need is None:
+            return _err("ER01")
+        public = address in self.vm.meter.config.readout.public
+        if self.level < need and not public:
+            return _err("ER02")
+        ds = read_register(self.vm.meter, address)
+        return _err("ER01") if ds is None else DataAnswer(datasets=(ds,))
+
+    def _profile(self, which: str, value: str) -> Message:
+        if self.level < 2:
+            return _err("ER02")
+        start, _, end = value.partition(";")
+        lo = _parse_stamp(start, self.vm) if start else None
+        hi = _parse_stamp(end, self.vm) if end else None
+        meter = self.vm.meter
+        if which == "P.01":
+            rows = [r for r in meter.profile if (lo is None or r.end > lo) and (hi is None or r.end <= hi)]
+            header = DataSet(
+                address="P.01",
+                values=tuple(
+                    Value(value=v, unit="")
+                    for v in (
+                        str(len(rows)),
+                        str(meter.config.load_profile.capture_min),
+                        "4",
+                        "1.8.0",
+                        "kWh",
+                        "2.8.0",
+                        "kWh",
+                        "3.8.0",
+                        "kvarh",
+                        "4.8.0",
+                        "kvarh",
+                    )
+                ),
+            )
+            lines = [
+                DataSet(
+                    address="",
+                    values=(
+                        Value(value=_stamp(r.end, self.vm)),
+                        Value(value=f"{r.status:02X}"),
+                        Value(value=energy_text(r.a_plus)),
+                        Value(value=energy_text(r.a_minus)),
+                        Value(value=energy_text(r.r_plus)),
+                        Value(value=energy_text(r.r_minus)),
+                    ),
+                )
+                for r in rows
+            ]
+            return DataAnswer(datasets=(header, *lines))
+        events = [e for e in meter.events if (lo is None or e.at > lo) and (hi is None or e.at <= hi)]
+        header = DataSet(address="P.98", values=(Value(value=str(len(events))),))
+        lines = [
+            DataSet(
+                address="",
+                values=(
+                    Value(value=_stamp(e.at, self.vm)),
+                    Value(value=f"{e.code:02d}"),
+                    Value(value=_SAFE.sub(" ", e.text)[:128]),
+                ),
+            )
+            for e in events
+        ]
+        return DataAnswer(datasets=(header, *lines))
+
+    def _write(self, address: str, value: str) -> Message:
+        reg = BY_ADDRESS.get(address)
+        if reg is None:
+            return _err("ER01")
+        if reg.write_level is None:
+            return _err("ER02")
+        if self.level < reg.write_level:
+            return _err("ER02")
+        meter = self.vm.meter
+        old = read_register(meter, address)
+        if address == "C.60.1":
+            meter.set_demand_config(DemandConfig.parse(value))
+        elif address in ("0.9.1", "0.9.2"):
+            local = meter.now.astimezone(meter.zone)
+            if address == "0.9.1":
+                t = datetime.strptime(value, "%H%M%S")
+                new_local = local.replace(hour=t.hour, minute=t.minute, second=t.second, microsecond=0)
+            else:
+                d = datetime.strptime(value, "%y%m%d")
+                new_local = local.replace(year=d.year, month=d.month, day=d.day)
+            self.vm.set_clock(new_local)
+        meter.log(5, f"{address} changed from {old.value if old else ''} to {value}")
+        self.vm.save()
+        return Ack()
+
+    def _execute(self, function: str) -> Message:
+        if self.level < 3:
+            return _err("ER02")
+        meter = self.vm.meter
+        if function == "BILLING.RESET":
+            try:
+                meter.billing_reset("command")
+            except DeviceError:
+                return _err("ER05")
+            return Ack()
+        if function == "PROFILE.RESET":
+            meter.profile.clear()
+            self.vm.clear_profile()
+            meter.log(8, "load profile reset")
+            return Ack()
+        return _err("ER01")
+
+
+def _stamp(t: datetime, vm: VirtualMeter) -> str:
+    return t.astimezone(vm.meter.zone).strftime("%y%m%d%H%M")
+
+
+def _parse_stamp(text: str, vm: VirtualMeter) -> datetime:
+    local = datetime.strptime(text, "%y%m%d%H%M").replace(tzinfo=vm.meter.zone)
+    return local + timedelta(0)

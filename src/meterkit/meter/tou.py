@@ -1,0 +1,148 @@
+"""Time-of-use calendar: seasons -> week profiles -> day profiles (switch times -> tariff 1-8), special days.
+
+Plain-dict form (TOML and the optical port use it)::
+
+    {"day_profiles": {"workday": [["00:00", 2], ["07:00", 1], ["22:00", 2]], "offpeak": [["00:00", 2]]},
+     "week_profiles": {"standard": {"mon": "workday", ..., "sun": "offpeak"}},
+     "seasons": [{"start": "01-01", "week": "standard"}],
+     "special_days": {"12-25": "offpeak", "2026-12-31": "offpeak"}}
+
+Validation refuses gaps (each day profile starts at 00:00), overlaps (repeated or unsorted switch times), unknown
+references and tariffs outside 1-8, with the offending key in the message.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import ConfigError
+
+__all__ = ["TouCalendar"]
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _time(text: object, where: str) -> time:
+    try:
+        return time.fromisoformat(str(text))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {text!r} is not a time HH:MM") from exc
+
+
+@dataclass(frozen=True)
+class TouCalendar:
+    day_profiles: dict[str, tuple[tuple[time, int], ...]]
+    week_profiles: dict[str, dict[str, str]]
+    seasons: tuple[tuple[tuple[int, int], str], ...]  # ((month, day), week profile), sorted
+    special_days: dict[str, str]  # "MM-DD" (yearly) or "YYYY-MM-DD" (once) -> day profile
+
+    @classmethod
+    def default(cls) -> TouCalendar:
+        """Two rates: T1 weekdays 07:00-22:00, T2 otherwise."""
+        return cls.from_dict(
+            {
+                "day_profiles": {"workday": [["00:00", 2], ["07:00", 1], ["22:00", 2]], "offpeak": [["00:00", 2]]},
+                "week_profiles": {"standard": {d: ("workday" if d not in ("sat", "sun") else "offpeak") for d in DAYS}},
+                "seasons": [{"start": "01-01", "week": "standard"}],
+                "special_days": {},
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TouCalendar:
+        unknown = set(d) - {"day_profiles", "week_profiles", "seasons", "special_days"}
+        if unknown:
+            raise ConfigError(f"tariffs: unknown key(s) {', '.join(sorted(unknown))}")
+        days: dict[str, tuple[tuple[time, int], ...]] = {}
+        for name, switches in dict(d.get("day_profiles", {})).items():
+            where = f"tariffs.day_profiles.{name}"
+            if not switches:
+                raise ConfigError(f"{where}: a day profile needs at least one switch time")
+            parsed = []
+            for item in switches:
+                if not isinstance(item, list | tuple) or len(item) != 2:
+                    raise ConfigError(f'{where}: each switch is ["HH:MM", tariff], got {item!r}')
+                t = _time(item[0], where)
+                tariff = item[1]
+                if not isinstance(tariff, int) or not 1 <= tariff <= 8:
+                    raise ConfigError(f"{where}: tariff must be 1-8, got {tariff!r}")
+                parsed.append((t, tariff))
+            if parsed[0][0] != time(0, 0):
+                raise ConfigError(f"{where}: the first switch must be at 00:00 (no gap at the start of the day)")
+            for (a, _), (b, _) in itertools.pairwise(parsed):
+                if b <= a:
+                    raise ConfigError(
+                        f"{where}: switch times must increase ({b.isoformat('minutes')} after {a.isoformat('minutes')})"
+                    )
+            days[name] = tuple(parsed)
+        weeks: dict[str, dict[str, str]] = {}
+        for name, mapping in dict(d.get("week_profiles", {})).items():
+            where = f"tariffs.week_profiles.{name}"
+            missing = [x for x in DAYS if x not in mapping]
+            extra = [x for x in mapping if x not in DAYS]
+            if missing or extra:
+                raise ConfigError(
+                    f"{where}: needs exactly the days {', '.join(DAYS)} (missing {missing}, unknown {extra})"
+                )
+            for day, profile in mapping.items():
+                if profile not in days:
+                    raise ConfigError(f"{where}.{day}: unknown day profile {profile!r}")
+            weeks[name] = dict(mapping)
+        seasons = []
+        for i, season in enumerate(d.get("seasons", [])):
+            where = f"tariffs.seasons[{i}]"
+            try:
+                month, day = (int(x) for x in str(season["start"]).split("-"))
+                date(2024, month, day)
+            except (KeyError, ValueError) as exc:
+                raise ConfigError(f"{where}: start must be 'MM-DD'") from exc
+            if season.get("week") not in weeks:
+                raise ConfigError(f"{where}: unknown week profile {season.get('week')!r}")
+            seasons.append(((month, day), str(season["week"])))
+        if not seasons:
+            raise ConfigError("tariffs: at least one season is needed")
+        seasons.sort()
+        if len({s[0] for s in seasons}) != len(seasons):
+            raise ConfigError("tariffs.seasons: two seasons start on the same day")
+        specials = {}
+        for key, profile in dict(d.get("special_days", {})).items():
+            try:
+                if len(key) == 5:
+                    date(2024, int(key[:2]), int(key[3:]))
+                else:
+                    date.fromisoformat(key)
+            except ValueError as exc:
+                raise ConfigError(f"tariffs.special_days: {key!r} is not MM-DD or YYYY-MM-DD") from exc
+            if profile not in days:
+                raise ConfigError(f"tariffs.special_days.{key}: unknown day profile {profile!r}")
+            specials[key] = str(profile)
+        return cls(day_profiles=days, week_profiles=weeks, seasons=tuple(seasons), special_days=specials)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day_profiles": {n: [[t.isoformat("minutes"), tr] for t, tr in sw] for n, sw in self.day_profiles.items()},
+            "week_profiles": {n: dict(m) for n, m in self.week_profiles.items()},
+            "seasons": [{"start": f"{m:02d}-{d:02d}", "week": w} for (m, d), w in self.seasons],
+            "special_days": dict(self.special_days),
+        }
+
+    def tariff_at(self, when: datetime, tz: ZoneInfo) -> int:
+        """The tariff active at ``when`` (local time in ``tz``)."""
+        local = when.astimezone(tz)
+        key_once, key_yearly = local.date().isoformat(), local.strftime("%m-%d")
+        profile_name = self.special_days.get(key_once) or self.special_days.get(key_yearly)
+        if profile_name is None:
+            week = self.seasons[-1][1]  # a season that started last year is still running in January
+            for (month, day), name in self.seasons:
+                if (local.month, local.day) >= (month, day):
+                    week = name
+            profile_name = self.week_profiles[week][DAYS[local.weekday()]]
+        tariff = 1
+        for t, tr in self.day_profiles[profile_name]:
+            if local.time() >= t:
+                tariff = tr
+        return tariff
