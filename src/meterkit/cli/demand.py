@@ -159,7 +159,7 @@ def _output(
             doc["notes"] = notes
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    console = console()
+    out = console()
     title = "Maximum demand" + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
     table = Table(title=title)
     for col in ("meter", "billing period", "configuration", "MD (kW)", "at (end of window)", "windows"):
@@ -184,6 +184,6 @@ def _output(
             if rate_kw is not None:
                 cells.append(str(a.penalty))
         table.add_row(*cells)
-    console.print(table)
+    out.print(table)
     for note in notes:
-        console.print(f"note: {note}")
+        out.print(f"note: {note}")

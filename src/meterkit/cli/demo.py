@@ -99,13 +99,13 @@ def register(app: typer.Typer) -> None:
         profile: Annotated[Path | None, typer.Option("--profile", help="Another load-profile file.")] = None,
     ) -> int:
         """The reference FAQ's example: fixed 141 kW against sliding 157 kW, read over the optical port."""
-        console = console()
-        console.print(
+        out = console()
+        out.print(
             "[bold]meterkit demo[/]: one load profile (09:00-09:30, a reading a minute) through two virtual meters; "
             "their maximum-demand register 1.6.0 is read over the IEC 62056-21 optical port (TCP loopback)."
         )
         rows = run_demo(profile)
-        limit = Decimal(str(threshold)).normalize()
+        limit = Decimal(str(threshold)).quantize(Decimal("0.01"))
         table = Table(title=f"Maximum demand against the contracted {limit} kW")
         for col in ("demand window", "register 1.6.0 (optical port)", "time of MD", "batch analytics", "penalty?"):
             table.add_column(col)
@@ -120,8 +120,8 @@ def register(app: typer.Typer) -> None:
                 f"{row.batch_kw} kW",
                 f"[bold red]yes, {md - limit} kW over[/]" if over else "[green]no[/]",
             )
-        console.print(table)
-        console.print(
+        out.print(table)
+        out.print(
             "Same load, different maximum demand: the fixed window splits the peak across two blocks; the sliding "
             "window finds it.  Try: [cyan]meterkit demand examples/faq-0900-0930.csv --all --threshold 150 "
             "--plot md.png[/]"
