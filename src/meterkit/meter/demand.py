@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
@@ -42,7 +42,8 @@ def _valid() -> str:
 
 @dataclass(frozen=True, slots=True)
 class DemandConfig:
-    """``fixed 15`` or ``sliding 15/1`` (integration period / sub-period, minutes)."""
+    """``fixed 15`` or ``sliding 15/1`` (integration period / sub-period, minutes; ``sliding 15 1`` is accepted too,
+    as the optical port cannot carry ``/`` in a value)."""
 
     method: Literal["fixed", "sliding"] = "sliding"
     period_min: int = 15
@@ -60,7 +61,7 @@ class DemandConfig:
 
     @classmethod
     def parse(cls, text: str) -> DemandConfig:
-        m = re.fullmatch(r"\s*(fixed|sliding)\s+(\d+)(?:\s*/\s*(\d+))?\s*", text)
+        m = re.fullmatch(r"\s*(fixed|sliding)\s+(\d+)(?:\s*[/ ]\s*(\d+))?\s*", text)
         if m is None:
             raise ConfigError(f"cannot read demand setting {text!r}; write 'fixed 15' or 'sliding 15/1'")
         period = int(m.group(2))
@@ -106,68 +107,77 @@ def check_display_range(max_power_kw: Decimal, scale: str) -> None:
         ) from exc
 
 
-def _floor(t: datetime, seconds: int) -> datetime:
-    epoch = int(t.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
-
-
 class DemandEngine:
-    """Streaming demand for one quantity."""
+    """Streaming demand for one quantity (times are kept as integer epoch seconds; O(1) per sub-period)."""
 
     def __init__(self, config: DemandConfig, *, start: datetime) -> None:
         self.config = config
         self.sub_s = config.sub_min * 60
         self.n = config.period_min // config.sub_min
-        self._subs: deque[int | None] = deque(maxlen=self.n)
-        self._sub_start = _floor(start, self.sub_s)
+        self._subs: deque[int | None] = deque()
+        self._window = 0  # sum of the complete sub-periods in the buffer
+        self._holes = 0  # incomplete sub-periods in the buffer
+        t = _epoch(start)
+        self._sub_start = t - t % self.sub_s
         self._cur = 0
-        self._cur_complete = start == self._sub_start
-        self._last = start
+        self._cur_complete = t == self._sub_start
+        self._last = t
         self.maximum: MaximumDemand | None = None
         self.last_average_kw: Decimal | None = None
 
     # --- feeding --------------------------------------------------------------------------------------
 
-    @property
-    def _sub_end(self) -> datetime:
-        return self._sub_start + timedelta(seconds=self.sub_s)
-
     def add_energy(self, energy_mwh: int, end: datetime) -> list[Decimal]:
         """Energy consumed in (previous end, ``end``]; split proportionally over sub-period boundaries.
 
         Returns the window averages completed by this call (kW)."""
-        if end < self._last:
-            raise ConfigError(f"demand input went back in time ({end.isoformat()} < {self._last.isoformat()})")
+        return self._add(energy_mwh, _epoch(end), end)
+
+    def _add(self, energy_mwh: int, end_s: float, end: datetime | None = None) -> list[Decimal]:
+        if end_s < self._last:
+            when = end.isoformat() if end is not None else str(end_s)
+            raise ConfigError(f"demand input went back in time ({when} is before the last input)")
         completed: list[Decimal] = []
         remaining = energy_mwh
-        span = (end - self._last).total_seconds()
-        while end >= self._sub_end:
-            part_s = (self._sub_end - self._last).total_seconds()
-            part = remaining if span <= 0 else round(energy_mwh * part_s / span)
-            part = min(part, remaining)
-            self._cur += part
-            remaining -= part
-            self._last = self._sub_end
+        span = end_s - self._last
+        sub_end = self._sub_start + self.sub_s
+        while end_s >= sub_end:
+            if remaining:
+                part = remaining if span <= 0 else min(remaining, round(energy_mwh * (sub_end - self._last) / span))
+                self._cur += part
+                remaining -= part
+            self._last = sub_end
             avg = self._close_sub()
             if avg is not None:
                 completed.append(avg)
+            sub_end = self._sub_start + self.sub_s
         self._cur += remaining
-        self._last = end
+        self._last = end_s
         return completed
 
     def _close_sub(self) -> Decimal | None:
-        self._subs.append(self._cur if self._cur_complete else None)
-        end = self._sub_end
+        value = self._cur if self._cur_complete else None
+        self._subs.append(value)
+        if value is None:
+            self._holes += 1
+        else:
+            self._window += value
+        if len(self._subs) > self.n:
+            old = self._subs.popleft()
+            if old is None:
+                self._holes -= 1
+            else:
+                self._window -= old
+        end = self._sub_start + self.sub_s
         self._sub_start = end
         self._cur = 0
         self._cur_complete = True
-        if len(self._subs) < self.n or any(s is None for s in self._subs):
+        if len(self._subs) < self.n or self._holes:
             return None
-        window = sum(s for s in self._subs if s is not None)
-        avg = to_kw(window, self.config.period_min)
+        avg = to_kw(self._window, self.config.period_min)
         self.last_average_kw = avg
         if self.maximum is None or avg > self.maximum.value_kw:
-            self.maximum = MaximumDemand(value_kw=avg, at=end)
+            self.maximum = MaximumDemand(value_kw=avg, at=datetime.fromtimestamp(end, UTC))
         return avg
 
     # --- registers and events --------------------------------------------------------------------------
@@ -175,7 +185,7 @@ class DemandEngine:
     @property
     def current_average_kw(self) -> Decimal:
         """Energy so far in the running integration period ÷ the full period (what the meter displays)."""
-        known = sum(s for s in list(self._subs)[1:] if s is not None) if self.n > 1 else 0
+        known = sum(s for s in list(self._subs)[-(self.n - 1) :] if s is not None) if self.n > 1 and self._subs else 0
         return to_kw(known + self._cur, self.config.period_min)
 
     def reset_maximum(self) -> MaximumDemand | None:
@@ -185,28 +195,27 @@ class DemandEngine:
 
     def power_down(self, at: datetime) -> None:
         """Supply lost at ``at``: the running sub-period is incomplete."""
-        self.add_energy(0, max(at, self._last))
+        self._add(0, max(_epoch(at), self._last))
         self._cur_complete = False
 
     def power_up(self, at: datetime) -> None:
         """Supply back at ``at``: sub-periods during the outage are incomplete (zero energy, not counted)."""
-        if at < self._last:
-            at = self._last
-        while self._sub_end <= at:
+        t = max(_epoch(at), self._last)
+        while self._sub_start + self.sub_s <= t:
             self._cur_complete = False
-            self._last = self._sub_end
+            self._last = self._sub_start + self.sub_s
             self._close_sub()
-        self._last = at
-        self._cur_complete = at == self._sub_start
+        self._last = t
+        self._cur_complete = t == self._sub_start
 
     def state(self) -> dict[str, Any]:
         return {
             "config": str(self.config),
             "subs": list(self._subs),
-            "sub_start": self._sub_start.isoformat(),
+            "sub_start": self._sub_start,
             "cur": self._cur,
             "cur_complete": self._cur_complete,
-            "last": self._last.isoformat(),
+            "last": self._last,
             "max": None if self.maximum is None else [str(self.maximum.value_kw), self.maximum.at.isoformat()],
             "last_avg": None if self.last_average_kw is None else str(self.last_average_kw),
         }
@@ -215,15 +224,26 @@ class DemandEngine:
     def from_state(cls, config: DemandConfig, state: dict[str, Any]) -> DemandEngine:
         if state.get("config") != str(config):
             raise ConfigError(f"stored demand state is for '{state.get('config')}', not '{config}'")
-        engine = cls(config, start=datetime.fromisoformat(state["last"]))
-        engine._subs = deque(state["subs"], maxlen=engine.n)
-        engine._sub_start = datetime.fromisoformat(state["sub_start"])
+        engine = cls(config, start=datetime.fromtimestamp(state["last"], UTC))
+        for value in state["subs"]:
+            engine._subs.append(value)
+            if value is None:
+                engine._holes += 1
+            else:
+                engine._window += int(value)
+        engine._sub_start = int(state["sub_start"])
         engine._cur = int(state["cur"])
         engine._cur_complete = bool(state["cur_complete"])
-        engine._last = datetime.fromisoformat(state["last"])
+        engine._last = state["last"]
         if state["max"] is not None:
             engine.maximum = MaximumDemand(
                 value_kw=Decimal(state["max"][0]), at=datetime.fromisoformat(state["max"][1])
             )
         engine.last_average_kw = None if state["last_avg"] is None else Decimal(state["last_avg"])
         return engine
+
+
+def _epoch(t: datetime) -> float:
+    if t.tzinfo is None:
+        raise ConfigError("demand times must be timezone-aware")
+    return t.timestamp()

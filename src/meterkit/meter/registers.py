@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from ..iec62056_21.messages import DataSet, Value
 from .core import Meter
-from .demand import format_md
+from .demand import DemandConfig, format_md
 
 __all__ = ["REGISTERS", "Register", "read_register"]
 
@@ -29,6 +29,11 @@ _ENERGY_NAMES = {
     "9": "S+",
     "10": "S-",
 }
+
+
+def port_text(config: DemandConfig) -> str:
+    """The demand setting as a data-set value (``/`` is forbidden there): ``sliding 15 1``, ``fixed 15``."""
+    return str(config).replace("/", " ")
 
 
 def energy_text(milli: int) -> str:
@@ -73,7 +78,13 @@ REGISTERS: list[Register] = [
     Register("F.F", "error register (hex)", "", 1, None),
     Register("0.1.0", "billing reset counter", "", 2, None),
     Register("0.1.2", "time of the last billing reset YYMMDDhhmm", "", 2, None),
-    Register("C.60.1", "demand configuration ('sliding 15/1', 'fixed 15', ...)", "", 2, 3),
+    Register(
+        "C.60.1",
+        "demand configuration ('sliding 15 1' = sliding 15/1, 'fixed 15'; '/' is not allowed in values)",
+        "",
+        2,
+        3,
+    ),
     Register("C.60.2", "billing reset day (1-28)", "", 2, 3),
     Register("C.60.3", "VA billing method (arithmetic, vectorial, effective)", "", 2, None),
 ]
@@ -128,7 +139,7 @@ def _value(meter: Meter, base: str) -> tuple[Value, ...] | None:
     if base == "0.1.2":
         return (Value(value="" if meter.last_reset is None else _stamp(meter.last_reset, meter)),)
     if base == "C.60.1":
-        return (Value(value=str(meter.demand_config)),)
+        return (Value(value=port_text(meter.demand_config)),)
     if base == "C.60.2":
         return (Value(value=str(meter.config.billing.reset_day)),)
     if base == "C.60.3":

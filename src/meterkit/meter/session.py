@@ -16,7 +16,7 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, DeviceError
+from ..errors import MeterkitError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.events import (
     CommandReceived,
@@ -81,7 +81,7 @@ class MeterSession:
     def _command(self, cmd: CommandMessage) -> SessionReply:
         try:
             reply = self._dispatch(cmd)
-        except (ConfigError, DeviceError, ValueError) as exc:
+        except (MeterkitError, ValueError) as exc:
             self.vm.meter.log(6, _SAFE.sub(" ", f"{cmd.code}: {exc}")[:120])
             reply = _err("ER03")
         if isinstance(reply, SessionReply):
@@ -223,7 +223,7 @@ class MeterSession:
         if function == "BILLING.RESET":
             try:
                 meter.billing_reset("command")
-            except DeviceError:
+            except MeterkitError:
                 return _err("ER05")
             return Ack()
         if function == "PROFILE.RESET":

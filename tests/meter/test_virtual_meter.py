@@ -1,0 +1,206 @@
+"""The virtual meter through its optical port (in memory): registers, sessions, billing, tariffs, NV memory."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from meterkit.errors import ConfigError, DeviceError
+from meterkit.iec62056_21.events import AnswerReceived, BreakReceived, ErrorReceived, PositiveAck
+from meterkit.iec62056_21.messages import CommandMessage, DataSet
+from meterkit.iec62056_21.testing import ConnectionPair
+from meterkit.meter.config import load_config
+from meterkit.meter.metrology import PhaseInput
+from meterkit.meter.tou import TouCalendar
+from meterkit.meter.virtual import VirtualMeter, demo_config_path, load_virtual_meter
+from meterkit.storage import NvStore
+
+ROOT = Path(__file__).parents[2]
+FAQ = ROOT / "examples" / "faq-0900-0930.csv"
+READ_PW, WRITE_PW = "20261125", "31415926"
+
+
+def R(code: str, address: str, value: str = "") -> CommandMessage:
+    return CommandMessage(command=code[0], command_type=code[1], data_set=DataSet.single(address, value))
+
+
+def session(vm: VirtualMeter, password: str | None = READ_PW) -> ConnectionPair:
+    pair = ConnectionPair.for_application(vm)
+    pair.programming()
+    if password is not None:
+        assert isinstance(pair.command(R("P1", "", password)), PositiveAck)
+    return pair
+
+
+def value(pair: ConnectionPair, address: str) -> tuple[str, ...]:
+    event = pair.command(R("R1", address))
+    assert isinstance(event, AnswerReceived), event
+    return tuple(v.value for v in event.answer.datasets[0].values)
+
+
+def faq_meter(window: str = "sliding 15/1") -> VirtualMeter:
+    text = demo_config_path().read_text().replace('window = "sliding 15/1"', f'window = "{window}"')
+    return load_virtual_meter(None, None, replay=FAQ, config_text=text)
+
+
+def test_examples_config_and_packaged_copy_are_identical() -> None:
+    assert (ROOT / "examples" / "demo-meter.toml").read_text() == demo_config_path().read_text()
+    assert (ROOT / "examples" / "faq-0900-0930.csv").read_text() == (ROOT / "src/meterkit/data/faq-0900-0930.csv").read_text()
+
+
+@pytest.mark.parametrize(("window", "md", "stamp"), [("fixed 15", "0141.00", "2611020915"), ("sliding 15/1", "0157.00", "2611020922")])
+def test_faq_replay_md_register_over_the_port(window: str, md: str, stamp: str) -> None:
+    pair = session(faq_meter(window))
+    assert value(pair, "1.6.0") == (md, stamp)
+    assert value(pair, "1.8.0") == ("000069.400",)  # 6940 units of 0.01 kWh
+    assert value(pair, "C.60.1") == (window.replace("/", " "),)
+
+
+def test_public_readout_without_password_and_reads_need_level_2() -> None:
+    vm = faq_meter()
+    pair = ConnectionPair.for_application(vm)
+    readout = pair.readout()
+    assert [d.address for d in readout.datasets] == ["0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F"]
+    pair.advance(5)
+    pair = session(vm, password=None)
+    assert value(pair, "1.8.0") == ("000069.400",)  # public register
+    event = pair.command(R("R1", "1.6.0"))
+    assert isinstance(event, ErrorReceived) and event.text == "ER02"
+    assert isinstance(pair.command(R("R1", "99.99.99")), ErrorReceived)
+
+
+def test_wrong_passwords_give_er10_then_the_meter_breaks_the_session() -> None:
+    vm = faq_meter()
+    pair = session(vm, password=None)
+    for _ in range(2):
+        event = pair.command(R("P1", "", "00000000"))
+        assert isinstance(event, ErrorReceived) and event.text == "ER10"
+    assert isinstance(pair.command(R("P1", "", "00000000")), BreakReceived)
+    assert sum("wrong password" in e.text for e in vm.meter.events) == 3
+
+
+def test_writes_need_level_3_and_change_the_demand_configuration() -> None:
+    vm = faq_meter()
+    pair = session(vm, READ_PW)
+    event = pair.command(R("W1", "C.60.1", "fixed 30"))
+    assert isinstance(event, ErrorReceived) and event.text == "ER02"
+    pair.sign_off()
+    pair.advance(3)
+    pair = session(vm, WRITE_PW)
+    assert isinstance(pair.command(R("W1", "C.60.1", "fixed 30")), PositiveAck)
+    assert value(pair, "C.60.1") == ("fixed 30",)
+    bad = pair.command(R("W1", "C.60.1", "sliding 30 3"))
+    assert isinstance(bad, ErrorReceived) and bad.text == "ER03"
+    assert isinstance(pair.command(R("W1", "1.8.0", "0")), ErrorReceived)  # energy is read-only
+    assert any(e.code == 5 and "C.60.1 changed from sliding 15 1 to fixed 30" in e.text for e in vm.meter.events)
+
+
+def test_billing_reset_by_command_stores_history_counts_and_locks_out() -> None:
+    vm = faq_meter()
+    pair = session(vm, WRITE_PW)
+    assert isinstance(pair.command(R("E2", "BILLING.RESET")), PositiveAck)
+    assert value(pair, "0.1.0") == ("01",)
+    assert value(pair, "1.6.0*01") == ("0157.00", "2611020922")
+    assert value(pair, "1.8.0*01") == ("000069.400",)
+    assert value(pair, "1.6.0") == ("0000.00", "")  # MD cleared
+    locked = pair.command(R("E2", "BILLING.RESET"))
+    assert isinstance(locked, ErrorReceived) and locked.text == "ER05"
+    assert isinstance(pair.command(R("R1", "1.6.0*02")), ErrorReceived)  # no second period yet
+
+
+def test_scheduled_monthly_reset_keeps_at_least_12_periods_newest_first() -> None:
+    cfg = load_config(
+        text='[source]\nkind = "live"\n[demand]\nwindow = "fixed 60"\n[load_profile]\ncapture_min = 60\n'
+        '[clock]\nstart = "2026-01-31T23:00:00+00:00"\n'
+    )
+    vm = VirtualMeter(cfg, follow_clock=False)
+    vm.set_phases(tuple(PhaseInput(230, 10, 0) for _ in range(3)))
+    t = vm.meter.now
+    for month in range(14):
+        t = datetime(2026 + (1 + month) // 12, (1 + month) % 12 + 1, 1, 0, 0, tzinfo=UTC) + timedelta(minutes=1)
+        vm.advance_to(t, step_s=3600)
+    assert vm.meter.reset_count == 14
+    assert len(vm.meter.history) == 14  # history = 15 by default, >= 12 required
+    assert vm.meter.history[-1].at == datetime(2027, 3, 1, tzinfo=UTC)
+    assert [e for e in vm.meter.events if e.code == 4][0].text.startswith("billing reset (scheduled)")
+
+
+def test_tou_registers_follow_the_calendar() -> None:
+    cfg = load_config(text='[source]\nkind = "live"\n[clock]\nstart = "2026-11-02T06:00:00+00:00"\n')
+    vm = VirtualMeter(cfg, follow_clock=False)
+    vm.set_phases(tuple(PhaseInput(230, 10, 0) for _ in range(3)))  # 6.9 kW
+    vm.advance_to(datetime(2026, 11, 2, 8, 0, tzinfo=UTC), step_s=60)  # Monday: 06-07 T2, 07-08 T1
+    assert vm.meter.registers.tariffs[1]["A+"] == pytest.approx(6_900_000, abs=1)
+    assert vm.meter.registers.tariffs[2]["A+"] == pytest.approx(6_900_000, abs=1)
+
+
+def test_tou_validation_names_the_problem() -> None:
+    base = {"week_profiles": {}, "seasons": [], "special_days": {}}
+    with pytest.raises(ConfigError, match=r"tariffs.day_profiles.d: the first switch must be at 00:00"):
+        TouCalendar.from_dict({**base, "day_profiles": {"d": [["01:00", 1]]}})
+    with pytest.raises(ConfigError, match=r"switch times must increase \(07:00 after 07:00\)"):
+        TouCalendar.from_dict({**base, "day_profiles": {"d": [["00:00", 1], ["07:00", 2], ["07:00", 1]]}})
+    with pytest.raises(ConfigError, match="tariff must be 1-8, got 9"):
+        TouCalendar.from_dict({**base, "day_profiles": {"d": [["00:00", 9]]}})
+    cal = TouCalendar.default()
+    berlin = ZoneInfo("Europe/Berlin")
+    assert cal.tariff_at(datetime(2026, 11, 2, 6, 59, tzinfo=berlin), berlin) == 2
+    assert cal.tariff_at(datetime(2026, 11, 2, 7, 0, tzinfo=berlin), berlin) == 1
+    assert cal.tariff_at(datetime(2026, 11, 7, 12, 0, tzinfo=berlin), berlin) == 2  # Saturday
+
+
+def test_config_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"configuration: billing.reset_day: Input should be less than or equal to 28"):
+        load_config(text="[billing]\nreset_day = 31\n")
+    with pytest.raises(ConfigError, match="identity.colour: Extra inputs are not permitted"):
+        load_config(text='[identity]\ncolour = "red"\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(text="[identity\n")
+
+
+def test_load_profile_and_event_log_by_time_range() -> None:
+    pair = session(faq_meter())
+    event = pair.command(R("R5", "P.01", "2611020900;2611020915"))
+    assert isinstance(event, AnswerReceived)
+    header, *rows = event.answer.datasets
+    assert header.address == "P.01" and header.values[0].value == "1" and header.values[1].value == "15"
+    assert [v.value for v in rows[0].values[:3]] == ["2611020915", "00", "000035.250"]
+    all_rows = pair.command(R("R5", "P.01"))
+    assert isinstance(all_rows, AnswerReceived) and len(all_rows.answer.datasets) == 3
+    events = pair.command(R("R5", "P.98"))
+    assert isinstance(events, AnswerReceived) and events.answer.datasets[1].values[2].value == "first power up"
+
+
+def test_state_survives_a_restart_with_a_power_down_up_pair(tmp_path: Path) -> None:
+    state = tmp_path / "meter.sqlite"
+    text = demo_config_path().read_text()
+    vm = load_virtual_meter(None, state, replay=FAQ, config_text=text)
+    md = vm.meter.maximum("A+")
+    vm.store.close()
+    again = load_virtual_meter(None, state, replay=FAQ, config_text=text)
+    assert again.meter.maximum("A+") == md and again.meter.registers.total["A+"] == 69_400_000
+    codes = [e.code for e in again.meter.events]
+    assert codes[-2:] == [1, 2]
+    assert len(again.meter.profile) == 2
+
+
+def test_absent_passwords_get_random_ones_stored_once(tmp_path: Path) -> None:
+    store = NvStore(tmp_path / "s.sqlite")
+    cfg = load_config(text='[source]\nkind = "live"\n')
+    first = VirtualMeter(cfg, store=store, follow_clock=False).passwords
+    second = VirtualMeter(cfg, store=store, follow_clock=False).passwords
+    assert first == second and first[2] != first[3] and first[2] != READ_PW
+
+
+def test_billing_reset_lockout_refuses_a_second_button_press() -> None:
+    vm = faq_meter()
+    vm.press_button()
+    with pytest.raises(DeviceError, match="billing reset refused: lockout"):
+        vm.press_button()
+    assert vm.meter.history[-1].maxima["A+"] == ("157.00", "2026-11-02T09:22:00+00:00")
+    assert vm.meter.maximum("A+") is None and vm.meter.reset_count == 1
+    assert Decimal(vm.meter.history[-1].maxima["A+"][0]) > Decimal(150)  # type: ignore[index]
