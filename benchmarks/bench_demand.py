@@ -48,7 +48,6 @@ def main() -> None:
     f32 = energy.astype(np.float32)
     np_f32 = best_of(lambda: f32.sum())
 
-
     # pandas baseline on a slice (it is slow); its rate is per input sample
     pm = max(1, min(m, 100))
     idx = pd.date_range("2026-10-01 00:01", periods=n, freq="1min", tz="UTC")

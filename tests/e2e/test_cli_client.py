@@ -104,7 +104,13 @@ def test_meterkit_serve_process_prints_its_endpoint_and_serves_reads(tmp_path: P
             check=True,
         )
         doc = json.loads(out.stdout)
-        assert doc["identification"] == {"manufacturer": "MKT", "baud_char": "5", "ident": "VM3PH-100", "enhanced": [], "mode": "C"}
+        assert doc["identification"] == {
+            "manufacturer": "MKT",
+            "baud_char": "5",
+            "ident": "VM3PH-100",
+            "enhanced": [],
+            "mode": "C",
+        }
         assert [d["address"] for d in doc["datasets"]] == ["0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F"]
         pty = second.removeprefix("listening on pty ")
         out = subprocess.run(

@@ -16,8 +16,38 @@ from meterkit.analytics.loadprofile import profile_from_arrays
 from meterkit.errors import ConfigError
 from meterkit.meter.demand import DemandConfig, DemandEngine, check_display_range, format_md
 
-FAQ_UNITS = [190, 195, 191, 196, 193, 199, 207, 232, 247, 260, 272, 280, 285, 288, 290,
-             281, 274, 264, 254, 242, 233, 223, 218, 212, 207, 203, 202, 200, 202, 200]
+FAQ_UNITS = [
+    190,
+    195,
+    191,
+    196,
+    193,
+    199,
+    207,
+    232,
+    247,
+    260,
+    272,
+    280,
+    285,
+    288,
+    290,
+    281,
+    274,
+    264,
+    254,
+    242,
+    233,
+    223,
+    218,
+    212,
+    207,
+    203,
+    202,
+    200,
+    202,
+    200,
+]
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -30,8 +60,13 @@ def run(config: str, units: list[int], start: datetime = T0, step_min: int = 1) 
 
 @pytest.mark.parametrize(
     ("config", "value", "minute"),
-    [("fixed 15", "141.00", 15), ("sliding 15/1", "157.00", 22), ("sliding 15/5", "155.00", 20),
-     ("fixed 5", "169.80", 15), ("fixed 30", "138.80", 30)],
+    [
+        ("fixed 15", "141.00", 15),
+        ("sliding 15/1", "157.00", 22),
+        ("sliding 15/5", "155.00", 20),
+        ("fixed 5", "169.80", 15),
+        ("fixed 30", "138.80", 30),
+    ],
 )
 def test_faq_profile_through_the_streaming_engine(config: str, value: str, minute: int) -> None:
     md = run(config, FAQ_UNITS).maximum

@@ -49,10 +49,14 @@ def faq_meter(window: str = "sliding 15/1") -> VirtualMeter:
 
 def test_examples_config_and_packaged_copy_are_identical() -> None:
     assert (ROOT / "examples" / "demo-meter.toml").read_text() == demo_config_path().read_text()
-    assert (ROOT / "examples" / "faq-0900-0930.csv").read_text() == (ROOT / "src/meterkit/data/faq-0900-0930.csv").read_text()
+    assert (ROOT / "examples" / "faq-0900-0930.csv").read_text() == (
+        ROOT / "src/meterkit/data/faq-0900-0930.csv"
+    ).read_text()
 
 
-@pytest.mark.parametrize(("window", "md", "stamp"), [("fixed 15", "0141.00", "2611020915"), ("sliding 15/1", "0157.00", "2611020922")])
+@pytest.mark.parametrize(
+    ("window", "md", "stamp"), [("fixed 15", "0141.00", "2611020915"), ("sliding 15/1", "0157.00", "2611020922")]
+)
 def test_faq_replay_md_register_over_the_port(window: str, md: str, stamp: str) -> None:
     pair = session(faq_meter(window))
     assert value(pair, "1.6.0") == (md, stamp)
@@ -126,7 +130,7 @@ def test_scheduled_monthly_reset_keeps_at_least_12_periods_newest_first() -> Non
     assert vm.meter.reset_count == 14
     assert len(vm.meter.history) == 14  # history = 15 by default, >= 12 required
     assert vm.meter.history[-1].at == datetime(2027, 3, 1, tzinfo=UTC)
-    assert [e for e in vm.meter.events if e.code == 4][0].text.startswith("billing reset (scheduled)")
+    assert next(e for e in vm.meter.events if e.code == 4).text.startswith("billing reset (scheduled)")
 
 
 def test_tou_registers_follow_the_calendar() -> None:
@@ -154,9 +158,11 @@ def test_tou_validation_names_the_problem() -> None:
 
 
 def test_config_errors_name_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"configuration: billing.reset_day: Input should be less than or equal to 28"):
+    with pytest.raises(
+        ConfigError, match=r"configuration: billing.reset_day: Input should be less than or equal to 28"
+    ):
         load_config(text="[billing]\nreset_day = 31\n")
-    with pytest.raises(ConfigError, match="identity.colour: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"identity\.colour: Extra inputs are not permitted"):
         load_config(text='[identity]\ncolour = "red"\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(text="[identity\n")
