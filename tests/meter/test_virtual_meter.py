@@ -210,3 +210,11 @@ def test_billing_reset_lockout_refuses_a_second_button_press() -> None:
     assert vm.meter.history[-1].maxima["A+"] == ("157.00", "2026-11-02T09:22:00+00:00")
     assert vm.meter.maximum("A+") is None and vm.meter.reset_count == 1
     assert Decimal(vm.meter.history[-1].maxima["A+"][0]) > Decimal(150)  # type: ignore[index]
+
+
+def test_every_register_is_documented() -> None:
+    from meterkit.meter.registers import REGISTERS
+
+    doc = (ROOT / "docs" / "registers.md").read_text()
+    missing = [r.address for r in REGISTERS if f"| `{r.address}` |" not in doc]
+    assert missing == []
