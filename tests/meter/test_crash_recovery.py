@@ -98,8 +98,9 @@ def test_kill_9_mid_replay_then_restart_resumes_with_nothing_lost(tmp_path: Path
         steps = {datetime.fromisoformat(b) - datetime.fromisoformat(a) for a, b in itertools.pairwise(ends)}
         assert steps == {timedelta(minutes=15)}
         assert energy == total_mwh == snapshot["registers"]["total"]["A+"]
-        # first power-up, the power-down/power-up pair of the kill, the scheduled billing reset of 1 October
-        assert codes == [2, 1, 2, 4]
+        # first power-up and self-test, the power-down/power-up pair of the kill and the self-test at restart,
+        # the scheduled billing reset of 1 October
+        assert codes == [2, 10, 1, 2, 10, 4]
         url = "socket://" + line.removeprefix("listening on tcp://")
         with MeterClient(open_transport(url)) as client:
             client.programming(PasswordAuthenticator("20261125"))

@@ -190,7 +190,7 @@ def test_state_survives_a_restart_with_a_power_down_up_pair(tmp_path: Path) -> N
     again = load_virtual_meter(None, state, replay=FAQ, config_text=text)
     assert again.meter.maximum("A+") == md and again.meter.registers.total["A+"] == 69_400_000
     codes = [e.code for e in again.meter.events]
-    assert codes[-2:] == [1, 2]
+    assert codes[-3:] == [1, 2, 10]  # power down, power up, self-test
     assert len(again.meter.profile) == 2
 
 
@@ -218,3 +218,51 @@ def test_every_register_is_documented() -> None:
     doc = (ROOT / "docs" / "registers.md").read_text()
     missing = [r.address for r in REGISTERS if f"| `{r.address}` |" not in doc]
     assert missing == []
+
+
+def test_tariffs_are_readable_and_writable_over_the_port_with_validation() -> None:
+    vm = faq_meter()
+    pair = session(vm, READ_PW)
+    assert value(pair, "TOU.D.workday") == ("00:00=2;07:00=1;22:00=2",)
+    assert value(pair, "TOU.SEASONS") == ("01-01=standard",)
+    refused = pair.command(R("W1", "TOU.D.workday", "00:00=1"))
+    assert isinstance(refused, ErrorReceived) and refused.text == "ER02"  # level 2 cannot write
+    pair.sign_off()
+    pair.advance(3)
+    pair = session(vm, WRITE_PW)
+    assert isinstance(pair.command(R("W1", "TOU.D.workday", "00:00=2;06:00=1;20:00=2")), PositiveAck)
+    assert value(pair, "TOU.D.workday") == ("00:00=2;06:00=1;20:00=2",)
+    gap = pair.command(R("W1", "TOU.D.workday", "06:00=1"))
+    assert isinstance(gap, ErrorReceived) and gap.text == "ER03"
+    assert "first switch must be at 00:00" in vm.meter.events[-1].text
+    assert value(pair, "TOU.D.workday") == ("00:00=2;06:00=1;20:00=2",)  # unchanged by the refused write
+    unknown = pair.command(R("W1", "TOU.W.standard", "mon=nosuch;tue=workday"))
+    assert isinstance(unknown, ErrorReceived) and unknown.text == "ER03"
+
+
+def test_communication_settings_change_the_port_identity() -> None:
+    vm = faq_meter()
+    pair = session(vm, WRITE_PW)
+    assert isinstance(pair.command(R("W1", "C.62.1", "4711")), PositiveAck)
+    assert isinstance(pair.command(R("W1", "C.62.2", "3")), PositiveAck)
+    assert isinstance(pair.command(R("W1", "C.62.2", "9")), ErrorReceived)
+    assert isinstance(pair.command(R("W1", "C.60.2", "15")), PositiveAck)
+    assert value(pair, "C.60.2") == ("15",)
+    config = vm.port_config()
+    assert config.device_address == "4711" and config.baud_char == "3"
+    assert vm.meter._next_reset.day == 15
+
+
+def test_self_test_and_demand_register_reset() -> None:
+    vm = faq_meter()
+    pair = session(vm, READ_PW)
+    answer = pair.command(R("E2", "SELFTEST"))
+    assert isinstance(answer, AnswerReceived) and answer.answer.datasets[0].value == "OK"
+    assert value(pair, "F.F") == ("00000000",)
+    pair.sign_off()
+    pair.advance(3)
+    pair = session(vm, WRITE_PW)
+    assert isinstance(pair.command(R("E2", "DEMAND.RESET")), PositiveAck)
+    assert value(pair, "1.6.0") == ("0000.00", "")
+    assert value(pair, "1.8.0") == ("000069.400",)  # energy is never reset
+    assert vm.meter.events[-1].code == 7

@@ -16,6 +16,7 @@ from ..errors import ConfigError, DeviceError
 from .config import MeterConfig
 from .demand import DemandConfig, DemandEngine, MaximumDemand
 from .metrology import EnergyRegisters, Measurement, PhaseInput
+from .tou import TouCalendar
 
 __all__ = ["EVENT_CODES", "BillingRecord", "Event", "Meter", "ProfileRow"]
 
@@ -32,6 +33,7 @@ EVENT_CODES = {
     7: "register reset",
     8: "load profile reset",
     9: "demand configuration change",
+    10: "self-test",
 }
 
 
@@ -76,6 +78,10 @@ class Meter:
     def __init__(self, config: MeterConfig, *, now: datetime) -> None:
         self.config = config
         self.calendar = config.calendar
+        #: communication settings changeable over the port (device address, highest baud character)
+        self.device_address = config.identity.device_address
+        self.baud_char = config.port.baud_char
+        self.reset_day = config.billing.reset_day
         self.zone = config.zone
         self.demand_config: DemandConfig = config.demand_config
         self.registers = EnergyRegisters(method=config.metrology.va_method)
@@ -88,6 +94,7 @@ class Meter:
         self.events: list[Event] = []
         self.profile: list[ProfileRow] = []
         self.error_register = 0
+        self.self_test_result = "not run"
         self.powered = True
         self.last_measurement: Measurement | None = None
         self.phase_inputs: tuple[PhaseInput, ...] = ()
@@ -106,7 +113,7 @@ class Meter:
         b = self.config.billing
         year, month = local.year, local.month
         for _ in range(3):
-            candidate = datetime(year, month, b.reset_day, b.reset_time.hour, b.reset_time.minute, tzinfo=self.zone)
+            candidate = datetime(year, month, self.reset_day, b.reset_time.hour, b.reset_time.minute, tzinfo=self.zone)
             if candidate.astimezone(UTC) > t:
                 return candidate.astimezone(UTC)
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
@@ -300,6 +307,18 @@ class Meter:
 
     # --- registers ------------------------------------------------------------------------------------
 
+    def set_reset_day(self, day: int) -> None:
+        if not 1 <= day <= 28:
+            raise ConfigError(f"billing reset day must be 1-28, got {day}")
+        self.reset_day = day
+        self._next_reset = self._reset_after(self.now)
+
+    def reset_demand(self) -> None:
+        """Clear the running maximum-demand registers without a billing reset (register reset)."""
+        for engine in [*self.engines.values(), *self.tariff_engines.values()]:
+            engine.reset_maximum()
+        self.log(7, "maximum demand registers reset")
+
     def maximum(self, quantity: str, tariff: int | None = None) -> MaximumDemand | None:
         if tariff is None:
             return self.engines[quantity].maximum
@@ -325,6 +344,10 @@ class Meter:
             "capture_acc": dict(self._capture_acc),
             "capture_incomplete": self._capture_incomplete,
             "error_register": self.error_register,
+            "calendar": self.calendar.to_dict(),
+            "device_address": self.device_address,
+            "baud_char": self.baud_char,
+            "reset_day": self.reset_day,
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -341,4 +364,9 @@ class Meter:
         self._capture_acc = {k: int(v) for k, v in snap["capture_acc"].items()}
         self._capture_incomplete = bool(snap["capture_incomplete"])
         self.error_register = int(snap["error_register"])
+        if "calendar" in snap:
+            self.calendar = TouCalendar.from_dict(snap["calendar"])
+        self.device_address = str(snap.get("device_address", self.device_address))
+        self.baud_char = str(snap.get("baud_char", self.baud_char))
+        self.reset_day = int(snap.get("reset_day", self.reset_day))
         self._next_reset = self._reset_after(self.now)

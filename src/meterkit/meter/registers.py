@@ -87,6 +87,9 @@ REGISTERS: list[Register] = [
     ),
     Register("C.60.2", "billing reset day (1-28)", "", 2, 3),
     Register("C.60.3", "VA billing method (arithmetic, vectorial, effective)", "", 2, None),
+    Register("C.62.1", "device address for the request /?address! (empty: answers every request)", "", 2, 3),
+    Register("C.62.2", "highest baud rate offered: mode C character 0-6 (5 = 9600 Bd)", "", 2, 3),
+    Register("C.90.1", "result of the last self-test: OK, or ERR and the failed checks", "", 1, None),
 ]
 for q in _ENERGY_NAMES:
     eu, du = _units(q)
@@ -141,9 +144,15 @@ def _value(meter: Meter, base: str) -> tuple[Value, ...] | None:
     if base == "C.60.1":
         return (Value(value=port_text(meter.demand_config)),)
     if base == "C.60.2":
-        return (Value(value=str(meter.config.billing.reset_day)),)
+        return (Value(value=str(meter.reset_day)),)
     if base == "C.60.3":
         return (Value(value=str(meter.registers.method)),)
+    if base == "C.62.1":
+        return (Value(value=meter.device_address),)
+    if base == "C.62.2":
+        return (Value(value=meter.baud_char),)
+    if base == "C.90.1":
+        return (Value(value=meter.self_test_result),)
     q, kind, sub = parts[0], parts[1], parts[2]
     if kind == "8":
         regs = meter.registers.total if sub == "0" else meter.registers.tariffs.get(int(sub), {})

@@ -28,6 +28,7 @@ from ..iec62056_21.events import (
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
 from .demand import DemandConfig
 from .registers import BY_ADDRESS, energy_text, read_register, required_level
+from .tou import port_read, with_port_write
 
 if TYPE_CHECKING:
     from .virtual import VirtualMeter
@@ -102,6 +103,8 @@ class MeterSession:
                 return self._profile(ds.address, ds.value)
             return self._read(ds.address)
         if code == "W1":
+            if ds.address.startswith("TOU."):
+                return self._write_tou(ds.address, ds.value)
             return self._write(ds.address, ds.value)
         if code == "E2":
             return self._execute(ds.address)
@@ -124,6 +127,11 @@ class MeterSession:
         return _err("ER10")
 
     def _read(self, address: str) -> Message:
+        if address.startswith("TOU."):
+            if self.level < 2:
+                return _err("ER02")
+            text = port_read(self.vm.meter.calendar, address)
+            return _err("ER01") if text is None else DataAnswer(datasets=(DataSet.single(address, text),))
         need = required_level(address)
         if need is None:
             return _err("ER01")
@@ -191,6 +199,16 @@ class MeterSession:
         ]
         return DataAnswer(datasets=(header, *lines))
 
+    def _write_tou(self, address: str, value: str) -> Message:
+        if self.level < 3:
+            return _err("ER02")
+        meter = self.vm.meter
+        old = port_read(meter.calendar, address) or ""
+        meter.calendar = with_port_write(meter.calendar, address, value)  # ConfigError -> ER03, logged
+        meter.log(5, f"{address} changed from {old} to {value}"[:200])
+        self.vm.save()
+        return Ack()
+
     def _write(self, address: str, value: str) -> Message:
         reg = BY_ADDRESS.get(address)
         if reg is None:
@@ -212,11 +230,23 @@ class MeterSession:
                 d = datetime.strptime(value, "%y%m%d")
                 new_local = local.replace(year=d.year, month=d.month, day=d.day)
             self.vm.set_clock(new_local)
+        elif address == "C.60.2":
+            meter.set_reset_day(int(value))
+        elif address == "C.62.1":
+            if len(value) > 32 or not all(c.isascii() and (c.isalnum() or c == " ") for c in value):
+                raise ValueError("a device address has at most 32 characters 0-9, A-Z, a-z or space")
+            meter.device_address = value
+        elif address == "C.62.2":
+            if value not in "0123456" or len(value) != 1:
+                raise ValueError("the baud character must be 0-6")
+            meter.baud_char = value
         meter.log(5, f"{address} changed from {old.value if old else ''} to {value}")
         self.vm.save()
         return Ack()
 
     def _execute(self, function: str) -> Message:
+        if function == "SELFTEST" and self.level >= 2:
+            return DataAnswer(datasets=(DataSet.single("C.90.1", self.vm.self_test()),))
         if self.level < 3:
             return _err("ER02")
         meter = self.vm.meter
@@ -226,6 +256,13 @@ class MeterSession:
             except MeterkitError:
                 return _err("ER05")
             return Ack()
+        if function == "DEMAND.RESET":
+            meter.reset_demand()
+            self.vm.save()
+            return Ack()
+        if function == "SELFTEST":
+            result = self.vm.self_test()
+            return DataAnswer(datasets=(DataSet.single("C.90.1", result),))
         if function == "PROFILE.RESET":
             meter.profile.clear()
             self.vm.clear_profile()

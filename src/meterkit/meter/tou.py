@@ -146,3 +146,58 @@ class TouCalendar:
             if local.time() >= t:
                 tariff = tr
         return tariff
+
+
+# --- the optical-port text forms (values cannot hold parentheses, '*', '/' or '!') -------------------------------
+
+
+def day_text(switches: tuple[tuple[time, int], ...]) -> str:
+    """``00:00=2;07:00=1;22:00=2``"""
+    return ";".join(f"{t.isoformat('minutes')}={tariff}" for t, tariff in switches)
+
+
+def parse_pairs(text: str, where: str) -> list[tuple[str, str]]:
+    pairs = []
+    for part in filter(None, text.split(";")):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{where}: expected key=value pairs separated by ';', got {part!r}")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def with_port_write(calendar: TouCalendar, address: str, value: str) -> TouCalendar:
+    """The calendar after writing ``value`` to a TOU address; validated as a whole (ConfigError if not valid)."""
+    d = calendar.to_dict()
+    if address.startswith("TOU.D."):
+        name = address.removeprefix("TOU.D.")
+        pairs = parse_pairs(value, address)
+        try:
+            d["day_profiles"][name] = [[t, int(tr)] for t, tr in pairs]
+        except ValueError as exc:
+            raise ConfigError(f"{address}: tariffs must be numbers 1-8") from exc
+    elif address.startswith("TOU.W."):
+        d["week_profiles"][address.removeprefix("TOU.W.")] = dict(parse_pairs(value, address))
+    elif address == "TOU.SEASONS":
+        d["seasons"] = [{"start": k, "week": v} for k, v in parse_pairs(value, address)]
+    elif address == "TOU.SPECIAL":
+        d["special_days"] = dict(parse_pairs(value, address))
+    else:
+        raise ConfigError(f"{address}: not a tariff address")
+    return TouCalendar.from_dict(d)
+
+
+def port_read(calendar: TouCalendar, address: str) -> str | None:
+    if address.startswith("TOU.D."):
+        day = calendar.day_profiles.get(address.removeprefix("TOU.D."))
+        return None if day is None else day_text(day)
+    if address.startswith("TOU.W."):
+        week = calendar.week_profiles.get(address.removeprefix("TOU.W."))
+        return None if week is None else ";".join(f"{k}={v}" for k, v in week.items())
+    if address == "TOU.SEASONS":
+        return ";".join(f"{m:02d}-{d:02d}={w}" for (m, d), w in calendar.seasons)
+    if address == "TOU.SPECIAL":
+        return ";".join(f"{k}={v}" for k, v in calendar.special_days.items())
+    if address == "TOU.NAMES":
+        return ";".join([*(f"day={n}" for n in calendar.day_profiles), *(f"week={n}" for n in calendar.week_profiles)])
+    return None

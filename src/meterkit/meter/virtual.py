@@ -73,6 +73,7 @@ class VirtualMeter:
             SyntheticSource(config.source, voltage, config.zone) if config.source.kind == "synthetic" else self.live
         )
         self.frozen = False
+        self.self_test()
 
     def _passwords(self) -> dict[int, str]:
         sec = self.config.security
@@ -102,12 +103,13 @@ class VirtualMeter:
 
     def port_config(self) -> MeterPortConfig:
         ident = self.config.identity
+        mode = self.config.port.protocol_mode
         return MeterPortConfig(
             manufacturer=ident.manufacturer,
             ident=ident.ident,
-            baud_char=self.config.port.baud_char,
-            protocol_mode=self.config.port.protocol_mode,
-            device_address=ident.device_address,
+            baud_char=self.meter.baud_char if mode == "C" else self.config.port.baud_char,
+            protocol_mode=mode,
+            device_address=self.meter.device_address,
         )
 
     def open_session(self) -> MeterSession:
@@ -140,6 +142,30 @@ class VirtualMeter:
     def press_button(self) -> None:
         """The sealed billing-reset button."""
         self.meter.billing_reset("button")
+
+    def self_test(self) -> str:
+        """Check the NV memory, the clock and the registers; sets the bits of the error register ``F.F``:
+        bit 0 NV memory, bit 1 clock, bit 2 registers.  Returns ``OK`` or ``ERR <bits>``."""
+        bits = 0
+        try:
+            ok = self.store.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except Exception:
+            ok = False
+        if not ok:
+            bits |= 1
+        if self.follow_clock and abs((self.clock.now() - self.meter.now).total_seconds()) > 86400:
+            bits |= 2
+        regs = self.meter.registers.total
+        if (
+            any(v < 0 for v in regs.values())
+            or sum(r.get("A+", 0) for r in self.meter.registers.tariffs.values()) != regs["A+"]
+        ):
+            bits |= 4
+        self.meter.error_register = bits
+        self.meter.self_test_result = "OK" if bits == 0 else f"ERR {bits:02X}"
+        self.meter.log(10, f"self-test {self.meter.self_test_result}")
+        self.save()
+        return self.meter.self_test_result
 
     def save(self) -> None:
         self.nv.save_snapshot()
