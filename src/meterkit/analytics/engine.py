@@ -91,17 +91,17 @@ def compute_demand(
     billing = billing or BillingSchedule()
     energy = profile.energy
     n_steps, _n_meters = energy.shape
+    start_s = int(profile.start.timestamp())
+    step = profile.step_s
+    labels, bounds = billing.periods(start_s, start_s + n_steps * step)
+    if profile.valid is None and fused.AVAILABLE and windows:
+        return _compute_fused(profile, windows, labels, bounds, billing, allow_straddle)
     cs = _prefix(energy)
     bad_cs = _prefix((~profile.valid).astype(np.int64)) if profile.valid is not None else None
     if profile.valid is not None:  # each meter's span: gaps inside it are reported, the edges outside are not
         span_lo = np.argmax(profile.valid, axis=0)
         span_hi = n_steps - 1 - np.argmax(profile.valid[::-1], axis=0)
-    start_s = int(profile.start.timestamp())
-    step = profile.step_s
-    labels, bounds = billing.periods(start_s, start_s + n_steps * step)
     results: list[DemandResult] = []
-    if profile.valid is None and fused.AVAILABLE and windows:
-        return _compute_fused(profile, windows, labels, bounds, billing, allow_straddle)
     for window in windows:
         k = _steps(profile, window.period_min, "integration period")
         q = _steps(profile, window.sub_min, "sub-period")
@@ -171,9 +171,10 @@ def _compute_fused(
     qs = np.array([_steps(profile, w.sub_min, "sub-period") for w in windows], dtype=np.int64)
     best, best_t, counted = fused.fused_md(profile.energy, period_of, ks, qs, n_periods, allow_straddle)
     results: list[DemandResult] = []
+    present = set(np.unique(period_of).tolist())
     for c, window in enumerate(windows):
         for p in range(n_periods):
-            if not np.any(period_of == p):
+            if p not in present:
                 continue
             label = labels[p + first] if 0 <= p + first < len(labels) else "?"
             for j, meter in enumerate(profile.meters):

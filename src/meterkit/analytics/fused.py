@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover
 njit: Any = _jit
 
 
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy", boundscheck=False)  # type: ignore[untyped-decorator]
 def _kernel(
     energy: npt.NDArray[np.int64],
     period_of: npt.NDArray[np.int64],
@@ -51,11 +51,10 @@ def _kernel(
     counted = np.zeros((n_cfg, n_periods), dtype=np.int64)
     run = np.zeros(n_meters, dtype=np.int64)
     for t in range(n_steps):
-        row = energy[t]
-        slot = ring[(t + 1) % ring_len]
+        slot = (t + 1) % ring_len
         for j in range(n_meters):
-            run[j] += row[j]
-            slot[j] = run[j]
+            run[j] += energy[t, j]
+            ring[slot, j] = run[j]
         for c in range(n_cfg):
             k = ks[c]
             q = qs[c]
@@ -64,14 +63,12 @@ def _kernel(
             p = period_of[t]
             if not allow_straddle and period_of[t + 1 - k] != p:
                 continue
-            prev = ring[(t + 1 - k) % ring_len]
-            b = best[c, p]
-            bt = best_t[c, p]
-            for j in range(n_meters):
-                w = run[j] - prev[j]
-                if w > b[j]:
-                    b[j] = w
-                    bt[j] = t
+            ps = (t + 1 - k) % ring_len
+            for j in range(n_meters):  # branch-free, so the compiler vectorises across meters
+                w = run[j] - ring[ps, j]
+                better = w > best[c, p, j]
+                best[c, p, j] = w if better else best[c, p, j]
+                best_t[c, p, j] = t if better else best_t[c, p, j]
             counted[c, p] += 1
     return best, best_t, counted
 
