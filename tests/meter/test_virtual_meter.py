@@ -17,11 +17,14 @@ from meterkit.meter.config import load_config
 from meterkit.meter.metrology import PhaseInput
 from meterkit.meter.tou import TouCalendar
 from meterkit.meter.virtual import VirtualMeter, demo_config_path, load_virtual_meter
+from meterkit.security.challenge import answer_tag, parse_operand
+from meterkit.security.keys import MeterIdentity, derive_meter_key
 from meterkit.storage import NvStore
 
 ROOT = Path(__file__).parents[2]
 FAQ = ROOT / "examples" / "faq-0900-0930.csv"
-READ_PW, WRITE_PW = "20261125", "31415926"
+READ_PW = "20261125"
+DEMO_MASTER = bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563")
 
 
 def R(code: str, address: str, value: str = "") -> CommandMessage:
@@ -33,6 +36,18 @@ def session(vm: VirtualMeter, password: str | None = READ_PW) -> ConnectionPair:
     pair.programming()
     if password is not None:
         assert isinstance(pair.command(R("P1", "", password)), PositiveAck)
+    return pair
+
+
+def level3(vm: VirtualMeter, *, cover: bool = True) -> ConnectionPair:
+    """Challenge-response with the demo level-3 key, then (authorised) open the terminal cover."""
+    pair = ConnectionPair.for_application(vm)
+    challenge, serial = parse_operand(pair.programming())
+    ident = MeterIdentity("MKT", serial)
+    tag = answer_tag(derive_meter_key(DEMO_MASTER, ident, 3, 1), ident, 3, challenge)
+    assert isinstance(pair.command(R("P2", "", tag.hex().upper())), PositiveAck)
+    if cover:
+        vm.open_cover()
     return pair
 
 
@@ -77,14 +92,16 @@ def test_public_readout_without_password_and_reads_need_level_2() -> None:
     assert isinstance(pair.command(R("R1", "99.99.99")), ErrorReceived)
 
 
-def test_wrong_passwords_give_er10_then_the_meter_breaks_the_session() -> None:
+def test_wrong_passwords_give_er10_and_the_third_locks_the_port() -> None:
     vm = faq_meter()
     pair = session(vm, password=None)
-    for _ in range(2):
+    for _ in range(3):
         event = pair.command(R("P1", "", "00000000"))
         assert isinstance(event, ErrorReceived) and event.text == "ER10"
-    assert isinstance(pair.command(R("P1", "", "00000000")), BreakReceived)
-    assert sum("wrong password" in e.text for e in vm.meter.events) == 3
+    locked = pair.command(R("P1", "", READ_PW))  # even the right password is refused while locked
+    assert isinstance(locked, ErrorReceived) and locked.text == "ER10"
+    kinds = [e.kind for e in vm.security.log_entries()]
+    assert kinds.count("AUTH_FAIL") == 3 and "LOCKOUT_START" in kinds and "AUTH_REFUSED_LOCKED" in kinds
 
 
 def test_writes_need_level_3_and_change_the_demand_configuration() -> None:
@@ -94,7 +111,7 @@ def test_writes_need_level_3_and_change_the_demand_configuration() -> None:
     assert isinstance(event, ErrorReceived) and event.text == "ER02"
     pair.sign_off()
     pair.advance(3)
-    pair = session(vm, WRITE_PW)
+    pair = level3(vm)
     assert isinstance(pair.command(R("W1", "C.60.1", "fixed 30")), PositiveAck)
     assert value(pair, "C.60.1") == ("fixed 30",)
     bad = pair.command(R("W1", "C.60.1", "sliding 30 3"))
@@ -105,7 +122,7 @@ def test_writes_need_level_3_and_change_the_demand_configuration() -> None:
 
 def test_billing_reset_by_command_stores_history_counts_and_locks_out() -> None:
     vm = faq_meter()
-    pair = session(vm, WRITE_PW)
+    pair = level3(vm)
     assert isinstance(pair.command(R("E2", "BILLING.RESET")), PositiveAck)
     assert value(pair, "0.1.0") == ("01",)
     assert value(pair, "1.6.0*01") == ("0157.00", "2611020922")
@@ -194,12 +211,15 @@ def test_state_survives_a_restart_with_a_power_down_up_pair(tmp_path: Path) -> N
     assert len(again.meter.profile) == 2
 
 
-def test_absent_passwords_get_random_ones_stored_once(tmp_path: Path) -> None:
+def test_absent_secrets_are_random_and_stored_once(tmp_path: Path) -> None:
     store = NvStore(tmp_path / "s.sqlite")
     cfg = load_config(text='[source]\nkind = "live"\n')
-    first = VirtualMeter(cfg, store=store, follow_clock=False).passwords
-    second = VirtualMeter(cfg, store=store, follow_clock=False).passwords
-    assert first == second and first[2] != first[3] and first[2] != READ_PW
+    first = VirtualMeter(cfg, store=store, follow_clock=False).security
+    second = VirtualMeter(cfg, store=store, follow_clock=False).security
+    assert first.read_password == second.read_password != READ_PW
+    assert first.keys == second.keys
+    other = VirtualMeter(cfg, store=NvStore(tmp_path / "other.sqlite"), follow_clock=False).security
+    assert other.keys != first.keys and other.read_password != first.read_password
 
 
 def test_billing_reset_lockout_refuses_a_second_button_press() -> None:
@@ -229,7 +249,7 @@ def test_tariffs_are_readable_and_writable_over_the_port_with_validation() -> No
     assert isinstance(refused, ErrorReceived) and refused.text == "ER02"  # level 2 cannot write
     pair.sign_off()
     pair.advance(3)
-    pair = session(vm, WRITE_PW)
+    pair = level3(vm)
     assert isinstance(pair.command(R("W1", "TOU.D.workday", "00:00=2;06:00=1;20:00=2")), PositiveAck)
     assert value(pair, "TOU.D.workday") == ("00:00=2;06:00=1;20:00=2",)
     gap = pair.command(R("W1", "TOU.D.workday", "06:00=1"))
@@ -242,7 +262,7 @@ def test_tariffs_are_readable_and_writable_over_the_port_with_validation() -> No
 
 def test_communication_settings_change_the_port_identity() -> None:
     vm = faq_meter()
-    pair = session(vm, WRITE_PW)
+    pair = level3(vm)
     assert isinstance(pair.command(R("W1", "C.62.1", "4711")), PositiveAck)
     assert isinstance(pair.command(R("W1", "C.62.2", "3")), PositiveAck)
     assert isinstance(pair.command(R("W1", "C.62.2", "9")), ErrorReceived)
@@ -261,7 +281,7 @@ def test_self_test_and_demand_register_reset() -> None:
     assert value(pair, "F.F") == ("00000000",)
     pair.sign_off()
     pair.advance(3)
-    pair = session(vm, WRITE_PW)
+    pair = level3(vm)
     assert isinstance(pair.command(R("E2", "DEMAND.RESET")), PositiveAck)
     assert value(pair, "1.6.0") == ("0000.00", "")
     assert value(pair, "1.8.0") == ("000069.400",)  # energy is never reset

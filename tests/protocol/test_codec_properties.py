@@ -112,6 +112,9 @@ def test_decoder_never_raises_on_arbitrary_bytes(data: bytes, role: str, expect_
     for item in items:
         assert isinstance(item, Message | RemoteProtocolError)
     assert decoder.buffered <= 256
+    for item in decoder.feed(b""):
+        assert isinstance(item, RemoteProtocolError)
+    assert decoder.buffered == 0
 
 
 @given(st.lists(client_bound, min_size=1, max_size=5), st.data())
@@ -123,9 +126,11 @@ def test_split_anywhere_feeding_gives_the_same_messages(messages: list[Message],
     pieces: list[object] = []
     last = 0
     for cut in [*cuts, len(stream)]:
-        pieces.extend(split_decoder.feed(stream[last:cut]))
+        if cut > last:  # b"" would mean the end of the stream
+            pieces.extend(split_decoder.feed(stream[last:cut]))
         last = cut
     assert pieces == whole
+    assert split_decoder.feed(b"") == []  # nothing unfinished is left behind
 
 
 @given(st.binary(max_size=300))

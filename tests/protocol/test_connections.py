@@ -323,3 +323,153 @@ def test_meter_state_machine_never_raises_and_never_leaks_outside_its_states(
         if i < len(gaps):
             pair.advance(gaps[i])
         assert pair.meter.state in MeterState
+
+
+_CLIENT_ACTIONS = ["sign_on", "select0", "select1", "select2", "send", "sign_off", "repeat", "listen", "timer"]
+_METER_SAYS = [
+    b"/MKT5TEST1\r\n",
+    b"/MKT5\\2TEST1\r\n",
+    b"\x06252\r\n",
+    b"\x01P0\x02(123)\x03",
+    b"\x02(1*kWh)\x03",
+    b"\x02(ER01)\x03",
+    b"\x021.8.0(1)\r\n!\r\n\x03",
+    b"\x06",
+    b"\x15",
+]
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_CLIENT_ACTIONS), st.sampled_from(_METER_SAYS), st.binary(max_size=12)),
+        max_size=14,
+    ),
+    st.booleans(),
+)
+def test_client_state_machine_never_raises_on_received_bytes_in_any_state(
+    steps: list[tuple[str, bytes, bytes]], with_bcc: bool
+) -> None:
+    from meterkit.iec62056_21.bcc import bcc
+
+    client = ClientConnection(ClientConfig())
+    now = 0.0
+    for action, said, noise in steps:
+        try:
+            match action:
+                case "sign_on":
+                    client.sign_on(now)
+                case "select0" | "select1" | "select2":
+                    client.select_option(now, mode=action[-1])
+                case "send":
+                    client.send(R1("1.8.0"), now)
+                case "sign_off":
+                    client.sign_off(now)
+                case "repeat":
+                    client.request_repeat(now)
+                case "listen":
+                    client.listen()
+                case _:
+                    deadline = client.deadline()
+                    if deadline is not None:
+                        now = max(now, deadline)
+                        client.handle_timer(now)
+        except LocalProtocolError:
+            pass  # the user asked for something the state does not allow: refused, never corrupted
+        if said[-1:] == b"\x03" and with_bcc:
+            said += bytes([bcc(said[1:])])
+        now += 0.5
+        client.receive_data(said + noise, now)  # must never raise
+        assert client.state in ClientState
+        while client.next_event() is not None:
+            pass
+        client.outputs()
+    client.receive_data(b"", now + 1)
+    assert client.state in ClientState
+
+
+@pytest.mark.parametrize("state", list(MeterState))
+def test_every_meter_state_declares_its_timer_and_what_the_application_may_send(state: MeterState) -> None:
+    from meterkit.iec62056_21.transitions import METER_SENDS, METER_TIMERS
+
+    assert state in METER_SENDS and state in METER_TIMERS
+
+
+@pytest.mark.parametrize("state", list(ClientState))
+def test_every_client_state_declares_its_timer(state: ClientState) -> None:
+    from meterkit.iec62056_21.transitions import CLIENT_TIMERS
+
+    assert state in CLIENT_TIMERS
+
+
+@pytest.mark.parametrize(
+    ("z", "mode", "baud"),
+    [
+        *[("A", "B", 600), ("E", "B", 9600), ("F", "B", 19200)],
+        *[("0", "C", 300), ("5", "C", 9600), ("6", "C", 19200), ("9", "C", 115200)],
+        *[(" ", "A", 300), ("@", "A", 300)],
+    ],
+)
+def test_baud_character_tables_and_mode_inference(z: str, mode: str, baud: int) -> None:
+    from meterkit.iec62056_21.baud import baud_for, mode_from_baud_char
+
+    assert mode_from_baud_char(z) == mode
+    assert baud_for(z) == baud
+
+
+def test_reserved_baud_characters_are_refused_only_when_strict() -> None:
+    from meterkit.iec62056_21.baud import baud_for
+
+    with pytest.raises(LocalProtocolError, match="reserved in mode C"):
+        baud_for("9", lenient=False)
+    with pytest.raises(LocalProtocolError, match="reserved in mode B"):
+        baud_for("G", lenient=False)
+
+
+def test_heat_meter_request_start_hash_is_answered_only_when_configured() -> None:
+    hash_client = ClientConfig(request_start="#")
+    pair, _ = make_pair(client=hash_client)
+    pair.client.sign_on(pair.now)
+    event = pair.wait_for(ResponseTimeout, IdentificationReceived)
+    assert isinstance(event, ResponseTimeout) and pair.wire.sent_by("meter") == []
+    pair, _ = make_pair(client=hash_client, accept_request_start="?#")
+    assert pair.wire.sent_by("client") == []
+    ident = pair.sign_on()
+    assert pair.wire.sent_by("client")[0] == b"/#!\r\n"
+    assert ident.identification.manufacturer == "MKT"
+
+
+def test_battery_sign_off_b1_is_acknowledged_then_the_meter_ends_the_session() -> None:
+    pair, _ = make_pair()
+    pair.programming()
+    pair.client.sign_off(pair.now, battery=True)
+    pair.pump()
+    pair.advance(1)
+    assert pair.wire.sent_by("client")[-1].startswith(b"\x01B1\x03")
+    assert pair.wire.sent_by("meter")[-1] == b"\x06"
+    assert pair.meter.state is MeterState.IDLE
+    assert any(isinstance(e, SessionEnded) for e in pair.meter_events)
+
+
+def test_mode_e_confirmation_sent_with_emulated_parity_is_read_by_the_client() -> None:
+    # IEC 62056-21 Fig. E.4: ACK 2 5 2 CR LF sent as 8N1 with the parity bit set by hand.
+    client = ClientConnection(ClientConfig())
+    client.sign_on(0.0)
+    client.receive_data(b"/MKT5\\2TEST1\r\n", 1.0)
+    client.select_option(1.5, mode="2")
+    client.receive_data(bytes.fromhex("06B235B28D0A"), 2.0)
+    events = []
+    while (event := client.next_event()) is not None:
+        events.append(event)
+    assert any(isinstance(e, BinaryModeRequested) for e in events)
+    assert client.state is ClientState.BINARY
+
+
+def test_a_slowly_arriving_answer_extends_the_time_out_by_the_inter_character_time() -> None:
+    client = ClientConnection(ClientConfig(response_timeout=1.5, char_timeout=1.0))
+    client.sign_on(0.0)
+    assert client.deadline() == pytest.approx(client.outputs()[-1].not_before + 1.5)  # type: ignore[union-attr]
+    client.receive_data(b"/MKT5TE", 5.0)  # a partial identification keeps the line alive
+    assert client.deadline() == pytest.approx(6.0)
+    client.handle_timer(6.0)
+    assert isinstance(client.next_event(), ResponseTimeout)

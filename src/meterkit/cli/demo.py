@@ -85,7 +85,7 @@ def run_demo(profile: Path | None = None) -> list[DemoRow]:
     rows = []
     for window, result in zip(("fixed 15", "sliding 15/1"), batch, strict=True):
         meter = _meter_for(window, profile)
-        value, unit, stamp = _read_md_over_tcp(meter, meter.passwords[2])
+        value, unit, stamp = _read_md_over_tcp(meter, meter.security.read_password)
         rows.append(DemoRow(window=window, register=value, unit=unit, stamp=stamp, batch_kw=result.md_kw))
     return rows
 

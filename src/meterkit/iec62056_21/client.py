@@ -53,6 +53,9 @@ class ClientConfig:
     wake_up: bool = False
     response_timeout: float = 3.0
     readout_timeout: float = 10.0
+    #: Inter-character time t_a: while a message is arriving, the time-out runs at least this long past the
+    #: last received byte.
+    char_timeout: float = INTER_CHAR_TIMEOUT
     max_repeats: int = 3
     baud_switch_delay: float = 0.25
     strict_bcc: bool = True
@@ -60,7 +63,7 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         RequestMessage(address=self.device_address, start=self.request_start).to_bytes()
-        if self.response_timeout <= 0 or self.readout_timeout <= 0:
+        if self.response_timeout <= 0 or self.readout_timeout <= 0 or self.char_timeout <= 0:
             raise LocalProtocolError("time-outs must be positive")
         if self.max_repeats < 0 or self.baud_switch_delay < 0:
             raise LocalProtocolError("max_repeats and baud_switch_delay cannot be negative")
@@ -122,7 +125,7 @@ class ClientConnection:
             self._on_item(item, now)
         if self._timer is not None and self._decoder.buffered:
             # a message is arriving: give it the inter-character time beyond the last byte
-            self._timer = max(self._timer, now + INTER_CHAR_TIMEOUT)
+            self._timer = max(self._timer, now + self.config.char_timeout)
 
     def handle_timer(self, now: float) -> None:
         if self._timer is None or now < self._timer:

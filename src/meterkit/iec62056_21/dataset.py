@@ -27,7 +27,8 @@ def parse_datasets(text: str, *, lenient: bool = False) -> tuple[tuple[DataSet, 
     """Parse a data block (lines of data sets, CR LF separated) into data sets.
 
     Returns the data sets and the errors found.  In strict mode the first error is raised instead; in lenient mode a
-    damaged data set is skipped (and reported) and parsing resumes at the next line.
+    damaged data set is skipped (and reported), the good data sets before it on the same line are kept, and parsing
+    resumes at the next line.
     """
     datasets: list[DataSet] = []
     errors: list[RemoteProtocolError] = []
@@ -36,7 +37,7 @@ def parse_datasets(text: str, *, lenient: bool = False) -> tuple[tuple[DataSet, 
         if not line.strip():
             continue
         try:
-            datasets.extend(_parse_line(line))
+            _parse_line(line, datasets)
         except RemoteProtocolError as exc:
             if not lenient:
                 raise
@@ -44,8 +45,8 @@ def parse_datasets(text: str, *, lenient: bool = False) -> tuple[tuple[DataSet, 
     return tuple(datasets), errors
 
 
-def _parse_line(line: str) -> list[DataSet]:
-    out: list[DataSet] = []
+def _parse_line(line: str, out: list[DataSet]) -> None:
+    """Append the data sets of ``line`` to ``out``; raise at the first damaged one (earlier ones stay appended)."""
     pos = 0
     n = len(line)
     while pos < n:
@@ -75,4 +76,3 @@ def _parse_line(line: str) -> list[DataSet]:
             out.append(DataSet(address=address.strip(" "), values=tuple(values)))
         except LocalProtocolError as exc:
             raise RemoteProtocolError(f"unreadable data set ({exc})", line.encode("ascii", "replace")) from exc
-    return out

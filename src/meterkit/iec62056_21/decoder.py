@@ -103,7 +103,12 @@ class Decoder:
         return rest
 
     def feed(self, data: bytes) -> list[DecodedItem]:
-        """Add received bytes; return every complete message and error they finish."""
+        """Add received bytes; return every complete message and error they finish.
+
+        ``b""`` means the end of the stream: an unfinished message still buffered is dropped and reported.
+        """
+        if not data:
+            return self._end_of_stream()
         self._buf.extend(b & 0x7F for b in data)
         out: list[DecodedItem] = []
         while True:
@@ -117,6 +122,16 @@ class Decoder:
         return out
 
     # --- internals ------------------------------------------------------------------------------------
+
+    def _end_of_stream(self) -> list[DecodedItem]:
+        out: list[DecodedItem] = []
+        noise = self._flush_skipped()
+        if noise is not None:
+            out.append(noise)
+        if self._buf or self._pending_ident is not None:
+            dropped = self.reset()
+            out.append(RemoteProtocolError("stream ended inside an unfinished message", dropped[:64]))
+        return out
 
     def _flush_skipped(self) -> RemoteProtocolError | None:
         if not self._skipped:

@@ -33,7 +33,7 @@ from .messages import CommandMessage, DataMessage
 from .meter import MeterConnection, MeterPortConfig
 from .transitions import ClientState
 
-__all__ = ["ConnectionPair", "Wire"]
+__all__ = ["ConnectionPair", "Wire", "run_session"]
 
 
 @dataclass
@@ -241,3 +241,10 @@ class ConnectionPair:
         self.wire.frames.append((self.now, "client", data))
         self.meter.receive_data(data, self.now)
         self.pump()
+
+
+def run_session(
+    app: MeterApplication, *, client_config: ClientConfig | None = None, clock: SimulatedClock | None = None
+) -> ConnectionPair:
+    """A :class:`ConnectionPair` serving ``app`` (its ``port_config()``, a fresh ``open_session()`` per sign-on)."""
+    return ConnectionPair.for_application(app, client_config=client_config, clock=clock)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
+from ..security.port import SecurityConfig
 from .demand import DemandConfig, check_display_range
 from .metrology import VaMethod
 from .tou import TouCalendar
@@ -118,9 +119,7 @@ class MeterConfig(_Strict):
         check_display_range(max_kw, self.demand.display_scale)
         if self.tariffs is not None:
             TouCalendar.from_dict(self.tariffs)
-        unknown = set(self.security) - {"read_password", "write_password"}
-        if unknown:
-            raise ValueError(f"[security]: unknown key(s) {', '.join(sorted(unknown))}")
+        SecurityConfig.from_dict(self.security)
         return self
 
     @property

@@ -1,17 +1,17 @@
-"""The optical-port session of the virtual meter: readout, programming commands, access levels.
+"""The optical-port session of the virtual meter: readout, programming commands, access control.
 
-Access (static passwords, the reference's policy of a password for reads): level 1 = protocol only, the public
-readout list; level 2 = ``P1(read password)``, every register, load profile and event log; level 3 =
-``P1(write password)``, parameter writes (W1) and functions (E2).  Three wrong passwords end the session.
-Error answers (the text after ``STX (``):
+Access follows :mod:`meterkit.security.port`: level 1 = protocol only, the public readout list; level 2 =
+``P1(read password)`` or ``P0``/``P2`` with the level-2 key, every register, load profile, event and security log;
+level 3 = ``P0``/``P2`` with the level-3 key (or the sealed button), and every write or function also needs the
+terminal cover open (level 4).  Error answers (the text after ``STX (``):
 
-    ER01 unknown address      ER02 access level too low    ER03 invalid value
-    ER04 command not supported ER05 refused now (lockout)  ER10 authentication failed
+    ER01 unknown address        ER02 access level too low     ER03 invalid value
+    ER04 command not supported  ER05 refused now (lockout)    ER06 terminal cover closed
+    ER10 authentication failed (the same text and delay for every cause)
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["MeterSession"]
 
 _SAFE = re.compile(r"[()*/!]")
-MAX_AUTH_FAILURES = 3
 
 
 def _err(code: str) -> ErrorAnswer:
@@ -48,18 +47,21 @@ class MeterSession:
 
     def __init__(self, vm: VirtualMeter) -> None:
         self.vm = vm
-        self.level = 1
-        self.failures = 0
+        self.sec = vm.security.open_session()
+
+    @property
+    def level(self) -> int:
+        return self.sec.level
 
     def close(self, reason: str) -> None:
-        self.level = 1
+        self.sec.close()
 
     def handle(self, event: MeterEvent) -> SessionReply:
         self.vm.tick()
         if isinstance(event, ReadoutRequested):
             return SessionReply(messages=(DataMessage(datasets=self._readout()),))
         if isinstance(event, ProgrammingRequested):
-            operand = DataSet.single("", self.vm.meter.config.identity.serial)
+            operand = DataSet.single("", self.sec.operand())
             return SessionReply(messages=(CommandMessage(command="P", command_type="0", data_set=operand),))
         if isinstance(event, CommandReceived):
             return self._command(event.command)
@@ -92,14 +94,13 @@ class MeterSession:
     def _dispatch(self, cmd: CommandMessage) -> Message | SessionReply:
         code = cmd.code
         ds = cmd.data_set
-        if code == "P1":
-            return self._password(ds.value if ds is not None else "")
-        if code in ("P0", "P2"):
-            return _err("ER04")
+        handled = self.sec.handle_command(cmd)
+        if handled is not None:
+            return handled
         if ds is None:
             return _err("ER04")
         if code in ("R1", "R2", "R5", "R6"):
-            if ds.address in ("P.01", "P.98"):
+            if ds.address in ("P.01", "P.98", "P.99"):
                 return self._profile(ds.address, ds.value)
             return self._read(ds.address)
         if code == "W1":
@@ -110,40 +111,28 @@ class MeterSession:
             return self._execute(ds.address)
         return _err("ER04")
 
-    def _password(self, given: str) -> Message | SessionReply:
-        levels = self.vm.passwords
-        granted = 0
-        for level, secret in sorted(levels.items()):
-            if hmac.compare_digest(given.encode(), secret.encode()):
-                granted = level
-        if granted:
-            self.level = granted
-            self.failures = 0
-            return Ack()
-        self.failures += 1
-        self.vm.meter.log(6, f"wrong password on the optical port ({self.failures} in this session)")
-        if self.failures >= MAX_AUTH_FAILURES:
-            return SessionReply(messages=(CommandMessage(command="B", command_type="0"),))
-        return _err("ER10")
-
     def _read(self, address: str) -> Message:
         if address.startswith("TOU."):
-            if self.level < 2:
-                return _err("ER02")
+            denied = self.sec.authorize(operation="read", required_level=2, name=address)
+            if denied is not None:
+                return denied
             text = port_read(self.vm.meter.calendar, address)
             return _err("ER01") if text is None else DataAnswer(datasets=(DataSet.single(address, text),))
         need = required_level(address)
         if need is None:
             return _err("ER01")
         public = address in self.vm.meter.config.readout.public
-        if self.level < need and not public:
-            return _err("ER02")
+        if not public:
+            denied = self.sec.authorize(operation="read", required_level=need, name=address)
+            if denied is not None:
+                return denied
         ds = read_register(self.vm.meter, address)
         return _err("ER01") if ds is None else DataAnswer(datasets=(ds,))
 
     def _profile(self, which: str, value: str) -> Message:
-        if self.level < 2:
-            return _err("ER02")
+        denied = self.sec.authorize(operation="read", required_level=2, name=which)
+        if denied is not None:
+            return denied
         start, _, end = value.partition(";")
         lo = _parse_stamp(start, self.vm) if start else None
         hi = _parse_stamp(end, self.vm) if end else None
@@ -184,6 +173,22 @@ class MeterSession:
                 for r in rows
             ]
             return DataAnswer(datasets=(header, *lines))
+        if which == "P.99":  # the security log (no secrets in it)
+            entries = [
+                e for e in self.vm.security.log_entries() if (lo is None or e.at > lo) and (hi is None or e.at <= hi)
+            ]
+            sec_lines = [
+                DataSet(
+                    address="",
+                    values=(
+                        Value(value=_stamp(e.at, self.vm)),
+                        Value(value=e.kind),
+                        Value(value=_SAFE.sub(" ", e.detail)[:100]),
+                    ),
+                )
+                for e in entries
+            ]
+            return DataAnswer(datasets=(DataSet(address="P.99", values=(Value(value=str(len(entries))),)), *sec_lines))
         events = [e for e in meter.events if (lo is None or e.at > lo) and (hi is None or e.at <= hi)]
         header = DataSet(address="P.98", values=(Value(value=str(len(events))),))
         lines = [
@@ -200,23 +205,32 @@ class MeterSession:
         return DataAnswer(datasets=(header, *lines))
 
     def _write_tou(self, address: str, value: str) -> Message:
-        if self.level < 3:
-            return _err("ER02")
+        denied = self.sec.authorize(operation="write", required_level=3, name=address)
+        if denied is not None:
+            return denied
         meter = self.vm.meter
         old = port_read(meter.calendar, address) or ""
         meter.calendar = with_port_write(meter.calendar, address, value)  # ConfigError -> ER03, logged
         meter.log(5, f"{address} changed from {old} to {value}"[:200])
+        self.sec.record_change(address, old, value)
         self.vm.save()
         return Ack()
 
     def _write(self, address: str, value: str) -> Message:
+        if address in ("KEY.L2", "KEY.L3"):
+            denied = self.sec.authorize(operation="write", required_level=3, name=address)
+            if denied is not None:
+                return denied
+            self.vm.security.rotate_key(int(address[-1]), value)  # ConfigError -> ER03
+            return Ack()
         reg = BY_ADDRESS.get(address)
         if reg is None:
             return _err("ER01")
         if reg.write_level is None:
             return _err("ER02")
-        if self.level < reg.write_level:
-            return _err("ER02")
+        denied = self.sec.authorize(operation="write", required_level=reg.write_level, name=address)
+        if denied is not None:
+            return denied
         meter = self.vm.meter
         old = read_register(meter, address)
         if address == "C.60.1":
@@ -241,14 +255,21 @@ class MeterSession:
                 raise ValueError("the baud character must be 0-6")
             meter.baud_char = value
         meter.log(5, f"{address} changed from {old.value if old else ''} to {value}")
+        self.sec.record_change(address, old.value if old else "", value)
         self.vm.save()
         return Ack()
 
     def _execute(self, function: str) -> Message:
         if function == "SELFTEST" and self.level >= 2:
             return DataAnswer(datasets=(DataSet.single("C.90.1", self.vm.self_test()),))
-        if self.level < 3:
-            return _err("ER02")
+        if function == "RELAY.CONNECT":  # reconnecting after a tamper trip needs level 3
+            if self.level < 3:
+                return _err("ER02")
+            self.vm.security.connect_relay()
+            return Ack()
+        denied = self.sec.authorize(operation="execute", required_level=3, name=function)
+        if denied is not None:
+            return denied
         meter = self.vm.meter
         if function == "BILLING.RESET":
             try:

@@ -9,14 +9,15 @@ its clock at the end of the file.
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 from ..clock import Clock, SimulatedClock, SystemClock
 from ..errors import ConfigError
+from ..headend import AlarmOutbox
 from ..iec62056_21.meter import MeterPortConfig
+from ..security import MeterIdentity, PortSecurity, SecurityConfig
 from ..storage import NvStore
 from .config import MeterConfig, load_config
 from .core import Meter
@@ -33,6 +34,19 @@ STEP_S = 1.0
 def demo_config_path() -> Path:
     """The packaged copy of ``examples/demo-meter.toml``."""
     return Path(str(resources.files("meterkit") / "data" / "demo-meter.toml"))
+
+
+class _MeterTime:
+    """The security's clock is the meter's own time (simulated during a replay)."""
+
+    def __init__(self, vm: VirtualMeter) -> None:
+        self.vm = vm
+
+    def now(self) -> datetime:
+        return self.vm.meter.now
+
+    def monotonic(self) -> float:
+        return self.vm.clock.monotonic()
 
 
 class VirtualMeter:
@@ -66,7 +80,14 @@ class VirtualMeter:
         else:
             self.meter.log(2, "first power up")
             self.nv.save_snapshot()
-        self.passwords = self._passwords()
+        self.outbox = AlarmOutbox(self.store)
+        self.security = PortSecurity(
+            store=self.store,
+            identity=MeterIdentity(flag=config.identity.manufacturer, serial=config.identity.serial),
+            config=SecurityConfig.from_dict(config.security),
+            clock=_MeterTime(self),
+            alarms=self.outbox,
+        )
         voltage = config.metrology.nominal_voltage_v
         self.live = LiveSource(voltage)
         self.source: SyntheticSource | LiveSource = (
@@ -74,30 +95,6 @@ class VirtualMeter:
         )
         self.frozen = False
         self.self_test()
-
-    def _passwords(self) -> dict[int, str]:
-        sec = self.config.security
-        out: dict[int, str] = {}
-        for level, key in ((2, "read_password"), (3, "write_password")):
-            value = sec.get(key)
-            if value is None:
-                stored = self.store.get_value(f"security.{key}")
-                if stored is None:  # never a shared default: a random secret, written once to the state
-                    stored = f"{secrets.randbelow(10**8):08d}"
-                    self.store.set_value(f"security.{key}", stored)
-                value = stored
-            if (
-                not isinstance(value, str)
-                or not value.isprintable()
-                or not 1 <= len(value) <= 32
-                or "(" in value
-                or ")" in value
-            ):
-                raise ConfigError(f"[security] {key} must be 1-32 printable characters without parentheses")
-            out[level] = value
-        if out[2] == out[3]:
-            raise ConfigError("[security] read_password and write_password must differ")
-        return out
 
     # --- MeterApplication -----------------------------------------------------------------------------
 
@@ -127,7 +124,9 @@ class VirtualMeter:
         while meter.now + timedelta(seconds=step_s) <= when:
             phases = self.source.phases(meter.now)
             meter.phase_inputs = phases
-            meter.step(measure(phases, self.config.metrology.frequency_hz), step_s)
+            meter.step(
+                measure(phases, self.config.metrology.frequency_hz), step_s, relay_closed=self.security.relay_connected
+            )
 
     def set_phases(self, phases: tuple[PhaseInput, ...]) -> None:
         """Live control: the load from now on (switches the meter to the live source)."""
@@ -142,6 +141,13 @@ class VirtualMeter:
     def press_button(self) -> None:
         """The sealed billing-reset button."""
         self.meter.billing_reset("button")
+
+    def open_cover(self) -> None:
+        """The terminal cover is opened (a tamper event unless a level-3 session authorised it)."""
+        self.security.cover_opened()
+
+    def close_cover(self) -> None:
+        self.security.cover_closed()
 
     def self_test(self) -> str:
         """Check the NV memory, the clock and the registers; sets the bits of the error register ``F.F``:

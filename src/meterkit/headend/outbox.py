@@ -1,0 +1,56 @@
+"""The alarm outbox: every alarm gets a unique id and stays in the meter's SQLite until the head-end acknowledged
+it, so nothing is lost while the link is down and each alarm is delivered at least once (the id lets the head-end
+drop duplicates).  A forwarder takes ``pending()`` alarms, publishes them and calls ``delivered(id)``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..storage import NvStore
+
+__all__ = ["Alarm", "AlarmOutbox"]
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    id: str
+    at: datetime
+    kind: str
+    details: dict[str, str]
+
+    def payload(self, meter: str) -> str:
+        return json.dumps(
+            {"id": self.id, "meter": meter, "kind": self.kind, "at": self.at.isoformat(), "details": self.details}
+        )
+
+
+class AlarmOutbox:
+    """Implements :class:`meterkit.security.AlarmSink`."""
+
+    def __init__(self, store: NvStore) -> None:
+        self.store = store
+        store.ensure_schema(
+            "CREATE TABLE IF NOT EXISTS alarm_outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at TEXT, "
+            "kind TEXT, details TEXT, delivered INTEGER DEFAULT 0)"
+        )
+
+    def raise_alarm(self, kind: str, details: Mapping[str, str], at: datetime) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO alarm_outbox(id, at, kind, details) VALUES (?, ?, ?, ?)",
+                (uuid.uuid4().hex, at.isoformat(), kind, json.dumps(dict(details))),
+            )
+
+    def pending(self) -> list[Alarm]:
+        rows = self.store.conn.execute(
+            "SELECT id, at, kind, details FROM alarm_outbox WHERE delivered = 0 ORDER BY n"
+        ).fetchall()
+        return [Alarm(id=i, at=datetime.fromisoformat(a), kind=k, details=json.loads(d)) for i, a, k, d in rows]
+
+    def delivered(self, alarm_id: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE alarm_outbox SET delivered = 1 WHERE id = ?", (alarm_id,))

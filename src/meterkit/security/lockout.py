@@ -1,0 +1,82 @@
+"""Lockout of the optical port after failed authentications, kept in non-volatile memory.
+
+The failure counter is incremented *before* a password or tag is verified (a power cut during the check cannot
+undo it) and cleared only by a success.  From the third consecutive failure the port locks for 60 s, doubling with
+every further failure up to 24 h; while locked no P1/P2 is evaluated, even a correct one; the level-1 readout stays
+available.  Ten failures within 24 h raise a brute-force alarm.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ..storage import NvStore
+
+__all__ = ["Lockout", "LockoutPolicy"]
+
+_KEY = "security.lockout"
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    free_failures: int = 2
+    base_s: int = 60
+    max_s: int = 86400
+    alarm_failures: int = 10
+    alarm_window_s: int = 86400
+
+
+class Lockout:
+    def __init__(self, store: NvStore, policy: LockoutPolicy) -> None:
+        self.store = store
+        self.policy = policy
+        raw = store.get_value(_KEY)
+        data = json.loads(raw) if raw else {}
+        self.consecutive = int(data.get("consecutive", 0))
+        self.locked_until = datetime.fromisoformat(data["locked_until"]) if data.get("locked_until") else None
+        self.recent = [datetime.fromisoformat(t) for t in data.get("recent", [])]
+        self.pending = bool(data.get("pending", False))
+
+    def _save(self) -> None:
+        self.store.set_value(
+            _KEY,
+            json.dumps(
+                {
+                    "consecutive": self.consecutive,
+                    "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+                    "recent": [t.isoformat() for t in self.recent],
+                    "pending": self.pending,
+                }
+            ),
+        )
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def begin(self, now: datetime) -> None:
+        """Count the attempt as a failure before it is checked (undone by :meth:`succeeded`)."""
+        self.consecutive += 1
+        self.pending = True
+        self.recent = [t for t in self.recent if (now - t).total_seconds() < self.policy.alarm_window_s] + [now]
+        failures_over = self.consecutive - self.policy.free_failures
+        if failures_over > 0:
+            seconds = min(self.policy.max_s, self.policy.base_s * 2 ** (failures_over - 1))
+            self.locked_until = now + timedelta(seconds=seconds)
+        self._save()
+
+    def succeeded(self) -> None:
+        self.consecutive = 0
+        self.locked_until = None
+        self.pending = False
+        if self.recent:
+            self.recent.pop()
+        self._save()
+
+    def failed(self) -> None:
+        self.pending = False
+        self._save()
+
+    def brute_force(self) -> bool:
+        return len(self.recent) >= self.policy.alarm_failures

@@ -1,0 +1,124 @@
+"""Key packages: the per-meter keys of one work order for one hand-held unit, encrypted and expiring.
+
+A package is a JSON file ``{"format": "meterkit-keys/1", "kdf": {...scrypt...}, "nonce": hex, "ciphertext": hex}``.
+The plaintext (AES-256-GCM under a key from the passphrase by scrypt, the header authenticated as associated data)
+holds the issuer, the hand-held id, ``not_after`` and ``meters: {FLAG:serial: {level: {version: key hex}}}``.  The
+master key never leaves the key server; a stolen package opens only the meters of one work order, only until it
+expires, and only with the passphrase.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from ..errors import DataError, SecurityError
+from .keys import MeterIdentity, derive_meter_key
+
+__all__ = ["KeyPackage", "open_package", "write_package"]
+
+FORMAT = "meterkit-keys/1"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class KeyPackage:
+    issuer: str
+    hhu: str
+    not_after: datetime
+    meters: dict[str, dict[int, dict[int, bytes]]]  # "FLAG:serial" -> level -> version -> key
+
+    def key(self, identity: MeterIdentity, level: int, version: int) -> bytes:
+        entry = self.meters.get(f"{identity.flag}:{identity.serial}")
+        if entry is None:
+            raise SecurityError(f"meter {identity.flag} {identity.serial} is not in this key package")
+        try:
+            return entry[level][version]
+        except KeyError as exc:
+            raise SecurityError(
+                f"the key package has no level-{level} key version {version} for {identity.serial}"
+            ) from exc
+
+
+def _kek(passphrase: str, salt: bytes) -> bytes:
+    if not passphrase:
+        raise SecurityError("a key package needs a passphrase")
+    return Scrypt(salt=salt, length=32, **_SCRYPT).derive(passphrase.encode())
+
+
+def write_package(
+    path: Path,
+    master: bytes,
+    identities: list[MeterIdentity],
+    *,
+    levels: tuple[int, ...],
+    version: int,
+    valid_for: timedelta,
+    now: datetime,
+    issuer: str,
+    hhu: str,
+    passphrase: str,
+) -> KeyPackage:
+    meters = {
+        f"{m.flag}:{m.serial}": {level: {version: derive_meter_key(master, m, level, version)} for level in levels}
+        for m in identities
+    }
+    package = KeyPackage(issuer=issuer, hhu=hhu, not_after=now + valid_for, meters=meters)
+    plain = json.dumps(
+        {
+            "issuer": issuer,
+            "hhu": hhu,
+            "not_after": package.not_after.isoformat(),
+            "meters": {
+                k: {str(lv): {str(v): key.hex() for v, key in vs.items()} for lv, vs in e.items()}
+                for k, e in meters.items()
+            },
+        }
+    ).encode()
+    salt, nonce = os.urandom(16), os.urandom(12)
+    header = {"format": FORMAT, "kdf": {"name": "scrypt", "salt": salt.hex(), **_SCRYPT}, "hhu": hhu}
+    aad = json.dumps(header, sort_keys=True).encode()
+    ciphertext = AESGCM(_kek(passphrase, salt)).encrypt(nonce, plain, aad)
+    doc = {**header, "nonce": nonce.hex(), "ciphertext": ciphertext.hex()}
+    path.write_text(json.dumps(doc, indent=1))
+    os.chmod(path, 0o600)
+    return package
+
+
+def open_package(path: Path, passphrase: str, *, now: datetime) -> KeyPackage:
+    """Decrypt and check a package; SecurityError for a wrong passphrase, tampering or expiry."""
+    try:
+        doc = json.loads(path.read_text())
+        header = {"format": doc["format"], "kdf": doc["kdf"], "hhu": doc["hhu"]}
+        nonce, ciphertext, salt = (
+            bytes.fromhex(doc["nonce"]),
+            bytes.fromhex(doc["ciphertext"]),
+            bytes.fromhex(doc["kdf"]["salt"]),
+        )
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the key package ({exc.strerror})") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a meterkit key package") from exc
+    if header["format"] != FORMAT:
+        raise DataError(f"{path}: unknown key package format {header['format']!r}")
+    aad = json.dumps(header, sort_keys=True).encode()
+    try:
+        plain = AESGCM(_kek(passphrase, salt)).decrypt(nonce, ciphertext, aad)
+    except InvalidTag as exc:
+        raise SecurityError(f"{path}: wrong passphrase or the package was altered") from exc
+    data = json.loads(plain)
+    not_after = datetime.fromisoformat(data["not_after"])
+    if now > not_after:
+        raise SecurityError(f"{path}: the key package expired at {not_after.isoformat()}")
+    meters = {
+        k: {int(lv): {int(v): bytes.fromhex(key) for v, key in vs.items()} for lv, vs in e.items()}
+        for k, e in data["meters"].items()
+    }
+    return KeyPackage(issuer=data["issuer"], hhu=data["hhu"], not_after=not_after, meters=meters)

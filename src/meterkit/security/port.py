@@ -1,0 +1,335 @@
+"""Access levels and the optical-port security policy of the virtual meter.
+
+| level | obtained by | permits |
+|---|---|---|
+| 1 | the protocol only | the public readout list |
+| 2 | ``P1`` static password (levels in ``password_levels``) or ``P0``/``P2`` with the level-2 key | reads |
+| 3 | ``P0``/``P2`` with the level-3 key, or the sealed button | parameter writes, functions, resets |
+| 4 | the terminal cover is open | required together with level 3 for every write |
+
+Rules (see docs/security.md): exactly one ``P2`` per ``P0``; a ``P2`` without a pending challenge is refused; a level
+configured for challenge-response refuses ``P1`` (no downgrade); every authentication failure gives the same error
+after the same delay; lockout after failures (:mod:`.lockout`); a cover opened without an authorised level-3 session
+in the preceding window is a tamper event: logged, relay trip where configured, alarm for the head-end.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from ..clock import Clock
+from ..errors import ConfigError
+from ..iec62056_21.application import SessionReply
+from ..iec62056_21.messages import Ack, CommandMessage, DataSet, ErrorAnswer
+from ..storage import NvStore
+from .challenge import make_challenge, operand_text, parse_tag, verify_tag
+from .keys import MeterIdentity, derive_meter_key, parse_key_hex
+from .lockout import Lockout, LockoutPolicy
+from .seclog import SecurityLog, SecurityLogEntry
+
+__all__ = ["AUTH_ERROR", "AlarmSink", "PortSecurity", "SecurityConfig", "SecuritySession"]
+
+#: The one answer to every failed authentication, whatever the cause.
+AUTH_ERROR = ErrorAnswer(text="ER10")
+#: ... and the one delay before it (seconds, on top of the reaction time).
+AUTH_FAILURE_DELAY = 1.0
+
+
+class AlarmSink(Protocol):
+    def raise_alarm(self, kind: str, details: Mapping[str, str], at: datetime) -> None: ...
+
+
+_KNOWN = {
+    "read_password",
+    "password_levels",
+    "master_key",
+    "key_version",
+    "write_window_min",
+    "authorised_open_window_min",
+    "relay_trip_on_tamper",
+    "lockout_after",
+    "lockout_base_s",
+    "lockout_max_s",
+    "brute_force_alarm_failures",
+}
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    read_password: str | None = None
+    password_levels: tuple[int, ...] = (2,)
+    master_key: bytes | None = None  # DEMO: per-meter keys derived here; real meters get derived keys injected
+    key_version: int = 1
+    write_window_min: int = 30
+    authorised_open_window_min: int = 10
+    relay_trip_on_tamper: bool = True
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SecurityConfig:
+        unknown = set(d) - _KNOWN
+        if unknown:
+            raise ConfigError(f"[security]: unknown key(s) {', '.join(sorted(unknown))}")
+        pw = d.get("read_password")
+        if pw is not None and (
+            not isinstance(pw, str)
+            or not 4 <= len(pw) <= 32
+            or not pw.isascii()
+            or not pw.isprintable()
+            or any(c in pw for c in "()*/!")
+        ):
+            raise ConfigError("[security] read_password must be 4-32 printable characters without ( ) * / !")
+        levels = tuple(d.get("password_levels", (2,)))
+        if any(level not in (2,) for level in levels):
+            raise ConfigError("[security] password_levels may only hold 2: a static password never grants writes")
+        master = d.get("master_key")
+        try:
+            policy = LockoutPolicy(
+                free_failures=int(d.get("lockout_after", 3)) - 1,
+                base_s=int(d.get("lockout_base_s", 60)),
+                max_s=int(d.get("lockout_max_s", 86400)),
+                alarm_failures=int(d.get("brute_force_alarm_failures", 10)),
+            )
+            version = int(d.get("key_version", 1))
+            window = int(d.get("write_window_min", 30))
+            open_window = int(d.get("authorised_open_window_min", 10))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[security]: {exc}") from exc
+        if policy.free_failures < 0 or policy.base_s < 1 or policy.max_s < policy.base_s:
+            raise ConfigError("[security]: lockout_after >= 1 and 1 <= lockout_base_s <= lockout_max_s are required")
+        if not 0 <= version <= 255 or window < 1 or open_window < 0:
+            raise ConfigError("[security]: key_version 0-255, write_window_min >= 1, authorised_open_window_min >= 0")
+        return cls(
+            read_password=pw,
+            password_levels=levels,
+            master_key=parse_key_hex(master, "[security] master_key") if master is not None else None,
+            key_version=version,
+            write_window_min=window,
+            authorised_open_window_min=open_window,
+            relay_trip_on_tamper=bool(d.get("relay_trip_on_tamper", True)),
+            lockout=policy,
+        )
+
+
+class PortSecurity:
+    """The security state of one meter (cover, relay, keys, lockout, log)."""
+
+    def __init__(
+        self,
+        *,
+        store: NvStore,
+        identity: MeterIdentity,
+        config: SecurityConfig,
+        clock: Clock,
+        alarms: AlarmSink | None = None,
+    ) -> None:
+        self.store = store
+        self.identity = identity
+        self.config = config
+        self.clock = clock
+        self.alarms = alarms
+        self.log = SecurityLog(store)
+        self.lockout = Lockout(store, config.lockout)
+        self.read_password = config.read_password or self._stored_secret("security.read_password", 8)
+        master = config.master_key or bytes.fromhex(self._stored_secret("security.master_key", 64, hex_=True))
+        self.key_version = int(store.get_value("security.key_version") or config.key_version)
+        self.keys = {level: derive_meter_key(master, identity, level, self.key_version) for level in (2, 3)}
+        stored_keys = store.get_value("security.keys")
+        if stored_keys:  # keys rotated over the port replace the derived ones
+            self.keys = {int(k): bytes.fromhex(v) for k, v in json.loads(stored_keys).items()}
+        self.cover_open = store.get_value("security.cover_open") == "1"
+        self.relay_connected = store.get_value("security.relay", "1") == "1"
+        self.last_l3: datetime | None = None
+        self.cover_opened_at: datetime | None = None
+        self.button_until: datetime | None = None
+        self.counter = int(store.get_value("security.challenge_counter", "0") or 0)
+
+    def _stored_secret(self, key: str, digits: int, *, hex_: bool = False) -> str:
+        value = self.store.get_value(key)
+        if value is None:  # never a shared default: a random secret, written once to the state
+            value = secrets.token_hex(digits // 2).upper() if hex_ else f"{secrets.randbelow(10**digits):0{digits}d}"
+            self.store.set_value(key, value)
+        return value
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def _alarm(self, kind: str, **details: str) -> None:
+        if self.alarms is not None:
+            self.alarms.raise_alarm(kind, details, self.now())
+
+    def next_challenge(self) -> bytes:
+        self.counter += 1
+        self.store.set_value("security.challenge_counter", str(self.counter))  # persisted before it is used
+        return make_challenge(self.key_version, self.counter)
+
+    # --- physical inputs ------------------------------------------------------------------------------
+
+    def cover_opened(self) -> None:
+        now = self.now()
+        self.cover_open = True
+        self.cover_opened_at = now
+        self.store.set_value("security.cover_open", "1")
+        window = timedelta(minutes=self.config.authorised_open_window_min)
+        if self.last_l3 is not None and now - self.last_l3 <= window:
+            self.log.add(now, "COVER_OPEN_AUTH")
+            return
+        self._tamper("COVER_OPEN_UNAUTH", now)
+
+    def _tamper(self, kind: str, now: datetime) -> None:
+        self.log.add(now, kind)
+        if self.config.relay_trip_on_tamper and self.relay_connected:
+            self.relay_connected = False
+            self.store.set_value("security.relay", "0")
+            self.log.add(now, "RELAY_TRIP", "tamper")
+        self._alarm("TAMPER", event=kind, relay="open" if not self.relay_connected else "closed")
+
+    def cover_closed(self) -> None:
+        self.cover_open = False
+        self.cover_opened_at = None
+        self.store.set_value("security.cover_open", "0")
+        self.log.add(self.now(), "COVER_CLOSE")
+
+    def button_pressed(self) -> None:
+        """The sealed button: the next session within the write window is granted level 3."""
+        self.button_until = self.now() + timedelta(minutes=self.config.write_window_min)
+        self.log.add(self.now(), "BUTTON")
+
+    def power_down(self) -> None:
+        self.store.set_value("security.cover_open", "1" if self.cover_open else "0")
+
+    def power_up(self, *, cover_open: bool) -> None:
+        """The cover switch latches while unpowered: an opening found at power-up is a tamper event."""
+        if cover_open and not self.cover_open:
+            self.cover_open = True
+            self.store.set_value("security.cover_open", "1")
+            self._tamper("TAMPER_AT_POWER_UP", self.now())
+
+    def connect_relay(self) -> None:
+        self.relay_connected = True
+        self.store.set_value("security.relay", "1")
+        self.log.add(self.now(), "RELAY_CONNECT")
+
+    def rotate_key(self, level: int, value: str) -> None:
+        """Install a new key for ``level``: ``value`` = new version (2 hex digits) followed by the new key wrapped
+        (RFC 3394 AES key wrap) under the current level-3 key.  A version not above the current one is refused
+        (no rollback); the old key is refused from then on."""
+        from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
+
+        if level not in (2, 3) or len(value) < 4:
+            raise ConfigError("a key rotation names level 2 or 3 and carries version and wrapped key")
+        try:
+            version = int(value[:2], 16)
+            new_key = aes_key_unwrap(self.keys[3], bytes.fromhex(value[2:]))
+        except (ValueError, InvalidUnwrap) as exc:
+            raise ConfigError("the wrapped key does not unwrap under the current level-3 key") from exc
+        if version <= self.key_version:
+            raise ConfigError(f"key version {version} is not newer than {self.key_version} (rollback refused)")
+        self.keys[level] = new_key
+        self.key_version = version
+        with self.store.transaction():
+            self.store.set_value("security.keys", json.dumps({str(k): v.hex() for k, v in self.keys.items()}))
+            self.store.set_value("security.key_version", str(version))
+        self.log.add(self.now(), "KEY_CHANGED", f"level {level} version {version}")
+
+    def log_entries(self) -> list[SecurityLogEntry]:
+        return self.log.entries()
+
+    def open_session(self) -> SecuritySession:
+        return SecuritySession(self)
+
+
+class SecuritySession:
+    """One optical-port session: level 1 at start."""
+
+    def __init__(self, port: PortSecurity) -> None:
+        self.port = port
+        self.level = 1
+        self._challenge: bytes | None = None
+        if port.button_until is not None and port.now() <= port.button_until:
+            self.level = 3
+            port.button_until = None
+
+    def operand(self) -> str:
+        """The P0 value: a fresh challenge and the serial number (empty challenge while locked out)."""
+        self._challenge = self.port.next_challenge()
+        return operand_text(self._challenge, self.port.identity.serial)
+
+    def _fail(self, kind: str) -> SessionReply:
+        port = self.port
+        port.lockout.failed()
+        port.log.add(port.now(), "AUTH_FAIL", kind)
+        if port.lockout.is_locked(port.now()):
+            port.log.add(port.now(), "LOCKOUT_START", f"until {port.lockout.locked_until.isoformat()}")  # type: ignore[union-attr]
+        if port.lockout.brute_force():
+            port._alarm("SEC_BRUTE_FORCE", failures=str(len(port.lockout.recent)))
+        return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+
+    def handle_command(self, command: CommandMessage) -> SessionReply | None:
+        """P1/P2 (and a client P0); None for everything that is not a security matter."""
+        if command.command != "P":
+            return None
+        port = self.port
+        now = port.now()
+        value = command.data_set.value if command.data_set is not None else ""
+        if command.command_type not in ("1", "2"):
+            return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+        if port.lockout.is_locked(now):
+            port.log.add(now, "AUTH_REFUSED_LOCKED")
+            return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+        port.lockout.begin(now)  # counted before verification
+        if command.command_type == "1":
+            ok = port.read_password is not None and secrets.compare_digest(value.encode(), port.read_password.encode())
+            if not ok:
+                return self._fail("password")
+            self.level = max(self.level, max(port.config.password_levels))
+            port.lockout.succeeded()
+            port.log.add(now, "AUTH_OK", f"level {self.level} by password")
+            return SessionReply(messages=(Ack(),))
+        challenge, self._challenge = self._challenge, None  # exactly one P2 per P0
+        tag = parse_tag(value)
+        if challenge is None or tag is None:
+            return self._fail("no challenge pending" if challenge is None else "malformed answer")
+        level = verify_tag(port.keys, port.identity, challenge, tag)
+        if level is None:
+            return self._fail("wrong answer")
+        self.level = max(self.level, level)
+        port.lockout.succeeded()
+        if level >= 3:
+            port.last_l3 = now
+        port.log.add(now, "AUTH_OK", f"level {level} by challenge-response")
+        return SessionReply(messages=(Ack(),))
+
+    def authorize(
+        self, *, operation: Literal["read", "write", "execute"], required_level: int, name: str
+    ) -> ErrorAnswer | None:
+        """None if allowed; else the error to answer.  Writes and executes need level 3 and the cover open within
+        the write window (level 4)."""
+        port = self.port
+        if self.level < required_level:
+            if operation != "read":
+                port.log.add(port.now(), "WRITE_DENIED_LEVEL", name)
+            return ErrorAnswer(text="ER02")
+        if operation == "read":
+            return None
+        now = port.now()
+        window = timedelta(minutes=port.config.write_window_min)
+        if not port.cover_open or port.cover_opened_at is None or now - port.cover_opened_at > window:
+            port.log.add(now, "WRITE_DENIED_COVER_CLOSED", name)
+            return ErrorAnswer(text="ER06")
+        return None
+
+    def record_change(self, name: str, old: str, new: str) -> None:
+        self.port.log.add(self.port.now(), "WRITE_OK", f"{name}: {old} -> {new}"[:200])
+
+    def protect(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
+        return datasets
+
+    def close(self) -> None:
+        self._challenge = None
+        self.level = 1

@@ -1,0 +1,55 @@
+"""Frame traces: control characters by name, hex alongside, and P1/P2 secrets never recorded."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meterkit.iec62056_21.messages import CommandMessage, DataSet
+from meterkit.iec62056_21.trace import FrameRecord, FrameRing, format_frame, printable, redact
+
+
+def P1(password: str) -> bytes:
+    return CommandMessage(command="P", command_type="1", data_set=DataSet.single("", password)).to_bytes()
+
+
+def test_control_characters_are_shown_by_name_and_other_bytes_in_hex() -> None:
+    assert printable(b"\x02F.F(00)\r\n!\r\n\x03\x01") == "<STX>F.F(00)<CR><LF>!<CR><LF><ETX><SOH>"
+    assert printable(b"\x00\x06\x15\x04\xff") == "<NUL><ACK><NAK><EOT><xFF>"
+
+
+def test_a_formatted_frame_has_time_direction_printable_and_hex() -> None:
+    assert format_frame("->", b"/?!\r\n", 12.3456) == "   12.346 -> /?!<CR><LF>  [2F 3F 21 0D 0A]"
+
+
+def test_p1_and_p2_values_are_redacted_but_other_commands_are_not() -> None:
+    assert redact(P1("secret12")).startswith(b"\x01P1\x02(***)\x03")
+    p2 = CommandMessage(command="P", command_type="2", data_set=DataSet.single("", "ABCDEF")).to_bytes()
+    assert b"ABCDEF" not in redact(p2)
+    r1 = b"\x01R1\x021.8.0()\x03Z"
+    assert redact(r1) == r1
+
+
+@given(st.text(alphabet="0123456789ABCDEFabcdef", min_size=1, max_size=16), st.data())
+def test_a_password_split_across_reads_never_reaches_the_trace(password: str, data: st.DataObject) -> None:
+    frame = P1(password) + b"\x01R1\x021.8.0()\x03Z"
+    cuts = sorted(data.draw(st.lists(st.integers(1, len(frame) - 1), max_size=5)))
+    seen: list[FrameRecord] = []
+    ring = FrameRing(size=64, hook=seen.append)
+    last = 0
+    for i, cut in enumerate([*cuts, len(frame)]):
+        ring.record("<-", frame[last:cut], float(i))
+        last = cut
+    recorded = b"".join(r.data for r in ring.frames())
+    assert recorded[: len(b"\x01P1\x02(***)\x03")] == b"\x01P1\x02(***)\x03"
+    assert recorded[-len(b"\x01R1\x021.8.0()\x03Z") :] == b"\x01R1\x021.8.0()\x03Z"
+    assert len(recorded) == len(frame) - len(password) + 3  # only the value changed, nothing else
+    assert [r.data for r in seen] == [r.data for r in ring.frames()]
+
+
+def test_the_ring_keeps_only_the_most_recent_frames() -> None:
+    ring = FrameRing(size=3)
+    for i in range(10):
+        ring.record("->", bytes([0x30 + i]), float(i))
+    assert [r.data for r in ring.frames()] == [b"7", b"8", b"9"]
+    assert ring.dump().splitlines()[0] == "    7.000 -> 7  [37]"
