@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterkit.errors import ConfigError, DeviceError
-from meterkit.iec62056_21.events import AnswerReceived, BreakReceived, ErrorReceived, PositiveAck
+from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
 from meterkit.iec62056_21.messages import CommandMessage, DataSet
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config

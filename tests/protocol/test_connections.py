@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meterkit.errors import LocalProtocolError
+from meterkit.iec62056_21.application import SessionReply
 from meterkit.iec62056_21.client import ClientConfig, ClientConnection
 from meterkit.iec62056_21.events import (
     AnswerReceived,
@@ -21,6 +24,7 @@ from meterkit.iec62056_21.events import (
     ResponseTimeout,
     SessionEnded,
     SetLine,
+    Transmit,
 )
 from meterkit.iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, ModeDMessage
 from meterkit.iec62056_21.meter import MeterConnection, MeterPortConfig, addresses_match
@@ -30,7 +34,12 @@ from meterkit.meter.static_table import StaticTableMeter
 
 
 def make_pair(
-    *, mode: str = "C", baud_char: str = "5", address: str = "", client: ClientConfig | None = None, **kw: object
+    *,
+    mode: Literal["A", "B", "C"] = "C",
+    baud_char: str = "5",
+    address: str = "",
+    client: ClientConfig | None = None,
+    **kw: object,
 ) -> tuple[ConnectionPair, StaticTableMeter]:
     config = MeterPortConfig(
         manufacturer="MKT",
@@ -198,8 +207,7 @@ def test_client_gives_up_after_three_repeats_requested_by_the_meter() -> None:
     pair = ConnectionPair(meter, ClientConnection())
 
     class NakSession:
-        def handle(self, event: object):
-            from meterkit.iec62056_21.application import SessionReply
+        def handle(self, event: object) -> SessionReply:
             from meterkit.iec62056_21.events import CommandReceived
             from meterkit.iec62056_21.messages import Nak
 
@@ -214,7 +222,7 @@ def test_client_gives_up_after_three_repeats_requested_by_the_meter() -> None:
         def close(self, reason: str) -> None:
             pass
 
-    pair.session = NakSession()  # type: ignore[assignment]
+    pair.session = NakSession()
     pair.programming()
     assert isinstance(pair.command(R1("1.8.0")), RepeatRequested)
     assert pair.wire.sent_by("client").count(R1("1.8.0").to_bytes()) == 4
@@ -250,7 +258,8 @@ def test_programming_inactivity_timeout_returns_the_meter_to_idle() -> None:
     pair.advance(119)
     assert pair.meter.state is MeterState.PROGRAMMING
     pair.advance(2)
-    assert pair.meter.state is MeterState.IDLE and SessionEnded(reason="inactivity") in pair.meter_events
+    state: MeterState = pair.meter.state
+    assert state is MeterState.IDLE and SessionEnded(reason="inactivity") in pair.meter_events
 
 
 def test_answer_timeout_leaves_client_ready_for_another_command() -> None:
@@ -465,11 +474,51 @@ def test_mode_e_confirmation_sent_with_emulated_parity_is_read_by_the_client() -
     assert client.state is ClientState.BINARY
 
 
-def test_a_slowly_arriving_answer_extends_the_time_out_by_the_inter_character_time() -> None:
+def test_time_out_runs_from_the_end_of_the_request_and_a_slow_answer_extends_it_by_t_a() -> None:
     client = ClientConnection(ClientConfig(response_timeout=1.5, char_timeout=1.0))
     client.sign_on(0.0)
-    assert client.deadline() == pytest.approx(client.outputs()[-1].not_before + 1.5)  # type: ignore[union-attr]
+    (request,) = client.outputs()
+    assert isinstance(request, Transmit) and request.data == b"/?!\r\n"
+    assert client.deadline() == pytest.approx(5 * 10 / 300 + 1.5)  # from the end of the request on the line
     client.receive_data(b"/MKT5TE", 5.0)  # a partial identification keeps the line alive
     assert client.deadline() == pytest.approx(6.0)
     client.handle_timer(6.0)
     assert isinstance(client.next_event(), ResponseTimeout)
+
+
+@pytest.mark.parametrize(("ident", "wait"), [(b"/MKT5TEST1\r\n", 0.2), (b"/ISk5MT174-0001\r\n", 0.02)])
+def test_client_waits_the_meters_reaction_time_before_answering(ident: bytes, wait: float) -> None:
+    client = ClientConnection(ClientConfig())
+    client.sign_on(0.0)
+    client.outputs()
+    client.receive_data(ident, 1.0)
+    client.select_option(1.0, mode="0")
+    option = client.outputs()[0]
+    assert isinstance(option, Transmit) and option.data == b"\x06050\r\n"
+    assert option.not_before == pytest.approx(1.0 + wait)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_readout_with_a_bad_bcc_is_nak_ed_when_strict_and_accepted_as_damaged_when_lenient(strict: bool) -> None:
+    from meterkit.iec62056_21.bcc import bcc
+
+    client = ClientConnection(ClientConfig(strict_bcc=strict))
+    client.sign_on(0.0)
+    client.receive_data(b"/MKT5TEST1\r\n", 1.0)
+    client.select_option(1.0, mode="0")
+    client.outputs()
+    body = b"1.8.0(000123.4*kWh)\r\n!\r\n\x03"
+    good = b"\x02" + body + bytes([bcc(body)])
+    client.receive_data(good[:-1] + bytes([good[-1] ^ 0x20]), 3.0)
+    events = []
+    while (event := client.next_event()) is not None:
+        events.append(event)
+    if strict:
+        assert [o.data for o in client.outputs() if isinstance(o, Transmit)] == [b"\x15"]
+        assert not any(isinstance(e, ReadoutReceived) for e in events)
+        client.receive_data(good, 4.0)
+        (readout,) = [e for e in iter(client.next_event, None) if isinstance(e, ReadoutReceived)]
+        assert readout.message.bcc_ok is True
+    else:
+        (readout,) = [e for e in events if isinstance(e, ReadoutReceived)]
+        assert readout.message.bcc_ok is False and readout.message.datasets[0].value == "000123.4"

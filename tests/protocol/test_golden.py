@@ -17,6 +17,7 @@ from tests.fixtures.telegrams import (
     ME162_OPTION,
     UH50,
     ZMD405_LINES,
+    Telegram,
 )
 
 from meterkit.errors import RemoteProtocolError
@@ -130,6 +131,7 @@ def test_ace3000_noise_echo_and_corrupted_line_are_reported_and_the_values_recov
     errors = [str(i) for i in items if isinstance(i, RemoteProtocolError)]
     assert errors[0].startswith("skipped 5 bytes of noise")
     assert any("shorter than '/XXXZ'" in e for e in errors)  # the echoed request '/?!'
+    assert any(e.startswith("text 'Y") and "not followed by a value group" in e for e in errors)  # damaged line
     (ident,) = [i for i in items if isinstance(i, IdentificationMessage)]
     assert (ident.manufacturer, ident.ident, ident.enhanced) == ("ACE", "k260V01.19", ("3",))
     (readout,) = [i for i in items if isinstance(i, DataMessage)]
@@ -191,3 +193,10 @@ def test_zmd405_history_suffixes_and_repeated_addresses_parse_strictly() -> None
     assert by_address["0.0.0"].value == ""
     assert (by_address["5.8.1*12"].value, by_address["5.8.1*12"].unit) == ("0016.0599", "kvarh")
     assert by_address["0.1.0*12"].value == "21-01-01 00:00"
+
+
+@pytest.mark.parametrize("telegram", [LGZ_E350, ISK_MT174, KAM_MC66, UH50, ACE3000], ids=lambda t: t.name)
+def test_recorded_bcc_verdict_of_every_framed_capture_matches_the_decoder(telegram: Telegram) -> None:
+    (readout,) = [i for i in decode_all(telegram.data) if isinstance(i, DataMessage)]
+    assert readout.bcc_ok is telegram.bcc_ok
+    assert telegram.source  # every capture says where it was published

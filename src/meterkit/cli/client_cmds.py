@@ -45,6 +45,11 @@ SwitchOpt = Annotated[
 WakeOpt = Annotated[bool, typer.Option("--wake-up", help="Send the NUL wake-up sequence first (battery meters).")]
 TraceOpt = Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")]
 PasswordOpt = Annotated[str | None, typer.Option("--password", help="Static password (P1).")]
+KeyFileOpt = Annotated[
+    Path | None,
+    typer.Option("--key-file", help="Key package for challenge-response (P2); passphrase in METERKIT_KEY_PASSPHRASE."),
+]
+LevelOpt = Annotated[int, typer.Option("--level", help="Access level to request with --key-file (2 or 3).")]
 BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to switch to in mode C (default: the best).")]
 
 
@@ -68,7 +73,13 @@ def _connect(port: str, address: str, timeout: float, switch_delay: float, wake_
     return MeterClient(open_transport(port), config, trace=hook if trace else None)
 
 
-def _auth(password: str | None) -> Authenticator | None:
+def _auth(password: str | None, key_file: Path | None = None, level: int = 2) -> Authenticator | None:
+    if password is not None and key_file is not None:
+        raise typer.BadParameter("give either --password or --key-file, not both")
+    if key_file is not None:
+        from ..security.hhu import load_key_authenticator
+
+        return load_key_authenticator(key_file, level)
     return PasswordAuthenticator(password) if password is not None else None
 
 
@@ -128,6 +139,8 @@ def register(app: typer.Typer) -> None:
         port: PortArg,
         addresses: Annotated[list[str], typer.Argument(help="Register addresses (OBIS), e.g. 1.8.0 1.6.0")],
         password: PasswordOpt = None,
+        key_file: KeyFileOpt = None,
+        level: LevelOpt = 2,
         fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
@@ -136,7 +149,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read registers in programming mode (R1), after authenticating if asked."""
-        auth = _auth(password)
+        auth = _auth(password, key_file, level)
         found: list[DataSet] = []
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
@@ -154,6 +167,8 @@ def register(app: typer.Typer) -> None:
         register_address: Annotated[str, typer.Argument(metavar="ADDRESS", help="Register address to write.")],
         value: Annotated[str, typer.Argument(help="New value (without parentheses).")],
         password: PasswordOpt = None,
+        key_file: KeyFileOpt = None,
+        level: LevelOpt = 3,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -161,7 +176,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Write one register (W1)."""
-        auth = _auth(password)
+        auth = _auth(password, key_file, level)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             client.write(register_address, value)
@@ -174,6 +189,8 @@ def register(app: typer.Typer) -> None:
         function: Annotated[str, typer.Argument(help="Function name, e.g. a billing reset.")],
         value: Annotated[str, typer.Argument(help="Function argument.")] = "",
         password: PasswordOpt = None,
+        key_file: KeyFileOpt = None,
+        level: LevelOpt = 3,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -181,7 +198,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Execute a meter function (E2)."""
-        auth = _auth(password)
+        auth = _auth(password, key_file, level)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             result = client.execute(function, value)
@@ -198,6 +215,8 @@ def register(app: typer.Typer) -> None:
         end: Annotated[str, typer.Option("--to", help="End time YYMMDDhhmm.")] = "",
         out: Annotated[Path | None, typer.Option("--out", help="Write the raw profile lines as CSV here.")] = None,
         password: PasswordOpt = None,
+        key_file: KeyFileOpt = None,
+        level: LevelOpt = 2,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 10.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -205,7 +224,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read the load profile P.01 (R5) for a time range."""
-        auth = _auth(password)
+        auth = _auth(password, key_file, level)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             rows = client.load_profile(start, end)

@@ -1,9 +1,129 @@
-"""CLI command module `keys` (registered by :mod:`meterkit.cli.app`)."""
+"""``meterkit keys``: key administration for challenge-response (the key server's and the hand-held's side)."""
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from ..clock import SystemClock
+from ..errors import ConfigError
+from ..security.keys import MeterIdentity, derive_meter_key, parse_key_hex
+from ..security.package import open_package, write_package
+from .render import console
+
+__all__ = ["register"]
+
+
+def _master(path: Path) -> bytes:
+    try:
+        return parse_key_hex(path.read_text(encoding="ascii"), f"master key {path}")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the master key ({exc.strerror})") from exc
+
+
+def _passphrase(given: str | None) -> str:
+    value = given if given is not None else os.environ.get("METERKIT_KEY_PASSPHRASE")
+    if not value:
+        raise ConfigError("give the package passphrase in METERKIT_KEY_PASSPHRASE (or --passphrase)")
+    return value
+
+
+def _meters(spec: str) -> list[MeterIdentity]:
+    out = []
+    for item in filter(None, (x.strip() for x in spec.split(","))):
+        flag, sep, serial = item.partition(":")
+        if not sep:
+            raise typer.BadParameter(f"meter {item!r}: write FLAG:SERIAL, e.g. MKT:12345678")
+        out.append(MeterIdentity(flag=flag, serial=serial))
+    if not out:
+        raise typer.BadParameter("name at least one meter")
+    return out
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``keys`` with its sub-commands."""
+    keys = typer.Typer(help="Per-meter keys and key packages for hand-held units.", no_args_is_help=True)
+    app.add_typer(keys, name="keys")
+
+    @keys.command("new-master")
+    def new_master(out: Annotated[Path, typer.Argument(help="File for the new master key (mode 0600).")]) -> int:
+        """Create a random 256-bit master key (keep it on the key server only)."""
+        if out.exists():
+            raise ConfigError(f"{out} exists; refusing to overwrite a master key")
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        console().print(f"master key written to {out}")
+        return 0
+
+    @keys.command("derive")
+    def derive(
+        master: Annotated[Path, typer.Option("--master", help="Master key file.")],
+        meter: Annotated[str, typer.Option("--meter", help="FLAG:SERIAL, e.g. MKT:12345678.")],
+        level: Annotated[int, typer.Option("--level", help="Access level 2 or 3.")] = 3,
+        version: Annotated[int, typer.Option("--version", help="Key version.")] = 1,
+    ) -> int:
+        """Print one meter's key (hex) for injection at manufacture or a key rotation."""
+        (identity,) = _meters(meter)
+        typer.echo(derive_meter_key(_master(master), identity, level, version).hex().upper())
+        return 0
+
+    @keys.command("package")
+    def package(
+        master: Annotated[Path, typer.Option("--master", help="Master key file.")],
+        meters: Annotated[str, typer.Option("--meters", help="FLAG:SERIAL,... of the work order.")],
+        out: Annotated[Path, typer.Option("--out", help="Package file to write.")],
+        hhu: Annotated[str, typer.Option("--hhu", help="Id of the hand-held unit it is for.")],
+        levels: Annotated[str, typer.Option("--levels", help="Levels to include, e.g. 2,3.")] = "2,3",
+        version: Annotated[int, typer.Option("--version", help="Key version.")] = 1,
+        valid_days: Annotated[float, typer.Option("--valid-days", help="Days until the package expires.")] = 7.0,
+        issuer: Annotated[str, typer.Option("--issuer", help="Who issued it.")] = "key-server",
+        passphrase: Annotated[str | None, typer.Option("--passphrase", hidden=True)] = None,
+    ) -> int:
+        """Issue an expiring, encrypted package with only the keys of the meters on one work order."""
+        try:
+            lv = tuple(int(x) for x in levels.split(","))
+        except ValueError as exc:
+            raise typer.BadParameter("--levels takes numbers, e.g. 2,3") from exc
+        if not lv or any(x not in (2, 3) for x in lv):
+            raise typer.BadParameter("--levels may hold 2 and 3")
+        if not 0 < valid_days <= 366:
+            raise typer.BadParameter("--valid-days must be between 0 and 366")
+        pkg = write_package(
+            out,
+            _master(master),
+            _meters(meters),
+            levels=lv,
+            version=version,
+            valid_for=timedelta(days=valid_days),
+            now=SystemClock().now(),
+            issuer=issuer,
+            hhu=hhu,
+            passphrase=_passphrase(passphrase),
+        )
+        console().print(
+            f"{out}: {len(pkg.meters)} meter(s), levels {levels}, for {hhu}, valid until {pkg.not_after:%Y-%m-%d %H:%M} UTC"
+        )
+        return 0
+
+    @keys.command("inspect")
+    def inspect(
+        package_file: Annotated[Path, typer.Argument(help="Key package.")],
+        passphrase: Annotated[str | None, typer.Option("--passphrase", hidden=True)] = None,
+    ) -> int:
+        """Show a package's metadata (never the keys)."""
+        pkg = open_package(package_file, _passphrase(passphrase), now=SystemClock().now())
+        doc = {
+            "issuer": pkg.issuer,
+            "hhu": pkg.hhu,
+            "not_after": pkg.not_after.isoformat(),
+            "meters": {m: {str(lv): sorted(vs) for lv, vs in e.items()} for m, e in pkg.meters.items()},
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return 0

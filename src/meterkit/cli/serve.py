@@ -37,9 +37,17 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--baud-emulation", help="Pace output at 10 bits per character of the current rate.")
         ] = False,
         trace: Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")] = False,
+        bench: Annotated[
+            bool,
+            typer.Option(
+                "--bench", help="Test-bench mode: the terminal cover is off (logged), so level-3 writes work."
+            ),
+        ] = False,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
+        if bench:
+            meter.security.bench_mode()
         err = Console(stderr=True, highlight=False, soft_wrap=True)
 
         def hook(record: FrameRecord) -> None:

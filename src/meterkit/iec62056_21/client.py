@@ -38,7 +38,15 @@ from .messages import (
     Nak,
     RequestMessage,
 )
-from .timing import INTER_CHAR_TIMEOUT, REACTION_TIME, REACTION_TIME_FAST, WAKE_UP_NUL_DURATION, WAKE_UP_PAUSE
+from .timing import (
+    HHU_RESPONSE_TIMEOUT,
+    INTER_CHAR_TIMEOUT,
+    REACTION_TIME,
+    REACTION_TIME_FAST,
+    WAKE_UP_NUL_DURATION,
+    WAKE_UP_PAUSE,
+    char_time,
+)
 from .transitions import ClientState
 
 __all__ = ["ClientConfig", "ClientConnection", "is_error_answer"]
@@ -51,7 +59,8 @@ class ClientConfig:
     device_address: str = ""
     request_start: str = "?"
     wake_up: bool = False
-    response_timeout: float = 3.0
+    #: No answer this long after our message has left the line is a time-out (HHU limit, Annex A note 4).
+    response_timeout: float = HHU_RESPONSE_TIMEOUT
     readout_timeout: float = 10.0
     #: Inter-character time t_a: while a message is arriving, the time-out runs at least this long past the
     #: last received byte.
@@ -94,6 +103,7 @@ class ClientConnection:
         self._timer: float | None = None
         self._timer_what = ""
         self._last_rx = float("-inf")
+        self._tx_end = float("-inf")
         self._reaction = REACTION_TIME
         self._last_command: CommandMessage | None = None
         self._last_sent = b""
@@ -224,8 +234,14 @@ class ClientConnection:
     # --- internals ------------------------------------------------------------------------------------
 
     def _send_raw(self, data: bytes, now: float) -> None:
-        self._out.append(Transmit(data=data, not_before=max(now, self._last_rx + self._reaction)))
+        self._transmit(data, now)
         self._last_sent = data
+
+    def _transmit(self, data: bytes, now: float) -> None:
+        """Queue ``data`` no earlier than the meter's t_r; note when it will have left the line (at the current rate)."""
+        not_before = max(now, self._last_rx + self._reaction)
+        self._out.append(Transmit(data=data, not_before=not_before))
+        self._tx_end = not_before + len(data) * char_time(self.baud)
 
     def _set_line(self, baud: int, *, bytesize: int = 7, parity: str = "E", delay: float = 0.0) -> None:
         if baud != self.baud or bytesize != 7:
@@ -233,7 +249,8 @@ class ClientConnection:
             self.baud = baud
 
     def _arm(self, now: float, timeout: float, what: str) -> None:
-        self._timer = max(now, self._last_rx + self._reaction) + timeout
+        """Start the answer time-out; it runs from the moment our last message has left the line."""
+        self._timer = max(now, self._last_rx + self._reaction, self._tx_end) + timeout
         self._timer_what = what
 
     def _finish(self) -> None:
@@ -253,7 +270,7 @@ class ClientConnection:
             self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; retries exhausted")))
             return False
         self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; asking for a repeat")))
-        self._out.append(Transmit(data=Nak().to_bytes(), not_before=max(now, self._last_rx + self._reaction)))
+        self._transmit(Nak().to_bytes(), now)
         self._arm(now, self.config.readout_timeout, self._timer_what or "repeat")
         return True
 

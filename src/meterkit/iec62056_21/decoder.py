@@ -79,6 +79,7 @@ class Decoder:
         self.expect_option_ack = False
         self._buf = bytearray()
         self._skipped = bytearray()
+        self._reports: list[RemoteProtocolError] = []
         #: Client role: the identification of a mode D push waiting for its data lines.
         self._pending_ident: IdentificationMessage | None = None
         #: Client role: identifications start a mode D push (blank line, data lines, ``!`` line).
@@ -115,6 +116,8 @@ class Decoder:
             item = self._next()
             if item is None:
                 break
+            out.extend(self._reports)  # damaged data sets skipped inside this message (lenient mode)
+            self._reports.clear()
             out.append(item)
         if len(self._buf) > self.max_message:
             dropped = self.reset()
@@ -224,9 +227,10 @@ class Decoder:
                 del buf[: nl + 1]
                 self._pending_ident = None
                 try:
-                    datasets, _errors = parse_datasets(text, lenient=self.lenient)
+                    datasets, errors = parse_datasets(text, lenient=self.lenient)
                 except RemoteProtocolError as exc:
                     return exc
+                self._reports.extend(errors)
                 return ModeDMessage(identification=ident, datasets=datasets)
             pos = nl + 1
 
@@ -318,9 +322,10 @@ class Decoder:
         if readout:
             text = stripped[:-1]
         try:
-            datasets, _errors = parse_datasets(text, lenient=self.lenient)
+            datasets, errors = parse_datasets(text, lenient=self.lenient)
         except RemoteProtocolError as exc:
             return RemoteProtocolError(str(exc).split(" (bytes:")[0], frame)
+        self._reports.extend(errors)
         if readout:
             return DataMessage(datasets=datasets, bcc_ok=ok)
         return DataAnswer(datasets=datasets, partial=partial, bcc_ok=ok)

@@ -1,34 +1,65 @@
-"""Three-phase metrology: active, reactive and apparent power by three methods, and energy registers.
+"""Three-phase metrology: active, reactive and apparent power by three methods, and exact energy registers.
 
-Sign convention: ``angle_deg`` is the angle by which the phase current lags its voltage.  0° is resistive import,
-+30° inductive import (quadrant Q1), -30° capacitive import (Q4), 180°±… export (Q2 capacitive export at 150°…,
-Q3 inductive export).  P = V·I·cos φ, Q = V·I·sin φ.
+Sign convention (consumer / load reference, IEC 62053-23 and the OBIS quadrants): ``angle_deg`` is the angle by which
+the phase current lags its voltage.  P = V·I·cos φ, Q = V·I·sin φ, so
+
+==========  ===========  ==========  =================  ==========================
+quadrant    P            Q           angle φ            load seen by the meter
+==========  ===========  ==========  =================  ==========================
+Q1          import (+)   import (+)  0° < φ < 90°       inductive (current lags)
+Q2          export (-)   import (+)  90° < φ < 180°     capacitive
+Q3          export (-)   export (-)  -180° < φ < -90°   inductive
+Q4          import (+)   export (-)  -90° < φ < 0°      capacitive (current leads)
+==========  ===========  ==========  =================  ==========================
+
+R+ (OBIS 3.8.0) = Q1 + Q2, R- (4.8.0) = Q3 + Q4.
 
 Apparent power (IEEE 1459-2010):
-* arithmetic S_A = Σ |S_i| = Σ V_i·I_i — per phase, then added (what most electronic meters bill);
-* vectorial  S_V = √((ΣP_i)² + (ΣQ_i)²) — the hypotenuse of the summed powers (older meters);
-* effective  S_e = 3·V_e·I_e with V_e² = (3·ΣV_i² + ΣV_ij²) / 18 and I_e² = (ΣI_i² + I_n²) / 3 for a four-wire
-  system, the voltages taken as a symmetric set (0°, -120°, +120°) and I_n the phasor sum of the phase currents.
+
+* arithmetic S_A = Σ |S_i| = Σ V_i·I_i - per phase, then added (what most electronic meters bill);
+* vectorial  S_V = √((ΣP_i)² + (ΣQ_i)²) - the hypotenuse of the summed powers;
+* effective  S_e = 3·V_e·I_e for a four-wire system with V_e² = (3·ΣV_i² + ΣV_ij²) / 18 and
+  I_e² = (ΣI_i² + I_n²) / 3, where the phase voltages are taken as a symmetric set (0°, -120°, +120°) with the
+  measured magnitudes, V_ij are the line-to-line voltages and I_n is the magnitude of the phasor sum of the phase
+  currents (the neutral current).  For a single-phase (two-wire) input S_e = V·I.
+
 With a balanced sinusoidal load the three agree; with unequal phase angles S_A > S_V; unbalance and neutral current
 raise S_e above both.
+
+Energy integration is exact: each step's power is resolved to 1 µW and its duration to 1 µs, and from there all
+arithmetic is on integers (units of 10⁻¹² J, 3.6·10¹² per mWh) with the sub-mWh remainder carried per register, so a
+million 1-s steps lose nothing.
 """
 
 from __future__ import annotations
 
 import cmath
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
-__all__ = ["EnergyRegisters", "Measurement", "PhaseInput", "PhasePower", "VaMethod", "measure"]
+__all__ = [
+    "REGISTER_NAMES",
+    "EnergyIntegrator",
+    "EnergyRegisters",
+    "Measurement",
+    "PhaseInput",
+    "PhasePower",
+    "VaMethod",
+    "measure",
+    "quadrant",
+]
 
 _VOLTAGE_ANGLES = (0.0, -120.0, 120.0)
+_UNITS_PER_MWH = 3_600_000_000_000  # (µW·µs = 10⁻¹² J) per mWh (3.6 J)
 
 
 class VaMethod(StrEnum):
+    """How apparent power of a polyphase system is formed (IEEE 1459-2010)."""
+
     ARITHMETIC = "arithmetic"
     VECTORIAL = "vectorial"
     EFFECTIVE = "effective"
@@ -36,31 +67,34 @@ class VaMethod(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PhaseInput:
+    """One phase: RMS voltage (V), RMS current (A) and the angle by which the current lags the voltage (°)."""
+
     voltage_v: float
     current_a: float
     angle_deg: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in (("voltage", self.voltage_v), ("current", self.current_a), ("angle", self.angle_deg)):
-            if not math.isfinite(value):
-                raise ConfigError(f"phase {name} must be a finite number, got {value}")
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(f"phase {name} must be a finite number, got {value!r}")
         if self.voltage_v < 0 or self.current_a < 0:
             raise ConfigError("phase voltage and current are magnitudes and cannot be negative")
 
 
 @dataclass(frozen=True, slots=True)
 class PhasePower:
+    """Powers of one phase; ``pf`` = P/S (signed: negative when exporting; 1.0 when S = 0)."""
+
     p_w: float
     q_var: float
     s_va: float
-
-    @property
-    def pf(self) -> float:
-        return self.p_w / self.s_va if self.s_va else 1.0
+    pf: float
 
 
 @dataclass(frozen=True, slots=True)
 class Measurement:
+    """Per-phase and total powers of one instant."""
+
     phases: tuple[PhasePower, ...]
     p_w: float
     q_var: float
@@ -70,45 +104,64 @@ class Measurement:
     frequency_hz: float = 50.0
 
     def apparent(self, method: VaMethod) -> float:
-        return {
-            VaMethod.ARITHMETIC: self.s_arithmetic_va,
-            VaMethod.VECTORIAL: self.s_vectorial_va,
-            VaMethod.EFFECTIVE: self.s_effective_va,
-        }[method]
+        """Total apparent power by ``method`` (VA)."""
+        if method is VaMethod.ARITHMETIC:
+            return self.s_arithmetic_va
+        if method is VaMethod.VECTORIAL:
+            return self.s_vectorial_va
+        return self.s_effective_va
 
     def power_factor(self, method: VaMethod) -> float:
+        """|P| / S by ``method``; 1.0 when there is no apparent power."""
         s = self.apparent(method)
         return abs(self.p_w) / s if s else 1.0
 
+    @property
+    def quadrant(self) -> int:
+        """The quadrant (1-4) of the total powers."""
+        return quadrant(self.p_w, self.q_var)
+
+
+def quadrant(p: float, q: float) -> int:
+    """Quadrant 1-4 of (P, Q); P = 0 counts as import and Q = 0 as import reactive."""
+    if p >= 0:
+        return 1 if q >= 0 else 4
+    return 2 if q >= 0 else 3
+
 
 def measure(phases: Sequence[PhaseInput], frequency_hz: float = 50.0) -> Measurement:
-    """Powers of a three-phase (or single-phase) system."""
+    """Powers of a three-phase four-wire (3 inputs) or single-phase (1 input) system; 2 inputs are two phases of a
+    four-wire system with the third unloaded at the mean voltage of the other two."""
     if not 1 <= len(phases) <= 3:
         raise ConfigError(f"a meter measures 1 to 3 phases, got {len(phases)}")
+    if not math.isfinite(frequency_hz) or frequency_hz <= 0:
+        raise ConfigError(f"frequency must be a positive number, got {frequency_hz!r}")
     per: list[PhasePower] = []
-    v_phasors: list[complex] = []
-    i_phasors: list[complex] = []
-    for ph, v_angle in zip(phases, _VOLTAGE_ANGLES, strict=False):
+    for ph in phases:
         phi = math.radians(ph.angle_deg)
-        p = ph.voltage_v * ph.current_a * math.cos(phi)
-        q = ph.voltage_v * ph.current_a * math.sin(phi)
-        per.append(PhasePower(p_w=p, q_var=q, s_va=ph.voltage_v * ph.current_a))
-        v = cmath.rect(ph.voltage_v, math.radians(v_angle))
-        v_phasors.append(v)
-        i_phasors.append(cmath.rect(ph.current_a, math.radians(v_angle) - phi))
-    p_total = sum(x.p_w for x in per)
-    q_total = sum(x.q_var for x in per)
-    s_arith = sum(x.s_va for x in per)
+        s = ph.voltage_v * ph.current_a
+        p = s * math.cos(phi)
+        per.append(PhasePower(p_w=p, q_var=s * math.sin(phi), s_va=s, pf=p / s if s else 1.0))
+    p_total = math.fsum(x.p_w for x in per)
+    q_total = math.fsum(x.q_var for x in per)
+    s_arith = math.fsum(x.s_va for x in per)
     s_vect = math.hypot(p_total, q_total)
-    n = len(phases)
-    if n == 3:
-        v_ll = [abs(v_phasors[a] - v_phasors[b]) for a, b in ((0, 1), (1, 2), (2, 0))]
-        ve = math.sqrt((3 * sum(abs(v) ** 2 for v in v_phasors) + sum(x * x for x in v_ll)) / 18)
-        i_n = abs(sum(i_phasors))
-        ie = math.sqrt((sum(abs(i) ** 2 for i in i_phasors) + i_n**2) / 3)
-        s_eff = 3 * ve * ie
-    else:
+    if len(phases) == 1:
         s_eff = s_arith
+    else:
+        full = list(phases)
+        if len(full) == 2:
+            full.append(PhaseInput(voltage_v=(full[0].voltage_v + full[1].voltage_v) / 2, current_a=0.0))
+        v_ph = [cmath.rect(ph.voltage_v, math.radians(a)) for ph, a in zip(full, _VOLTAGE_ANGLES, strict=True)]
+        i_ph = [
+            cmath.rect(ph.current_a, math.radians(a - ph.angle_deg))
+            for ph, a in zip(full, _VOLTAGE_ANGLES, strict=True)
+        ]
+        v_ll2 = sum(abs(v_ph[a] - v_ph[b]) ** 2 for a, b in ((0, 1), (1, 2), (2, 0)))
+        ve = math.sqrt((3 * sum(abs(v) ** 2 for v in v_ph) + v_ll2) / 18)
+        i_n = abs(sum(i_ph))
+        ie = math.sqrt((sum(abs(i) ** 2 for i in i_ph) + i_n**2) / 3)
+        s_eff = 3 * ve * ie
     return Measurement(
         phases=tuple(per),
         p_w=p_total,
@@ -120,64 +173,145 @@ def measure(phases: Sequence[PhaseInput], frequency_hz: float = 50.0) -> Measure
     )
 
 
+#: Register names: active import/export, reactive per quadrant, apparent import/export by the billing method,
+#: and the apparent energy (import + export) by each of the three methods.
 REGISTER_NAMES = ("A+", "A-", "Q1", "Q2", "Q3", "Q4", "S+", "S-", "SA", "SV", "SE")
+_PHASE_NAMES = ("A+", "A-")
+_METHOD_CODES = {VaMethod.ARITHMETIC: 0, VaMethod.VECTORIAL: 1, VaMethod.EFFECTIVE: 2}
 
 
-@dataclass
-class EnergyRegisters:
-    """Cumulative energies in milli-Wh / milli-varh / milli-VAh, totals and per tariff (1-8); exact integers.
+def _micro(value: float) -> int:
+    """A non-negative float quantity resolved to integer micro-units (half-up)."""
+    return math.floor(value * 1_000_000 + 0.5)
 
-    ``S+``/``S-`` follow the billing VA method; ``SA``, ``SV``, ``SE`` keep all three methods (import+export).
+
+class EnergyIntegrator:
+    """Cumulative energies in milli-Wh / milli-varh / milli-VAh as exact integers, totals and per tariff (1-8).
+
+    ``S+``/``S-`` follow the billing VA ``method``; ``SA``, ``SV``, ``SE`` keep all three methods (import+export).
+    ``R+``/``R-`` are derived (:meth:`value`).  Per phase, active import/export is kept in ``phases``.
+    Whole mWh go to the total and to the active tariff together, so the tariff registers always add up to the total;
+    the sub-mWh remainder is carried per register across steps (and tariffs).
     """
 
-    method: VaMethod = VaMethod.ARITHMETIC
-    total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REGISTER_NAMES, 0))
-    tariffs: dict[int, dict[str, int]] = field(default_factory=dict)
-    _frac: dict[str, float] = field(default_factory=lambda: dict.fromkeys(REGISTER_NAMES, 0.0))
+    def __init__(self, method: VaMethod = VaMethod.ARITHMETIC) -> None:
+        self.method = VaMethod(method)
+        self.total: dict[str, int] = dict.fromkeys(REGISTER_NAMES, 0)
+        self.tariffs: dict[int, dict[str, int]] = {}
+        self.phases: dict[int, dict[str, int]] = {}
+        self._rem: dict[str, int] = {}
 
-    def _add(self, name: str, milli: float, tariff: int) -> None:
-        acc = self._frac[name] + milli
-        whole = math.floor(acc)
-        self._frac[name] = acc - whole
-        if whole:
-            self.add_exact(name, whole, tariff)
+    def _carry(self, key: str, units: int) -> int:
+        acc = self._rem.get(key, 0) + units
+        whole, self._rem[key] = divmod(acc, _UNITS_PER_MWH)
+        return whole
 
     def add_exact(self, name: str, milli: int, tariff: int) -> None:
+        """Add whole mWh to register ``name`` (total and ``tariff``)."""
+        if name not in REGISTER_NAMES:
+            raise ConfigError(f"unknown energy register {name!r}")
+        if not 1 <= tariff <= 8:
+            raise ConfigError(f"tariff must be 1-8, got {tariff}")
+        if milli < 0:
+            raise ConfigError(f"energy registers only count up, got {milli} for {name}")
         self.total[name] += milli
         regs = self.tariffs.setdefault(tariff, dict.fromkeys(REGISTER_NAMES, 0))
         regs[name] += milli
 
+    def _add(self, name: str, power: float, us: int, tariff: int) -> None:
+        whole = self._carry(name, _micro(abs(power)) * us)
+        if whole:
+            self.add_exact(name, whole, tariff)
+
     def add(self, m: Measurement, seconds: float, tariff: int) -> None:
-        """Integrate ``m`` over ``seconds`` into the registers of ``tariff``."""
+        """Integrate ``m`` over ``seconds`` into the total and the registers of ``tariff``."""
         if not 1 <= tariff <= 8:
             raise ConfigError(f"tariff must be 1-8, got {tariff}")
-        k = seconds / 3.6  # W·s -> mWh
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ConfigError(f"integration time must be a non-negative number of seconds, got {seconds!r}")
+        us = _micro(seconds)
         p, q = m.p_w, m.q_var
-        if p >= 0:
-            self._add("A+", p * k, tariff)
-        else:
-            self._add("A-", -p * k, tariff)
-        quadrant = ("Q1" if q >= 0 else "Q4") if p >= 0 else ("Q2" if q >= 0 else "Q3")
-        self._add(quadrant, abs(q) * k, tariff)
-        s = m.apparent(self.method)
-        self._add("S+" if p >= 0 else "S-", s * k, tariff)
-        self._add("SA", m.s_arithmetic_va * k, tariff)
-        self._add("SV", m.s_vectorial_va * k, tariff)
-        self._add("SE", m.s_effective_va * k, tariff)
+        exporting = p < 0
+        self._add("A-" if exporting else "A+", p, us, tariff)
+        self._add(f"Q{quadrant(p, q)}", q, us, tariff)
+        self._add("S-" if exporting else "S+", m.apparent(self.method), us, tariff)
+        self._add("SA", m.s_arithmetic_va, us, tariff)
+        self._add("SV", m.s_vectorial_va, us, tariff)
+        self._add("SE", m.s_effective_va, us, tariff)
+        for i, ph in enumerate(m.phases, start=1):
+            name = "A-" if ph.p_w < 0 else "A+"
+            whole = self._carry(f"L{i}/{name}", _micro(abs(ph.p_w)) * us)
+            if whole:
+                regs = self.phases.setdefault(i, dict.fromkeys(_PHASE_NAMES, 0))
+                regs[name] += whole
 
-    def snapshot(self) -> dict[str, object]:
-        return {
-            "method": str(self.method),
-            "total": dict(self.total),
-            "tariffs": {str(t): dict(r) for t, r in self.tariffs.items()},
-            "frac": dict(self._frac),
-        }
+    def value(self, name: str, tariff: int = 0) -> int:
+        """A register in mWh, including the derived ``R+`` (Q1+Q2) and ``R-`` (Q3+Q4); tariff 0 is the total."""
+        regs = self.total if tariff == 0 else self.tariffs.get(tariff, {})
+        if name == "R+":
+            return regs.get("Q1", 0) + regs.get("Q2", 0)
+        if name == "R-":
+            return regs.get("Q3", 0) + regs.get("Q4", 0)
+        if name not in REGISTER_NAMES:
+            raise ConfigError(f"unknown energy register {name!r}")
+        return regs.get(name, 0)
+
+    def snapshot(self) -> dict[str, int]:
+        """Flat integer form for non-volatile storage (``total/A+``, ``T1/A+``, ``L1/A+``, ``rem/...``, ``method``)."""
+        out: dict[str, int] = {"method": _METHOD_CODES[self.method]}
+        out.update({f"total/{k}": v for k, v in self.total.items()})
+        for t, regs in self.tariffs.items():
+            out.update({f"T{t}/{k}": v for k, v in regs.items()})
+        for i, regs in self.phases.items():
+            out.update({f"L{i}/{k}": v for k, v in regs.items()})
+        out.update({f"rem/{k}": v for k, v in self._rem.items()})
+        return out
 
     @classmethod
-    def from_snapshot(cls, data: dict[str, object]) -> EnergyRegisters:
-        regs = cls(method=VaMethod(str(data["method"])))
-        regs.total.update({k: int(v) for k, v in dict(data["total"]).items()})  # type: ignore[call-overload]
-        for t, r in dict(data["tariffs"]).items():  # type: ignore[call-overload]
-            regs.tariffs[int(t)] = {k: int(v) for k, v in dict(r).items()}
-        regs._frac.update({k: float(v) for k, v in dict(data["frac"]).items()})  # type: ignore[call-overload]
+    def from_snapshot(cls, data: Mapping[str, object]) -> EnergyIntegrator:
+        """Restore from :meth:`snapshot`; DataError names the bad entry."""
+        if "total" in data and isinstance(data["total"], Mapping):
+            return cls._from_nested(data)
+        try:
+            method = next(m for m, c in _METHOD_CODES.items() if c == data["method"])
+        except (KeyError, StopIteration) as exc:
+            raise DataError(f"energy snapshot: missing or unknown VA method code {data.get('method')!r}") from exc
+        regs = cls(method)
+        for key, raw in data.items():
+            if key == "method":
+                continue
+            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+                raise DataError(f"energy snapshot: {key} must be a non-negative integer, got {raw!r}")
+            scope, _, name = key.partition("/")
+            if scope == "rem":
+                regs._rem[name] = raw
+            elif name not in REGISTER_NAMES:
+                raise DataError(f"energy snapshot: unknown register in {key!r}")
+            elif scope == "total":
+                regs.total[name] = raw
+            elif scope[:1] == "T" and scope[1:].isdigit() and 1 <= int(scope[1:]) <= 8:
+                regs.tariffs.setdefault(int(scope[1:]), dict.fromkeys(REGISTER_NAMES, 0))[name] = raw
+            elif scope[:1] == "L" and scope[1:] in ("1", "2", "3") and name in _PHASE_NAMES:
+                regs.phases.setdefault(int(scope[1:]), dict.fromkeys(_PHASE_NAMES, 0))[name] = raw
+            else:
+                raise DataError(f"energy snapshot: unknown entry {key!r}")
         return regs
+
+    @classmethod
+    def _from_nested(cls, data: Mapping[str, object]) -> EnergyIntegrator:
+        """The earlier nested form ``{"method", "total", "tariffs", "frac"}`` (fractions are dropped)."""
+        try:
+            regs = cls(VaMethod(str(data["method"])))
+            total = data["total"]
+            tariffs = data.get("tariffs", {})
+            assert isinstance(total, Mapping) and isinstance(tariffs, Mapping)
+            regs.total.update({str(k): int(v) for k, v in total.items()})
+            for t, r in tariffs.items():
+                assert isinstance(r, Mapping)
+                regs.tariffs[int(t)] = {str(k): int(v) for k, v in r.items()}
+        except (KeyError, ValueError, TypeError, AssertionError) as exc:
+            raise DataError(f"energy snapshot is malformed: {exc!r}") from exc
+        return regs
+
+
+EnergyRegisters = EnergyIntegrator

@@ -38,6 +38,7 @@ class Lockout:
         self.locked_until = datetime.fromisoformat(data["locked_until"]) if data.get("locked_until") else None
         self.recent = [datetime.fromisoformat(t) for t in data.get("recent", [])]
         self.pending = bool(data.get("pending", False))
+        self.alarmed_at = datetime.fromisoformat(data["alarmed_at"]) if data.get("alarmed_at") else None
 
     def _save(self) -> None:
         self.store.set_value(
@@ -48,6 +49,7 @@ class Lockout:
                     "locked_until": self.locked_until.isoformat() if self.locked_until else None,
                     "recent": [t.isoformat() for t in self.recent],
                     "pending": self.pending,
+                    "alarmed_at": self.alarmed_at.isoformat() if self.alarmed_at else None,
                 }
             ),
         )
@@ -78,5 +80,18 @@ class Lockout:
         self.pending = False
         self._save()
 
-    def brute_force(self) -> bool:
-        return len(self.recent) >= self.policy.alarm_failures
+    def refused(self, now: datetime) -> None:
+        """An attempt while locked: not evaluated, but it counts for the brute-force alarm."""
+        self.recent = [t for t in self.recent if (now - t).total_seconds() < self.policy.alarm_window_s] + [now]
+        self._save()
+
+    def brute_force_due(self, now: datetime) -> bool:
+        """True once per window when the failures of the last 24 h reach the alarm threshold."""
+        recent = [t for t in self.recent if (now - t).total_seconds() < self.policy.alarm_window_s]
+        if len(recent) < self.policy.alarm_failures:
+            return False
+        if self.alarmed_at is not None and (now - self.alarmed_at).total_seconds() < self.policy.alarm_window_s:
+            return False
+        self.alarmed_at = now
+        self._save()
+        return True

@@ -147,6 +147,7 @@ class PortSecurity:
         self.last_l3: datetime | None = None
         self.cover_opened_at: datetime | None = None
         self.button_until: datetime | None = None
+        self.bench = False
         self.counter = int(store.get_value("security.challenge_counter", "0") or 0)
 
     def _stored_secret(self, key: str, digits: int, *, hex_: bool = False) -> str:
@@ -188,6 +189,13 @@ class PortSecurity:
             self.store.set_value("security.relay", "0")
             self.log.add(now, "RELAY_TRIP", "tamper")
         self._alarm("TAMPER", event=kind, relay="open" if not self.relay_connected else "closed")
+
+    def bench_mode(self) -> None:
+        """Test-bench operation: the terminal cover is off for the whole run (logged, no tamper, no write window)."""
+        self.bench = True
+        self.cover_open = True
+        self.cover_opened_at = self.now()
+        self.log.add(self.now(), "COVER_OPEN_BENCH", "test-bench mode")
 
     def cover_closed(self) -> None:
         self.cover_open = False
@@ -266,9 +274,14 @@ class SecuritySession:
         port.log.add(port.now(), "AUTH_FAIL", kind)
         if port.lockout.is_locked(port.now()):
             port.log.add(port.now(), "LOCKOUT_START", f"until {port.lockout.locked_until.isoformat()}")  # type: ignore[union-attr]
-        if port.lockout.brute_force():
-            port._alarm("SEC_BRUTE_FORCE", failures=str(len(port.lockout.recent)))
+        self._check_brute_force()
         return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+
+    def _check_brute_force(self) -> None:
+        port = self.port
+        if port.lockout.brute_force_due(port.now()):
+            port.log.add(port.now(), "SEC_BRUTE_FORCE", f"{len(port.lockout.recent)} failures in 24 h")
+            port._alarm("SEC_BRUTE_FORCE", failures=str(len(port.lockout.recent)))
 
     def handle_command(self, command: CommandMessage) -> SessionReply | None:
         """P1/P2 (and a client P0); None for everything that is not a security matter."""
@@ -280,7 +293,9 @@ class SecuritySession:
         if command.command_type not in ("1", "2"):
             return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
         if port.lockout.is_locked(now):
+            port.lockout.refused(now)
             port.log.add(now, "AUTH_REFUSED_LOCKED")
+            self._check_brute_force()
             return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
         port.lockout.begin(now)  # counted before verification
         if command.command_type == "1":
@@ -319,7 +334,9 @@ class SecuritySession:
             return None
         now = port.now()
         window = timedelta(minutes=port.config.write_window_min)
-        if not port.cover_open or port.cover_opened_at is None or now - port.cover_opened_at > window:
+        if not port.bench and (
+            not port.cover_open or port.cover_opened_at is None or now - port.cover_opened_at > window
+        ):
             port.log.add(now, "WRITE_DENIED_COVER_CLOSED", name)
             return ErrorAnswer(text="ER06")
         return None
