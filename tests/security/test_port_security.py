@@ -210,7 +210,7 @@ def test_case_15_password_cannot_grant_level_3_and_defaults_are_refused() -> Non
 
 def test_case_16_17_third_failure_locks_60_s_even_for_a_correct_tag_then_doubles() -> None:
     vm = meter()
-    pair, operand = signed_in(vm)
+    pair, _operand = signed_in(vm)
     for _ in range(3):
         pair.command(R("P1", "", "wrong-pw"))
     until = vm.security.lockout.locked_until
@@ -253,7 +253,7 @@ def test_case_20_readout_stays_available_while_locked() -> None:
     for i in range(3):
         session.handle_command(R("P1", "", f"bad{i}"))
     pair = ConnectionPair.for_application(vm)
-    assert [d.address for d in pair.readout().datasets][0] == "0.0.0"
+    assert next(d.address for d in pair.readout().datasets) == "0.0.0"
 
 
 def test_case_21_attempts_per_day_under_attack_are_bounded() -> None:
@@ -409,7 +409,7 @@ def test_case_36_key_rotation_over_the_port_refuses_old_keys_and_rollback() -> N
     assert er(pair.command(R("W1", "KEY.L2", "01" + wrapped)), "ER03")  # rollback
     fresh, operand = signed_in(vm)
     assert er(fresh.command(R("P2", "", tag_for(operand, 2))))  # the old level-2 key no longer works
-    challenge, serial = parse_operand(operand)
+    challenge, _serial = parse_operand(operand)
     assert challenge[0] == 2  # challenges now carry the new key version
 
 
