@@ -163,7 +163,7 @@ def test_tou_validation_names_the_problem() -> None:
     base = {"week_profiles": {}, "seasons": [], "special_days": {}}
     with pytest.raises(ConfigError, match=r"tariffs.day_profiles.d: the first switch must be at 00:00"):
         TouCalendar.from_dict({**base, "day_profiles": {"d": [["01:00", 1]]}})
-    with pytest.raises(ConfigError, match=r"switch times must increase \(07:00 after 07:00\)"):
+    with pytest.raises(ConfigError, match=r"switch time 07:00 appears twice \(overlap\)"):
         TouCalendar.from_dict({**base, "day_profiles": {"d": [["00:00", 1], ["07:00", 2], ["07:00", 1]]}})
     with pytest.raises(ConfigError, match="tariff must be 1-8, got 9"):
         TouCalendar.from_dict({**base, "day_profiles": {"d": [["00:00", 9]]}})

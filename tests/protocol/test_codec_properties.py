@@ -143,3 +143,19 @@ def test_byte_at_a_time_equals_one_chunk_for_noise(data: bytes) -> None:
     assert [type(x) for x in parts if not isinstance(x, RemoteProtocolError)] == [
         type(x) for x in whole if not isinstance(x, RemoteProtocolError)
     ]
+
+
+@given(st.lists(meter_bound, min_size=1, max_size=5), st.data())
+def test_split_anywhere_feeding_gives_the_same_messages_on_the_meter_side(
+    messages: list[Message], data: st.DataObject
+) -> None:
+    stream = b"".join(m.to_bytes() for m in messages)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(1, len(stream) - 1)), max_size=8))))
+    split_decoder = Decoder("meter")
+    pieces: list[object] = []
+    last = 0
+    for cut in [*cuts, len(stream)]:
+        if cut > last:
+            pieces.extend(split_decoder.feed(stream[last:cut]))
+        last = cut
+    assert pieces == messages

@@ -37,6 +37,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--baud-emulation", help="Pace output at 10 bits per character of the current rate.")
         ] = False,
         trace: Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")] = False,
+        headend: Annotated[
+            str | None,
+            typer.Option("--headend", help="Forward alarms to mqtt://HOST[:PORT]/TOPIC (needs --state)."),
+        ] = None,
         bench: Annotated[
             bool,
             typer.Option(
@@ -48,6 +52,14 @@ def register(app: typer.Typer) -> None:
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
         if bench:
             meter.security.bench_mode()
+        forwarder = None
+        if headend is not None:
+            if state is None:
+                raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
+            from ..headend.mqtt import MqttForwarder
+
+            forwarder = MqttForwarder(state, headend, meter.config.identity.serial)
+            forwarder.start()
         err = Console(stderr=True, highlight=False, soft_wrap=True)
 
         def hook(record: FrameRecord) -> None:
@@ -82,6 +94,8 @@ def register(app: typer.Typer) -> None:
             finally:
                 tick_task.cancel()
                 meter.save()
+                if forwarder is not None:
+                    forwarder.stop()
 
         asyncio.run(main())
         sys.stdout.flush()

@@ -38,6 +38,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from ..errors import ConfigError, DataError
 
@@ -177,7 +178,6 @@ def measure(phases: Sequence[PhaseInput], frequency_hz: float = 50.0) -> Measure
 #: and the apparent energy (import + export) by each of the three methods.
 REGISTER_NAMES = ("A+", "A-", "Q1", "Q2", "Q3", "Q4", "S+", "S-", "SA", "SV", "SE")
 _PHASE_NAMES = ("A+", "A-")
-_METHOD_CODES = {VaMethod.ARITHMETIC: 0, VaMethod.VECTORIAL: 1, VaMethod.EFFECTIVE: 2}
 
 
 def _micro(value: float) -> int:
@@ -256,62 +256,54 @@ class EnergyIntegrator:
             raise ConfigError(f"unknown energy register {name!r}")
         return regs.get(name, 0)
 
-    def snapshot(self) -> dict[str, int]:
-        """Flat integer form for non-volatile storage (``total/A+``, ``T1/A+``, ``L1/A+``, ``rem/...``, ``method``)."""
-        out: dict[str, int] = {"method": _METHOD_CODES[self.method]}
-        out.update({f"total/{k}": v for k, v in self.total.items()})
-        for t, regs in self.tariffs.items():
-            out.update({f"T{t}/{k}": v for k, v in regs.items()})
-        for i, regs in self.phases.items():
-            out.update({f"L{i}/{k}": v for k, v in regs.items()})
-        out.update({f"rem/{k}": v for k, v in self._rem.items()})
-        return out
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-serialisable integer form for non-volatile storage.
+
+        ``{"method": "arithmetic", "total": {"A+": mWh, ...}, "tariffs": {"1": {...}}, "phases": {"1": {...}},
+        "rem": {register: remainder in 10⁻¹² J}}`` - every number an integer, so nothing drifts across restarts.
+        """
+        return {
+            "method": str(self.method),
+            "total": dict(self.total),
+            "tariffs": {str(t): dict(r) for t, r in self.tariffs.items()},
+            "phases": {str(i): dict(r) for i, r in self.phases.items()},
+            "rem": dict(self._rem),
+        }
 
     @classmethod
-    def from_snapshot(cls, data: Mapping[str, object]) -> EnergyIntegrator:
+    def from_snapshot(cls, data: Mapping[str, Any]) -> EnergyIntegrator:
         """Restore from :meth:`snapshot`; DataError names the bad entry."""
-        if "total" in data and isinstance(data["total"], Mapping):
-            return cls._from_nested(data)
-        try:
-            method = next(m for m, c in _METHOD_CODES.items() if c == data["method"])
-        except (KeyError, StopIteration) as exc:
-            raise DataError(f"energy snapshot: missing or unknown VA method code {data.get('method')!r}") from exc
-        regs = cls(method)
-        for key, raw in data.items():
-            if key == "method":
-                continue
-            if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-                raise DataError(f"energy snapshot: {key} must be a non-negative integer, got {raw!r}")
-            scope, _, name = key.partition("/")
-            if scope == "rem":
-                regs._rem[name] = raw
-            elif name not in REGISTER_NAMES:
-                raise DataError(f"energy snapshot: unknown register in {key!r}")
-            elif scope == "total":
-                regs.total[name] = raw
-            elif scope[:1] == "T" and scope[1:].isdigit() and 1 <= int(scope[1:]) <= 8:
-                regs.tariffs.setdefault(int(scope[1:]), dict.fromkeys(REGISTER_NAMES, 0))[name] = raw
-            elif scope[:1] == "L" and scope[1:] in ("1", "2", "3") and name in _PHASE_NAMES:
-                regs.phases.setdefault(int(scope[1:]), dict.fromkeys(_PHASE_NAMES, 0))[name] = raw
-            else:
-                raise DataError(f"energy snapshot: unknown entry {key!r}")
-        return regs
-
-    @classmethod
-    def _from_nested(cls, data: Mapping[str, object]) -> EnergyIntegrator:
-        """The earlier nested form ``{"method", "total", "tariffs", "frac"}`` (fractions are dropped)."""
         try:
             regs = cls(VaMethod(str(data["method"])))
-            total = data["total"]
-            tariffs = data.get("tariffs", {})
-            assert isinstance(total, Mapping) and isinstance(tariffs, Mapping)
-            regs.total.update({str(k): int(v) for k, v in total.items()})
-            for t, r in tariffs.items():
-                assert isinstance(r, Mapping)
-                regs.tariffs[int(t)] = {str(k): int(v) for k, v in r.items()}
-        except (KeyError, ValueError, TypeError, AssertionError) as exc:
+            regs.total.update(_counts(data["total"], "total", REGISTER_NAMES))
+            for t, r in dict(data.get("tariffs", {})).items():
+                if not str(t).isdigit() or not 1 <= int(t) <= 8:
+                    raise DataError(f"energy snapshot: tariff {t!r} is not 1-8")
+                regs.tariffs[int(t)] = {
+                    **dict.fromkeys(REGISTER_NAMES, 0),
+                    **_counts(r, f"tariffs.{t}", REGISTER_NAMES),
+                }
+            for i, r in dict(data.get("phases", {})).items():
+                if str(i) not in ("1", "2", "3"):
+                    raise DataError(f"energy snapshot: phase {i!r} is not 1-3")
+                regs.phases[int(i)] = {**dict.fromkeys(_PHASE_NAMES, 0), **_counts(r, f"phases.{i}", _PHASE_NAMES)}
+            regs._rem = _counts(data.get("rem", {}), "rem", None)
+        except (KeyError, ValueError, TypeError) as exc:
             raise DataError(f"energy snapshot is malformed: {exc!r}") from exc
         return regs
+
+
+def _counts(raw: object, where: str, names: tuple[str, ...] | None) -> dict[str, int]:
+    if not isinstance(raw, Mapping):
+        raise DataError(f"energy snapshot: {where} must be a mapping")
+    out: dict[str, int] = {}
+    for key, value in raw.items():
+        if names is not None and key not in names:
+            raise DataError(f"energy snapshot: unknown register {where}.{key}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise DataError(f"energy snapshot: {where}.{key} must be a non-negative integer, got {value!r}")
+        out[str(key)] = value
+    return out
 
 
 EnergyRegisters = EnergyIntegrator

@@ -7,15 +7,18 @@ Plain-dict form (TOML and the optical port use it)::
      "seasons": [{"start": "01-01", "week": "standard"}],
      "special_days": {"12-25": "offpeak", "2026-12-31": "offpeak"}}
 
-Validation refuses gaps (each day profile starts at 00:00), overlaps (repeated or unsorted switch times), unknown
-references and tariffs outside 1-8, with the offending key in the message.
+Validation refuses gaps (each day profile starts at 00:00), overlaps (a switch time given twice), unsorted switch
+times, unknown references and tariffs outside 1-8, with the offending key in the message.  Special days take
+precedence over seasons: a one-off date (``YYYY-MM-DD``) over a yearly one (``MM-DD``).  A season runs from its start
+day until the next season's start; the last season of the year continues into January until the first one starts.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +31,8 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def _time(text: object, where: str) -> time:
     try:
+        if not re.fullmatch(r"\d\d:\d\d", str(text)):
+            raise ValueError(text)
         return time.fromisoformat(str(text))
     except ValueError as exc:
         raise ConfigError(f"{where}: {text!r} is not a time HH:MM") from exc
@@ -54,6 +59,16 @@ class TouCalendar:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TouCalendar:
+        """Build and validate a calendar from its plain-dict form; ConfigError names the offending key."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"tariffs: expected a table, got {type(d).__name__}")
+        try:
+            return cls._from_dict(d)
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"tariffs: malformed calendar ({exc})") from exc
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> TouCalendar:
         unknown = set(d) - {"day_profiles", "week_profiles", "seasons", "special_days"}
         if unknown:
             raise ConfigError(f"tariffs: unknown key(s) {', '.join(sorted(unknown))}")
@@ -68,15 +83,17 @@ class TouCalendar:
                     raise ConfigError(f'{where}: each switch is ["HH:MM", tariff], got {item!r}')
                 t = _time(item[0], where)
                 tariff = item[1]
-                if not isinstance(tariff, int) or not 1 <= tariff <= 8:
+                if not isinstance(tariff, int) or isinstance(tariff, bool) or not 1 <= tariff <= 8:
                     raise ConfigError(f"{where}: tariff must be 1-8, got {tariff!r}")
                 parsed.append((t, tariff))
             if parsed[0][0] != time(0, 0):
                 raise ConfigError(f"{where}: the first switch must be at 00:00 (no gap at the start of the day)")
             for (a, _), (b, _) in itertools.pairwise(parsed):
-                if b <= a:
+                if b == a:
+                    raise ConfigError(f"{where}: switch time {a.isoformat('minutes')} appears twice (overlap)")
+                if b < a:
                     raise ConfigError(
-                        f"{where}: switch times must increase ({b.isoformat('minutes')} after {a.isoformat('minutes')})"
+                        f"{where}: switch times must be sorted ({b.isoformat('minutes')} after {a.isoformat('minutes')})"
                     )
             days[name] = tuple(parsed)
         weeks: dict[str, dict[str, str]] = {}
@@ -96,9 +113,12 @@ class TouCalendar:
         for i, season in enumerate(d.get("seasons", [])):
             where = f"tariffs.seasons[{i}]"
             try:
-                month, day = (int(x) for x in str(season["start"]).split("-"))
+                start = str(season["start"])
+                if not re.fullmatch(r"\d\d-\d\d", start):
+                    raise ValueError(start)
+                month, day = int(start[:2]), int(start[3:])
                 date(2024, month, day)
-            except (KeyError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:
                 raise ConfigError(f"{where}: start must be 'MM-DD'") from exc
             if season.get("week") not in weeks:
                 raise ConfigError(f"{where}: unknown week profile {season.get('week')!r}")
@@ -111,10 +131,12 @@ class TouCalendar:
         specials = {}
         for key, profile in dict(d.get("special_days", {})).items():
             try:
-                if len(key) == 5:
+                if re.fullmatch(r"\d\d-\d\d", str(key)):
                     date(2024, int(key[:2]), int(key[3:]))
-                else:
+                elif re.fullmatch(r"\d{4}-\d\d-\d\d", str(key)):
                     date.fromisoformat(key)
+                else:
+                    raise ValueError(key)
             except ValueError as exc:
                 raise ConfigError(f"tariffs.special_days: {key!r} is not MM-DD or YYYY-MM-DD") from exc
             if profile not in days:
@@ -130,8 +152,15 @@ class TouCalendar:
             "special_days": dict(self.special_days),
         }
 
-    def tariff_at(self, when: datetime, tz: ZoneInfo) -> int:
-        """The tariff active at ``when`` (local time in ``tz``)."""
+    def tariff_at(self, when: datetime, tz: ZoneInfo | timezone) -> int:
+        """The tariff active at ``when`` (an aware instant), judged by the local wall-clock time in ``tz``.
+
+        Switch times are local wall-clock times, so they follow daylight saving time: on the day the clocks go
+        forward a switch inside the skipped hour takes effect at the first instant after it; on the day they go back
+        the repeated hour is judged by its wall-clock time both times.
+        """
+        if when.tzinfo is None:
+            raise ConfigError("tariff_at needs a timezone-aware time")
         local = when.astimezone(tz)
         key_once, key_yearly = local.date().isoformat(), local.strftime("%m-%d")
         profile_name = self.special_days.get(key_once) or self.special_days.get(key_yearly)

@@ -1,0 +1,104 @@
+"""Forwarding the alarm outbox to the head-end over MQTT (paho-mqtt, QoS 1).
+
+An alarm is marked delivered only when the broker acknowledged it (PUBACK); until then it stays in the meter's
+SQLite outbox and is sent again after a reconnect, so each alarm arrives at least once, identified by its id.
+The forwarder runs in a thread of its own with its own connection to the state file.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ..errors import ConfigError
+from ..storage import NvStore
+from .outbox import AlarmOutbox
+
+__all__ = ["MqttForwarder", "parse_headend_url"]
+
+
+def parse_headend_url(url: str) -> tuple[str, int, str]:
+    """``mqtt://HOST:PORT/topic/prefix`` -> (host, port, topic)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "mqtt" or not parsed.hostname:
+        raise ConfigError(f"head-end {url!r}: use mqtt://HOST[:PORT]/TOPIC")
+    topic = parsed.path.lstrip("/") or "meterkit/alarms"
+    return parsed.hostname, parsed.port or 1883, topic
+
+
+class MqttForwarder:
+    def __init__(self, state: Path, url: str, meter_id: str, *, interval: float = 0.5) -> None:
+        self.host, self.port, self.topic = parse_headend_url(url)
+        self.state = state
+        self.meter_id = meter_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._inflight: dict[int, str] = {}
+        self._acked: list[str] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"meterkit-{meter_id}", clean_session=False)
+        self.client.on_publish = self._on_publish
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+        with self._lock:
+            alarm_id = self._inflight.pop(mid, None)
+            if alarm_id is not None:
+                self._acked.append(alarm_id)
+
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="meterkit-headend", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        store = NvStore(self.state)
+        outbox = AlarmOutbox(store)
+        try:
+            while not self._stop.is_set():
+                self._cycle(outbox)
+                self._stop.wait(self.interval)
+            self._cycle(outbox)
+        finally:
+            store.close()
+
+    def _cycle(self, outbox: AlarmOutbox) -> None:
+        with self._lock:
+            acked, self._acked = self._acked, []
+            waiting = set(self._inflight.values())
+        for alarm_id in acked:
+            outbox.delivered(alarm_id)
+        if not self.client.is_connected():
+            with self._lock:
+                self._inflight.clear()  # sent again after the reconnect
+            return
+        for alarm in outbox.pending():
+            if alarm.id in waiting or alarm.id in acked:
+                continue
+            info = self.client.publish(f"{self.topic}/{self.meter_id}", alarm.payload(self.meter_id), qos=1)
+            with self._lock:
+                self._inflight[info.mid] = alarm.id
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def wait_until(predicate: Any, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
