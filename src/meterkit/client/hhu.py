@@ -171,7 +171,9 @@ class MeterClient:
     def execute(self, function: str, value: str = "") -> tuple[DataSet, ...]:
         """E2: execute a predefined function (ACK or data)."""
         event = self._command(CommandMessage(command="E", command_type="2", data_set=DataSet.single(function, value)))
-        return event.answer.datasets if isinstance(event, AnswerReceived) else ()
+        if not isinstance(event, AnswerReceived):
+            return ()
+        return self._auth.unwrap(event.answer.datasets) if self._auth is not None else event.answer.datasets
 
     def load_profile(self, start: str = "", end: str = "", *, profile: str = "P.01") -> tuple[DataSet, ...]:
         """R5 ``P.01(start;end)`` (times as ``YYMMDDhhmm``, empty = open end)."""

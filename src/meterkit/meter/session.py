@@ -89,6 +89,8 @@ class MeterSession:
             reply = _err("ER03")
         if isinstance(reply, SessionReply):
             return reply
+        if isinstance(reply, DataAnswer):  # encrypted when the session has an answer key
+            reply = DataAnswer(datasets=self.sec.protect(reply.datasets), partial=reply.partial)
         return SessionReply(messages=(reply,))
 
     def _dispatch(self, cmd: CommandMessage) -> Message | SessionReply:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import SecurityError
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
+from .answer_crypto import AnswerCipher, session_key, unwrap_answer
 from .challenge import answer_tag, parse_operand
 from .keys import MeterIdentity
 from .package import KeyPackage, open_package
@@ -23,16 +24,19 @@ class KeyPackageAuthenticator:
             raise SecurityError("challenge-response grants level 2 or 3")
         self.package = package
         self.level = level
+        self._cipher: AnswerCipher | None = None
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
         challenge, serial = parse_operand(operand)
         identity = MeterIdentity(flag=identification.manufacturer, serial=serial)
         key = self.package.key(identity, self.level, challenge[0])
         tag = answer_tag(key, identity, self.level, challenge)
+        self._cipher = AnswerCipher(session_key(key, challenge, identity, self.level), identity, self.level)
         return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", tag.hex().upper()))
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
-        return datasets
+        """Decrypt encrypted answers with the session's key (plain answers pass unchanged)."""
+        return unwrap_answer(self._cipher, datasets)
 
     def __repr__(self) -> str:
         return f"KeyPackageAuthenticator(hhu={self.package.hhu!r}, level={self.level})"

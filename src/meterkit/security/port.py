@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.messages import Ack, CommandMessage, DataSet, ErrorAnswer
 from ..storage import NvStore
+from .answer_crypto import AnswerCipher, password_session_key, session_key
 from .challenge import make_challenge, operand_text, parse_tag, verify_tag
 from .keys import MeterIdentity, derive_meter_key, parse_key_hex
 from .lockout import Lockout, LockoutPolicy
@@ -56,6 +57,7 @@ _KNOWN = {
     "lockout_base_s",
     "lockout_max_s",
     "brute_force_alarm_failures",
+    "encrypt_reads",
 }
 
 
@@ -68,6 +70,7 @@ class SecurityConfig:
     write_window_min: int = 30
     authorised_open_window_min: int = 10
     relay_trip_on_tamper: bool = True
+    encrypt_reads: bool = False
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
 
     @classmethod
@@ -84,8 +87,8 @@ class SecurityConfig:
             or any(c in pw for c in "()*/!")
         ):
             raise ConfigError("[security] read_password must be 4-32 printable characters without ( ) * / !")
-        levels = tuple(d.get("password_levels", (2,)))
-        if any(level not in (2,) for level in levels):
+        raw_levels = d.get("password_levels", (2,))
+        if not isinstance(raw_levels, list | tuple) or any(level not in (2,) for level in raw_levels):
             raise ConfigError("[security] password_levels may only hold 2: a static password never grants writes")
         master = d.get("master_key")
         try:
@@ -106,14 +109,22 @@ class SecurityConfig:
             raise ConfigError("[security]: key_version 0-255, write_window_min >= 1, authorised_open_window_min >= 0")
         return cls(
             read_password=pw,
-            password_levels=levels,
+            password_levels=tuple(raw_levels),
             master_key=parse_key_hex(master, "[security] master_key") if master is not None else None,
             key_version=version,
             write_window_min=window,
             authorised_open_window_min=open_window,
             relay_trip_on_tamper=bool(d.get("relay_trip_on_tamper", True)),
+            encrypt_reads=_flag(d, "encrypt_reads", False),
             lockout=policy,
         )
+
+
+def _flag(d: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = d.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[security] {key} must be true or false, got {value!r}")
+    return value
 
 
 class PortSecurity:
@@ -259,13 +270,15 @@ class SecuritySession:
         self.port = port
         self.level = 1
         self._challenge: bytes | None = None
+        self._salt: bytes | None = None  # the session's P0 challenge, for the answer key
+        self.cipher: AnswerCipher | None = None
         if port.button_until is not None and port.now() <= port.button_until:
             self.level = 3
             port.button_until = None
 
     def operand(self) -> str:
         """The P0 value: a fresh challenge and the serial number (empty challenge while locked out)."""
-        self._challenge = self.port.next_challenge()
+        self._challenge = self._salt = self.port.next_challenge()
         return operand_text(self._challenge, self.port.identity.serial)
 
     def _fail(self, kind: str) -> SessionReply:
@@ -300,10 +313,14 @@ class SecuritySession:
         port.lockout.begin(now)  # counted before verification
         if command.command_type == "1":
             ok = port.read_password is not None and secrets.compare_digest(value.encode(), port.read_password.encode())
-            if not ok:
+            if not ok or not port.config.password_levels:  # no level for a password: P1 is refused (no downgrade)
                 return self._fail("password")
             self.level = max(self.level, max(port.config.password_levels))
             port.lockout.succeeded()
+            if port.config.encrypt_reads and self._salt is not None:
+                self.cipher = AnswerCipher(
+                    password_session_key(port.read_password or "", self._salt, port.identity), port.identity, 0
+                )
             port.log.add(now, "AUTH_OK", f"level {self.level} by password")
             return SessionReply(messages=(Ack(),))
         challenge, self._challenge = self._challenge, None  # exactly one P2 per P0
@@ -317,6 +334,10 @@ class SecuritySession:
         port.lockout.succeeded()
         if level >= 3:
             port.last_l3 = now
+        if port.config.encrypt_reads:
+            self.cipher = AnswerCipher(
+                session_key(port.keys[level], challenge, port.identity, level), port.identity, level
+            )
         port.log.add(now, "AUTH_OK", f"level {level} by challenge-response")
         return SessionReply(messages=(Ack(),))
 
@@ -345,8 +366,10 @@ class SecuritySession:
         self.port.log.add(self.port.now(), "WRITE_OK", f"{name}: {old} -> {new}"[:200])
 
     def protect(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
-        return datasets
+        """The answer as it goes on the port: encrypted when the session has an answer key."""
+        return datasets if self.cipher is None else self.cipher.seal(datasets)
 
     def close(self) -> None:
-        self._challenge = None
+        self._challenge = self._salt = None
+        self.cipher = None
         self.level = 1

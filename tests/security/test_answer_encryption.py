@@ -1,0 +1,186 @@
+"""Encryption of read answers with a session key ("manufacturer-specific data encryption", notes §6.3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meterkit.client import MeterClient, PasswordAuthenticator
+from meterkit.errors import ConfigError, SecurityError
+from meterkit.iec62056_21.events import AnswerReceived, PositiveAck
+from meterkit.iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
+from meterkit.iec62056_21.testing import ConnectionPair
+from meterkit.meter.config import load_config
+from meterkit.meter.virtual import VirtualMeter, demo_config_path
+from meterkit.security.answer_crypto import AnswerCipher, is_encrypted, password_session_key, session_key
+from meterkit.security.challenge import parse_operand
+from meterkit.security.hhu import KeyPackageAuthenticator
+from meterkit.security.keys import MeterIdentity, derive_meter_key
+from meterkit.security.package import open_package, write_package
+from meterkit.security.port import SecurityConfig
+from meterkit.transport import open_transport
+
+from ..e2e.conftest import running_server
+
+MASTER = bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563")
+IDENT = MeterIdentity("MKT", "12345678")
+START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+KEY = bytes(range(32))
+
+
+def encrypting_meter(*, encrypt: bool = True) -> VirtualMeter:
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = text.replace('start = "2026-11-01T00:00:00+00:00"', f'start = "{START.isoformat()}"')
+    if encrypt:
+        text = text.replace("[security]\n", "[security]\nencrypt_reads = true\n", 1)
+    return VirtualMeter(load_config(text=text), follow_clock=False)
+
+
+def R1(address: str) -> CommandMessage:
+    return CommandMessage(command="R", command_type="1", data_set=DataSet.single(address))
+
+
+def ident() -> IdentificationMessage:
+    return IdentificationMessage(manufacturer="MKT", baud_char="5", ident="x")
+
+
+def test_sealed_answer_opens_to_the_same_data_sets_and_hides_the_values() -> None:
+    datasets = (
+        DataSet(address="1.6.0", values=(Value(value="0157.00", unit="kW"), Value(value="2611020922"))),
+        DataSet(address="", values=(Value(value="2611020900"), Value(value="00"), Value(value="000001.234"))),
+    )
+    sealed = AnswerCipher(KEY, IDENT, 2).seal(datasets)
+    assert is_encrypted(sealed) and sealed[0] == DataSet.single("ENC", "00000001")
+    assert all(len(ds.value) <= 128 for ds in sealed)
+    assert "0157.00" not in "".join(ds.value for ds in sealed)
+    assert AnswerCipher(KEY, IDENT, 2).open(sealed) == datasets
+
+
+@given(st.lists(st.from_regex(r"[0-9A-Z.]{0,12}", fullmatch=True), min_size=1, max_size=40))
+def test_any_answer_round_trips_through_the_cipher(values: list[str]) -> None:
+    datasets = tuple(DataSet.single(f"C.{i}.0", v) for i, v in enumerate(values))
+    assert AnswerCipher(KEY, IDENT, 3).open(AnswerCipher(KEY, IDENT, 3).seal(datasets)) == datasets
+
+
+def test_altered_wrong_key_replayed_or_reordered_answers_are_refused() -> None:
+    meter_side = AnswerCipher(KEY, IDENT, 2)
+    first = meter_side.seal((DataSet.single("1.8.0", "000001.000", "kWh"),))
+    second = meter_side.seal((DataSet.single("1.8.0", "000002.000", "kWh"),))
+    flipped = first[1].value[:-1] + ("0" if first[1].value[-1] != "0" else "1")
+    with pytest.raises(SecurityError, match="integrity"):
+        AnswerCipher(KEY, IDENT, 2).open((first[0], DataSet.single("", flipped), *first[2:]))
+    with pytest.raises(SecurityError, match="integrity"):
+        AnswerCipher(bytes(32), IDENT, 2).open(first)
+    with pytest.raises(SecurityError, match="integrity"):  # the level is bound into the associated data
+        AnswerCipher(KEY, IDENT, 3).open(first)
+    hhu = AnswerCipher(KEY, IDENT, 2)
+    assert hhu.open(second)[0].value == "000002.000"
+    with pytest.raises(SecurityError, match="replayed or out of order"):
+        hhu.open(first)
+    with pytest.raises(SecurityError, match="replayed or out of order"):
+        hhu.open(second)
+    with pytest.raises(SecurityError, match="plain answer"):
+        hhu.open((DataSet.single("1.8.0", "1"),))
+
+
+def test_session_keys_differ_per_challenge_level_and_meter() -> None:
+    k = derive_meter_key(MASTER, IDENT, 2, 1)
+    c1, c2 = bytes(16), bytes(15) + b"\x01"
+    keys = {
+        session_key(k, c1, IDENT, 2),
+        session_key(k, c2, IDENT, 2),
+        session_key(k, c1, IDENT, 3),
+        session_key(k, c1, MeterIdentity("MKT", "12345679"), 2),
+        password_session_key("20261125", c1, IDENT),
+        password_session_key("20261126", c1, IDENT),
+    }
+    assert len(keys) == 6 and all(len(key) == 32 for key in keys)
+
+
+def test_encrypt_reads_must_be_a_boolean() -> None:
+    assert SecurityConfig.from_dict({"encrypt_reads": True}).encrypt_reads is True
+    assert SecurityConfig.from_dict({}).encrypt_reads is False
+    with pytest.raises(ConfigError, match="encrypt_reads must be true or false"):
+        SecurityConfig.from_dict({"encrypt_reads": "yes"})
+
+
+def test_meter_encrypts_reads_after_challenge_response_and_the_hand_held_decrypts(tmp_path: Path) -> None:
+    path = tmp_path / "pkg.json"
+    write_package(
+        path,
+        MASTER,
+        [IDENT],
+        levels=(2,),
+        version=1,
+        valid_for=timedelta(days=1),
+        now=START,
+        issuer="ks",
+        hhu="HHU-1",
+        passphrase="pw",
+    )
+    auth = KeyPackageAuthenticator(open_package(path, "pw", now=START), 2)
+    vm = encrypting_meter()
+    pair = ConnectionPair.for_application(vm)
+    operand = pair.programming()
+    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    on_the_wire = pair.command(R1("1.8.0"))
+    assert isinstance(on_the_wire, AnswerReceived)
+    assert is_encrypted(on_the_wire.answer.datasets)
+    assert b"kWh" not in b"".join(pair.wire.sent_by("meter")[-1:])
+    plain = auth.unwrap(on_the_wire.answer.datasets)
+    assert plain[0].address == "1.8.0" and plain[0].unit == "kWh"
+    # errors stay readable: they carry no metering data
+    refused = pair.command(R1("9.9.9"))
+    assert not isinstance(refused, AnswerReceived)
+
+
+def test_password_session_answers_are_encrypted_with_the_password_key() -> None:
+    vm = encrypting_meter()
+    pair = ConnectionPair.for_application(vm)
+    operand = pair.programming()
+    auth = PasswordAuthenticator("20261125")
+    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    answer = pair.command(R1("1.6.0"))
+    assert isinstance(answer, AnswerReceived) and is_encrypted(answer.answer.datasets)
+    challenge, _ = parse_operand(operand)
+    key = password_session_key("20261125", challenge, IDENT)
+    opened = AnswerCipher(key, IDENT, 0).open(answer.answer.datasets)
+    assert opened[0].address == "1.6.0" and opened[0].unit == "kW"
+    # a listener who knows everything but the password cannot open it
+    with pytest.raises(SecurityError):
+        AnswerCipher(password_session_key("00000000", challenge, IDENT), IDENT, 0).open(answer.answer.datasets)
+
+
+def test_without_encrypt_reads_answers_stay_plain() -> None:
+    vm = encrypting_meter(encrypt=False)
+    pair = ConnectionPair.for_application(vm)
+    operand = pair.programming()
+    pair.command(PasswordAuthenticator("20261125").respond(operand, pair.client.identification))  # type: ignore[arg-type]
+    answer = pair.command(R1("1.8.0"))
+    assert isinstance(answer, AnswerReceived) and answer.answer.datasets[0].address == "1.8.0"
+
+
+def test_a_plain_client_without_a_key_gets_a_clear_error_for_an_encrypted_answer() -> None:
+    from meterkit.security.answer_crypto import unwrap_answer
+
+    sealed = AnswerCipher(KEY, IDENT, 2).seal((DataSet.single("1.8.0", "1"),))
+    with pytest.raises(SecurityError, match="no answer key"):
+        unwrap_answer(None, sealed)
+
+
+@pytest.mark.e2e
+def test_hhu_reads_an_encrypting_meter_over_tcp_transparently() -> None:
+    vm = encrypting_meter()
+    with running_server(vm, ["tcp://127.0.0.1:0"]) as server:
+        with MeterClient(open_transport(server.tcp_url)) as client:
+            client.programming(PasswordAuthenticator("20261125"))
+            (md,) = client.read("1.6.0")
+            profile = client.load_profile()
+    assert md.address == "1.6.0" and md.unit == "kW" and len(md.value) == 7
+    assert profile[0].address == "P.01"
+    frames = b"".join(f.data for f in client.frames.frames() if f.direction == "<-")
+    assert b"ENC(" in frames and b"*kW)" not in frames.split(b"ENC(")[1]
