@@ -36,7 +36,8 @@ def encrypting_meter(*, encrypt: bool = True) -> VirtualMeter:
     text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
     text = text.replace('start = "2026-11-01T00:00:00+00:00"', f'start = "{START.isoformat()}"')
     if encrypt:
-        text = text.replace("[security]\n", "[security]\nencrypt_reads = true\n", 1)
+        assert "encrypt_reads = false" in text
+        text = text.replace("encrypt_reads = false", "encrypt_reads = true", 1)
     return VirtualMeter(load_config(text=text), follow_clock=False)
 
 
