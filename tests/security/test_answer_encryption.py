@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 
 from meterkit.client import MeterClient, PasswordAuthenticator
 from meterkit.errors import ConfigError, SecurityError
-from meterkit.iec62056_21.events import AnswerReceived, PositiveAck
+from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
 from meterkit.iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
-from meterkit.security.answer_crypto import AnswerCipher, is_encrypted, password_session_key, session_key
+from meterkit.security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
 from meterkit.security.challenge import parse_operand
 from meterkit.security.hhu import KeyPackageAuthenticator
-from meterkit.security.keys import MeterIdentity, derive_meter_key
+from meterkit.security.keys import MeterIdentity, derive_meter_key, password_key
 from meterkit.security.package import open_package, write_package
 from meterkit.security.port import SecurityConfig
 from meterkit.transport import open_transport
@@ -96,8 +96,8 @@ def test_session_keys_differ_per_challenge_level_and_meter() -> None:
         session_key(k, c2, IDENT, 2),
         session_key(k, c1, IDENT, 3),
         session_key(k, c1, MeterIdentity("MKT", "12345679"), 2),
-        password_session_key("20261125", c1, IDENT),
-        password_session_key("20261126", c1, IDENT),
+        session_key(password_key("20261125", IDENT), c1, IDENT, 2),
+        session_key(password_key("20261126", IDENT), c1, IDENT, 2),
     }
     assert len(keys) == 6 and all(len(key) == 32 for key in keys)
 
@@ -139,21 +139,42 @@ def test_meter_encrypts_reads_after_challenge_response_and_the_hand_held_decrypt
     assert not isinstance(refused, AnswerReceived)
 
 
-def test_password_session_answers_are_encrypted_with_the_password_key() -> None:
+def test_password_session_answers_are_encrypted_and_the_password_never_crosses_the_port() -> None:
     vm = encrypting_meter()
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
     auth = PasswordAuthenticator("20261125")
-    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
+    assert p2.code == "P2"
+    assert isinstance(pair.command(p2), PositiveAck)
     answer = pair.command(R1("1.6.0"))
     assert isinstance(answer, AnswerReceived) and is_encrypted(answer.answer.datasets)
+    assert b"20261125" not in b"".join(pair.wire.sent_by("client"))
     challenge, _ = parse_operand(operand)
-    key = password_session_key("20261125", challenge, IDENT)
-    opened = AnswerCipher(key, IDENT, 0).open(answer.answer.datasets)
+    key = session_key(password_key("20261125", IDENT), challenge, IDENT, 2)
+    opened = AnswerCipher(key, IDENT, 2).open(answer.answer.datasets)
     assert opened[0].address == "1.6.0" and opened[0].unit == "kW"
+    assert auth.unwrap(answer.answer.datasets) == opened
     # a listener who knows everything but the password cannot open it
+    wrong = session_key(password_key("00000000", IDENT), challenge, IDENT, 2)
     with pytest.raises(SecurityError):
-        AnswerCipher(password_session_key("00000000", challenge, IDENT), IDENT, 0).open(answer.answer.datasets)
+        AnswerCipher(wrong, IDENT, 2).open(answer.answer.datasets)
+
+
+def test_an_encrypting_meter_refuses_the_clear_text_password() -> None:
+    vm = encrypting_meter()
+    pair = ConnectionPair.for_application(vm)
+    operand = pair.programming()
+    p1 = PasswordAuthenticator("20261125", clear=True).respond(operand, pair.client.identification)  # type: ignore[arg-type]
+    assert p1.code == "P1"
+    refused = pair.command(p1)
+    assert isinstance(refused, ErrorReceived) and refused.text == "ER10"
+
+
+def test_required_encryption_refuses_a_plain_answer() -> None:
+    with pytest.raises(SecurityError, match="plain text although encryption is required"):
+        unwrap_answer(AnswerCipher(KEY, IDENT, 2), (DataSet.single("1.8.0", "1"),), require=True)
+    assert unwrap_answer(None, (DataSet.single("1.8.0", "1"),)) == (DataSet.single("1.8.0", "1"),)
 
 
 def test_without_encrypt_reads_answers_stay_plain() -> None:
@@ -166,8 +187,6 @@ def test_without_encrypt_reads_answers_stay_plain() -> None:
 
 
 def test_a_plain_client_without_a_key_gets_a_clear_error_for_an_encrypted_answer() -> None:
-    from meterkit.security.answer_crypto import unwrap_answer
-
     sealed = AnswerCipher(KEY, IDENT, 2).seal((DataSet.single("1.8.0", "1"),))
     with pytest.raises(SecurityError, match="no answer key"):
         unwrap_answer(None, sealed)

@@ -64,3 +64,20 @@ def test_key_package_writes_to_a_bench_meter_over_tcp(
         assert main(["get", server.tcp_url, "C.60.1", "--key-file", str(pkg), "--level", "2", "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{") :])["datasets"][0]["values"][0]["value"] == "fixed 15"
+
+
+def test_package_versions_per_level_and_bad_ids_are_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("METERKIT_KEY_PASSPHRASE", "pp")
+    master = tmp_path / "master.key"
+    assert main(["keys", "new-master", str(master)]) == 0
+    pkg = tmp_path / "order.json"
+    base = ["keys", "package", "--master", str(master), "--meters", "MKT:1", "--out", str(pkg)]
+    assert main([*base, "--hhu", "HHU-9", "--version", "2=1,3=2"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "inspect", str(pkg)]) == 0
+    assert json.loads(capsys.readouterr().out)["meters"] == {"MKT:1": {"2": [1], "3": [2]}}
+    assert main([*base, "--hhu", "HHU 9"]) == 2  # a space cannot travel in a P2 value
+    assert main([*base, "--hhu", "HHU-9", "--version", "2=1"]) == 2  # level 3 has no version
+    assert main([*base, "--hhu", "HHU-9", "--version", "x"]) == 2

@@ -19,9 +19,9 @@ from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.metrology import PhaseInput
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
-from meterkit.security.challenge import answer_tag, make_challenge, parse_operand, verify_tag
+from meterkit.security.challenge import answer_tag, make_challenge, parse_operand, parse_operand_full, verify_tag
 from meterkit.security.hhu import KeyPackageAuthenticator
-from meterkit.security.keys import MeterIdentity, derive_meter_key
+from meterkit.security.keys import MeterIdentity, derive_meter_key, work_order_key
 from meterkit.security.package import open_package, write_package
 from meterkit.security.port import AUTH_ERROR, AUTH_FAILURE_DELAY
 from meterkit.storage import NvStore
@@ -224,7 +224,34 @@ def test_case_16_17_third_failure_locks_60_s_even_for_a_correct_tag_then_doubles
     vm.advance_to(vm.meter.now + timedelta(seconds=121), step_s=1)
     pair4, operand4 = signed_in(vm)
     assert isinstance(pair4.command(R("P2", "", tag_for(operand4, 3))), PositiveAck)
-    assert vm.security.lockout.consecutive == 0  # case 19: success resets the counter
+    # case 19: a success resets its own method's counter; the password failures stay counted
+    assert vm.security.lockout.counts == {"P1": 4, "P2": 0}
+
+
+def test_case_16_17_lock_doubles_up_to_the_24_h_cap() -> None:
+    vm = meter()
+    lock = vm.security.lockout
+    now = vm.meter.now
+    lengths = []
+    for i in range(15):
+        t = now + timedelta(days=2 * i)
+        lock.begin(t, "P2")
+        lock.failed()
+        lengths.append(0 if lock.locked_until is None else int((lock.locked_until - t).total_seconds()))
+    assert lengths[:5] == [0, 0, 60, 120, 240]
+    assert lengths[-1] == 86400 and max(lengths) == 86400
+
+
+def test_knowing_the_read_password_buys_no_extra_guesses_at_the_keys() -> None:
+    vm = meter()
+    for _ in range(2):
+        pair, _op = signed_in(vm)
+        assert er(pair.command(R("P2", "", "0" * 32)))
+    pair, _op = signed_in(vm)
+    assert isinstance(pair.command(R("P1", "", "20261125")), PositiveAck)  # the household knows the password
+    pair, _op = signed_in(vm)
+    assert er(pair.command(R("P2", "", "0" * 32)))
+    assert vm.security.lockout.is_locked(vm.meter.now)  # the third wrong tag locks, password or not
 
 
 def test_case_18_lockout_survives_a_restart_and_is_counted_before_verification(tmp_path: Path) -> None:
@@ -290,7 +317,10 @@ def test_case_26_27_every_failure_gives_the_same_bytes_after_the_same_delay() ->
     replies = []
     for make in (
         lambda op: "0" * 32,
-        lambda op: tag_for(op, 3)[:-1] + "0",
+        lambda op: tag_for(op, 3)[:-1] + ("0" if tag_for(op, 3)[-1] != "0" else "1"),
+        lambda op: ("1" if tag_for(op, 3)[0] != "1" else "2") + tag_for(op, 3)[1:],
+        lambda op: tag_for(op, 3, version=2),
+        lambda op: "A" * 1000,
         lambda op: "short",
         lambda op: tag_for(op, 3, serial="1"),
     ):
@@ -409,8 +439,18 @@ def test_case_36_key_rotation_over_the_port_refuses_old_keys_and_rollback() -> N
     assert er(pair.command(R("W1", "KEY.L2", "01" + wrapped)), "ER03")  # rollback
     fresh, operand = signed_in(vm)
     assert er(fresh.command(R("P2", "", tag_for(operand, 2))))  # the old level-2 key no longer works
-    challenge, _serial = parse_operand(operand)
-    assert challenge[0] == 2  # challenges now carry the new key version
+    versions = parse_operand_full(operand).versions
+    assert versions == {2: 2, 3: 1}  # challenges announce the new level-2 version; level 3 is untouched
+    again, operand = signed_in(vm)
+    assert isinstance(again.command(R("P2", "", tag_for(operand, 3))), PositiveAck)  # the level-3 key still works
+    new_l3 = bytes(range(1, 33))
+    wrapped3 = aes_key_wrap(derive_meter_key(MASTER, IDENT, 3, 1), new_l3).hex().upper()
+    assert isinstance(pair.command(R("W1", "KEY.L3", "02" + wrapped3)), PositiveAck)  # its own version sequence
+    assert vm.security.key_versions == {2: 2, 3: 2}
+    assert [e.detail for e in vm.security.log_entries() if e.kind == "KEY_CHANGED"] == [
+        "level 2 version 2",
+        "level 3 version 2",
+    ]
 
 
 def test_case_37_key_packages_refuse_expired_foreign_tampered_and_wrong_passphrase(tmp_path: Path) -> None:
@@ -429,7 +469,9 @@ def test_case_37_key_packages_refuse_expired_foreign_tampered_and_wrong_passphra
     )
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     pkg = open_package(path, "pass phrase", now=START + timedelta(hours=1))
-    assert pkg.key(IDENT, 3, 1) == derive_meter_key(MASTER, IDENT, 3, 1)
+    meter_key = derive_meter_key(MASTER, IDENT, 3, 1)
+    assert pkg.key(IDENT, 3, 1) == work_order_key(meter_key, "HHU-1", int((START + timedelta(days=1)).timestamp()))
+    assert pkg.key(IDENT, 3, 1) != meter_key  # the package never holds a meter's own key
     with pytest.raises(SecurityError, match="expired"):
         open_package(path, "pass phrase", now=START + timedelta(days=2))
     with pytest.raises(SecurityError, match="wrong passphrase or the package was altered"):
@@ -467,3 +509,103 @@ def test_hand_held_with_a_package_authenticates_at_level_3_without_the_master_ke
     p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
     assert isinstance(pair.command(p2), PositiveAck)
     assert MASTER not in str(pkg.meters).encode()
+
+
+def _package(tmp_path: Path, *, days: float = 1.0, hhu: str = "HHU-1") -> KeyPackageAuthenticator:
+    path = tmp_path / f"{hhu}.json"
+    write_package(
+        path,
+        MASTER,
+        [IDENT],
+        levels=(2, 3),
+        version=1,
+        valid_for=timedelta(days=days),
+        now=START,
+        issuer="ks",
+        hhu=hhu,
+        passphrase="pw",
+    )
+    return KeyPackageAuthenticator(open_package(path, "pw", now=START), 3)
+
+
+def test_the_meter_itself_refuses_an_expired_work_order_key(tmp_path: Path) -> None:
+    auth = _package(tmp_path, days=1)
+    vm = meter()
+    vm.advance_to(START + timedelta(days=1, minutes=1), step_s=60)  # the hand-held's own check is bypassed
+    pair, operand = signed_in(vm)
+    assert er(pair.command(auth.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
+    assert vm.security.log_entries()[-1].detail.startswith("work order of HHU-1 expired")
+
+
+def test_a_package_whose_expiry_was_forged_does_not_open_the_meter(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    honest = _package(tmp_path, days=1)
+    forged = KeyPackageAuthenticator(replace(honest.package, not_after=START + timedelta(days=3650)), 3)
+    vm = meter()
+    pair, operand = signed_in(vm)
+    assert er(pair.command(forged.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
+    pair, operand = signed_in(vm)
+    assert isinstance(pair.command(honest.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    assert vm.security.log_entries()[-1].detail == "level 3 by challenge-response (hand-held HHU-1)"
+
+
+def test_a_revoked_hand_held_is_refused_by_the_meter(tmp_path: Path) -> None:
+    auth = _package(tmp_path, hhu="HHU-7")
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = text.replace('start = "2026-11-01T00:00:00+00:00"', f'start = "{START.isoformat()}"')
+    text = text.replace("[security]\n", '[security]\nrevoked_hhus = ["HHU-7"]\n', 1)
+    vm = VirtualMeter(load_config(text=text), follow_clock=False)
+    pair, operand = signed_in(vm)
+    assert er(pair.command(auth.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
+
+
+def test_a_meter_configured_with_its_own_keys_needs_no_master(tmp_path: Path) -> None:
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = text.replace('start = "2026-11-01T00:00:00+00:00"', f'start = "{START.isoformat()}"')
+    master_line = next(line for line in text.splitlines() if line.startswith("master_key"))
+    own = "\n".join(f'level{lv}_key = "{derive_meter_key(MASTER, IDENT, lv, 1).hex()}"' for lv in (2, 3))
+    vm = VirtualMeter(load_config(text=text.replace(master_line, own)), follow_clock=False)
+    assert vm.security.config.master_key is None
+    auth = _package(tmp_path)
+    pair, operand = signed_in(vm)
+    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="not both"):
+        load_config(text=text.replace(master_line, master_line + "\n" + own))
+    with pytest.raises(ConfigError, match="go together"):
+        load_config(text=text.replace(master_line, own.splitlines()[0]))
+
+
+def test_sealed_button_grants_level_3_to_the_next_programming_session_only() -> None:
+    vm = meter()
+    vm.security.button_pressed()
+    readout = ConnectionPair.for_application(vm)
+    readout.readout()  # a readout does not use up the grant
+    pair, _operand = signed_in(vm)
+    assert vm.security.log_entries()[-1].detail == "level 3 by sealed button"
+    vm.open_cover()  # right after a level-3 session: authorised, no tamper
+    assert vm.security.log_entries()[-1].kind == "COVER_OPEN_AUTH"
+    assert isinstance(pair.command(R("W1", "C.60.1", "fixed 15")), PositiveAck)
+    later, _ = signed_in(vm)
+    assert er(later.command(R("W1", "C.60.1", "fixed 30")), "ER02")  # the grant was for one session
+
+
+def test_lockout_end_is_logged_when_the_next_attempt_is_evaluated() -> None:
+    vm = meter()
+    for _ in range(3):
+        pair, _op = signed_in(vm)
+        pair.command(R("P2", "", "0" * 32))
+    vm.advance_to(vm.meter.now + timedelta(seconds=61), step_s=1)
+    pair, operand = signed_in(vm)
+    assert isinstance(pair.command(R("P2", "", tag_for(operand, 3))), PositiveAck)
+    kinds = [e.kind for e in vm.security.log_entries()]
+    assert kinds.index("LOCKOUT_END") > kinds.index("LOCKOUT_START")
+
+
+def test_a_flood_of_refused_attempts_keeps_the_lockout_record_small() -> None:
+    vm = meter()
+    lock = vm.security.lockout
+    for i in range(3000):
+        lock.refused(vm.meter.now + timedelta(seconds=i))
+    assert len(lock.recent) == vm.security.config.lockout.alarm_failures
+    assert len(vm.security.store.get_value("security.lockout") or "") < 2000

@@ -13,7 +13,7 @@ import typer
 
 from ..clock import SystemClock
 from ..errors import ConfigError
-from ..security.keys import MeterIdentity, derive_meter_key, parse_key_hex
+from ..security.keys import MeterIdentity, derive_meter_key, parse_key_hex, valid_hhu_id
 from ..security.package import open_package, write_package
 from .render import console
 
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         level: Annotated[int, typer.Option("--level", help="Access level 2 or 3.")] = 3,
         version: Annotated[int, typer.Option("--version", help="Key version.")] = 1,
     ) -> int:
-        """Print one meter's key (hex) for injection at manufacture or a key rotation."""
+        """Print one meter's key (hex): its [security] level2_key / level3_key at manufacture, or a rotation."""
         (identity,) = _meters(meter)
         typer.echo(derive_meter_key(_master(master), identity, level, version).hex().upper())
         return 0
@@ -81,7 +81,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", help="Package file to write.")],
         hhu: Annotated[str, typer.Option("--hhu", help="Id of the hand-held unit it is for.")],
         levels: Annotated[str, typer.Option("--levels", help="Levels to include, e.g. 2,3.")] = "2,3",
-        version: Annotated[int, typer.Option("--version", help="Key version.")] = 1,
+        version: Annotated[
+            str, typer.Option("--version", help="Key version for every level (1), or per level (2=1,3=2).")
+        ] = "1",
         valid_days: Annotated[float, typer.Option("--valid-days", help="Days until the package expires.")] = 7.0,
         issuer: Annotated[str, typer.Option("--issuer", help="Who issued it.")] = "key-server",
         passphrase: Annotated[str | None, typer.Option("--passphrase", hidden=True)] = None,
@@ -93,6 +95,18 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--levels takes numbers, e.g. 2,3") from exc
         if not lv or any(x not in (2, 3) for x in lv):
             raise typer.BadParameter("--levels may hold 2 and 3")
+        try:
+            versions: int | dict[int, int] = (
+                {int(a): int(b) for a, b in (part.split("=") for part in version.split(","))}
+                if "=" in version
+                else int(version)
+            )
+        except ValueError as exc:
+            raise typer.BadParameter("--version takes a number (1) or level=version pairs (2=1,3=2)") from exc
+        if isinstance(versions, dict) and set(versions) != set(lv):
+            raise typer.BadParameter("--version must name a version for each level of --levels")
+        if not valid_hhu_id(hhu):
+            raise typer.BadParameter("--hhu takes 1-16 letters, digits, '-', '_' or '.'")
         if not 0 < valid_days <= 366:
             raise typer.BadParameter("--valid-days must be between 0 and 366")
         pkg = write_package(
@@ -100,7 +114,7 @@ def register(app: typer.Typer) -> None:
             _master(master),
             _meters(meters),
             levels=lv,
-            version=version,
+            version=versions,
             valid_for=timedelta(days=valid_days),
             now=SystemClock().now(),
             issuer=issuer,

@@ -1,11 +1,8 @@
 """Encryption of read answers ("manufacturer-specific data encryption") with a key of the session's exchange.
 
-Session key (AES-256-GCM), derived when the session authenticates, from material both sides already share:
-
-* challenge-response: ``HKDF-SHA256(IKM = K(meter, level, version), salt = StoC, info = "OP2v1-sess" ‖ FLAG ‖
-  serial16 ‖ level)``;
-* static password: ``HKDF-SHA256(IKM = password, salt = StoC, info = "OP2v1-sess-pw" ‖ FLAG ‖ serial16)``.  A password
-  has little entropy: this keeps a passive listener without the password from reading the answers, nothing more.
+Session key (AES-256-GCM), derived when the session authenticates with P2, from the key that answered the challenge
+(the meter key, a work-order key or the password key): ``HKDF-SHA256(IKM = K, salt = StoC, info = "OP2v1-sess" ‖
+FLAG ‖ serial16 ‖ level)``.  A meter that encrypts refuses P1: a password in clear would give the key away.
 
 StoC is the P0 challenge of the same session, so every session has a fresh key.  Each data answer is encrypted whole:
 the data sets as a data block (lines separated by CR LF), sealed with nonce = ``0x02`` (meter to hand-held) ‖ answer
@@ -36,7 +33,6 @@ __all__ = [
     "ENC_ADDRESS",
     "AnswerCipher",
     "is_encrypted",
-    "password_session_key",
     "session_key",
     "unwrap_answer",
 ]
@@ -55,11 +51,6 @@ def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
 def session_key(meter_key: bytes, challenge: bytes, identity: MeterIdentity, level: int) -> bytes:
     """The answer key of a challenge-response session at ``level``."""
     return _hkdf(meter_key, challenge, b"OP2v1-sess" + identity.encode() + bytes([level]))
-
-
-def password_session_key(password: str, challenge: bytes, identity: MeterIdentity) -> bytes:
-    """The answer key of a session opened with the static password."""
-    return _hkdf(password.encode("utf-8"), challenge, b"OP2v1-sess-pw" + identity.encode())
 
 
 def is_encrypted(datasets: tuple[DataSet, ...]) -> bool:
@@ -117,9 +108,14 @@ class AnswerCipher:
         return parsed
 
 
-def unwrap_answer(cipher: AnswerCipher | None, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
-    """Decrypt an encrypted answer; plain answers pass unchanged (a meter that does not encrypt)."""
+def unwrap_answer(
+    cipher: AnswerCipher | None, datasets: tuple[DataSet, ...], *, require: bool = False
+) -> tuple[DataSet, ...]:
+    """Decrypt an encrypted answer.  A plain answer passes unchanged (a meter that does not encrypt) unless
+    ``require`` is set: then it is refused, so an attacker on the line cannot strip the encryption."""
     if not is_encrypted(datasets):
+        if require:
+            raise SecurityError("the meter answered in plain text although encryption is required")
         return datasets
     if cipher is None:
         raise SecurityError("the meter sent an encrypted answer but this session has no answer key")

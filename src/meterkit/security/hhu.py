@@ -9,7 +9,7 @@ from ..clock import Clock, SystemClock
 from ..errors import SecurityError
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
 from .answer_crypto import AnswerCipher, session_key, unwrap_answer
-from .challenge import answer_tag, parse_operand
+from .challenge import answer_tag, answer_text, parse_operand_full
 from .keys import MeterIdentity
 from .package import KeyPackage, open_package
 
@@ -19,24 +19,26 @@ __all__ = ["KeyPackageAuthenticator", "load_key_authenticator"]
 class KeyPackageAuthenticator:
     """Answers challenges with the level-``level`` key of the meter named in the operand."""
 
-    def __init__(self, package: KeyPackage, level: int) -> None:
+    def __init__(self, package: KeyPackage, level: int, *, require_encryption: bool = False) -> None:
         if level not in (2, 3):
             raise SecurityError("challenge-response grants level 2 or 3")
         self.package = package
         self.level = level
         self._cipher: AnswerCipher | None = None
+        self.require_encryption = require_encryption
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
-        challenge, serial = parse_operand(operand)
-        identity = MeterIdentity(flag=identification.manufacturer, serial=serial)
-        key = self.package.key(identity, self.level, challenge[0])
-        tag = answer_tag(key, identity, self.level, challenge)
-        self._cipher = AnswerCipher(session_key(key, challenge, identity, self.level), identity, self.level)
-        return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", tag.hex().upper()))
+        parsed = parse_operand_full(operand)
+        identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
+        key = self.package.key(identity, self.level, parsed.versions[self.level])
+        tag = answer_tag(key, identity, self.level, parsed.challenge)
+        self._cipher = AnswerCipher(session_key(key, parsed.challenge, identity, self.level), identity, self.level)
+        value = answer_text(tag, int(self.package.not_after.timestamp()), self.package.hhu)
+        return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", value))
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         """Decrypt encrypted answers with the session's key (plain answers pass unchanged)."""
-        return unwrap_answer(self._cipher, datasets)
+        return unwrap_answer(self._cipher, datasets, require=self.require_encryption)
 
     def __repr__(self) -> str:
         return f"KeyPackageAuthenticator(hhu={self.package.hhu!r}, level={self.level})"

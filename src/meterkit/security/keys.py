@@ -15,10 +15,20 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import ConfigError
 
-__all__ = ["KEY_LEN", "MeterIdentity", "derive_meter_key", "parse_key_hex"]
+__all__ = [
+    "KEY_LEN",
+    "MeterIdentity",
+    "derive_meter_key",
+    "parse_key_hex",
+    "password_key",
+    "valid_hhu_id",
+    "work_order_key",
+]
 
 KEY_LEN = 32
 _INFO = b"OP2v1-kdf"
+_INFO_WO = b"OP2v1-wo"
+_INFO_PW = b"OP2v1-pw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,33 @@ def derive_meter_key(master: bytes, identity: MeterIdentity, level: int, version
         raise ConfigError(f"level must be 1-4 and key version 0-255 (got {level}, {version})")
     info = _INFO + identity.encode() + bytes([level, version])
     return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=info).derive(master)
+
+
+_HHU_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def valid_hhu_id(hhu: str) -> bool:
+    """1-16 characters from letters, digits, ``-``, ``_`` and ``.`` (they travel inside a P2 value)."""
+    return 1 <= len(hhu) <= 16 and set(hhu) <= _HHU_CHARS
+
+
+def work_order_key(meter_key: bytes, hhu: str, not_after: int) -> bytes:
+    """The key a hand-held gets for one meter for one work order: bound to the hand-held's id and the expiry (Unix
+    seconds).  The meter derives it again from its own key and the values in the P2, and checks the expiry against
+    its clock, so a package holder cannot extend it."""
+    if not valid_hhu_id(hhu):
+        raise ConfigError(f"a hand-held id must be 1-16 letters, digits, '-', '_' or '.', got {hhu!r}")
+    if not 0 <= not_after <= 0xFFFFFFFF:
+        raise ConfigError("the expiry does not fit 32 bits of Unix seconds")
+    info = _INFO_WO + hhu.encode("ascii").ljust(16, b"\x00") + not_after.to_bytes(4, "big")
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=info).derive(meter_key)
+
+
+def password_key(password: str, identity: MeterIdentity) -> bytes:
+    """The read password as a challenge-response key, so it never crosses the port in clear.  A password has little
+    entropy: one sniffed exchange allows an offline guess at it; use a long one, or the level-2 key."""
+    info = _INFO_PW + identity.encode()
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=info).derive(password.encode("utf-8"))
 
 
 def parse_key_hex(text: str, what: str = "key") -> bytes:

@@ -1,16 +1,22 @@
-"""Key packages: the per-meter keys of one work order for one hand-held unit, encrypted and expiring.
+"""Key packages: the work-order keys of the meters of one work order for one hand-held unit, encrypted and expiring.
 
-A package is a JSON file ``{"format": "meterkit-keys/1", "kdf": {...scrypt...}, "nonce": hex, "ciphertext": hex}``.
-The plaintext (AES-256-GCM under a key from the passphrase by scrypt, the header authenticated as associated data)
-holds the issuer, the hand-held id, ``not_after`` and ``meters: {FLAG:serial: {level: {version: key hex}}}``.  The
-master key never leaves the key server; a stolen package opens only the meters of one work order, only until it
-expires, and only with the passphrase.
+A package is a JSON file ``{"format": "meterkit-keys/2", "kdf": {...scrypt...}, "hhu": id, "nonce": hex,
+"ciphertext": hex}``.  The plaintext (AES-256-GCM under a key from the passphrase by scrypt, the header authenticated
+as associated data) holds the issuer, the hand-held id, ``not_after`` and ``meters: {FLAG:serial: {level: {version:
+key hex}}}``.
+
+The keys in a package are not the meters' keys but work-order keys derived from them
+(:func:`~meterkit.security.keys.work_order_key`), bound to the hand-held id and the expiry.  The hand-held sends both
+with its P2, and the meter derives the key again and checks the expiry against its own clock and the id against its
+revocation list: whoever holds a package and its passphrase cannot extend it, and cannot turn it into a meter key.
+The master key never leaves the key server.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,12 +25,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from ..errors import DataError, SecurityError
-from .keys import MeterIdentity, derive_meter_key
+from ..errors import ConfigError, DataError, SecurityError
+from .keys import MeterIdentity, derive_meter_key, valid_hhu_id, work_order_key
 
 __all__ = ["KeyPackage", "open_package", "write_package"]
 
-FORMAT = "meterkit-keys/1"
+FORMAT = "meterkit-keys/2"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -59,18 +65,26 @@ def write_package(
     identities: list[MeterIdentity],
     *,
     levels: tuple[int, ...],
-    version: int,
+    version: int | Mapping[int, int],
     valid_for: timedelta,
     now: datetime,
     issuer: str,
     hhu: str,
     passphrase: str,
 ) -> KeyPackage:
+    versions = dict(version) if isinstance(version, Mapping) else dict.fromkeys(levels, version)
+    if not valid_hhu_id(hhu):
+        raise ConfigError(f"a hand-held id must be 1-16 letters, digits, '-', '_' or '.', got {hhu!r}")
+    not_after = (now + valid_for).replace(microsecond=0)
+    expiry = int(not_after.timestamp())
     meters = {
-        f"{m.flag}:{m.serial}": {level: {version: derive_meter_key(master, m, level, version)} for level in levels}
+        f"{m.flag}:{m.serial}": {
+            level: {versions[level]: work_order_key(derive_meter_key(master, m, level, versions[level]), hhu, expiry)}
+            for level in levels
+        }
         for m in identities
     }
-    package = KeyPackage(issuer=issuer, hhu=hhu, not_after=now + valid_for, meters=meters)
+    package = KeyPackage(issuer=issuer, hhu=hhu, not_after=not_after, meters=meters)
     plain = json.dumps(
         {
             "issuer": issuer,
@@ -107,7 +121,7 @@ def open_package(path: Path, passphrase: str, *, now: datetime) -> KeyPackage:
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{path}: not a meterkit key package") from exc
     if header["format"] != FORMAT:
-        raise DataError(f"{path}: unknown key package format {header['format']!r}")
+        raise DataError(f"{path}: key package format {header['format']!r} is not {FORMAT!r}; ask for a new package")
     aad = json.dumps(header, sort_keys=True).encode()
     try:
         plain = AESGCM(_kek(passphrase, salt)).decrypt(nonce, ciphertext, aad)

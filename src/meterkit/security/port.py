@@ -15,6 +15,7 @@ in the preceding window is a tamper event: logged, relay trip where configured, 
 
 from __future__ import annotations
 
+import hmac
 import json
 import secrets
 from collections.abc import Mapping
@@ -27,9 +28,9 @@ from ..errors import ConfigError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.messages import Ack, CommandMessage, DataSet, ErrorAnswer
 from ..storage import NvStore
-from .answer_crypto import AnswerCipher, password_session_key, session_key
-from .challenge import make_challenge, operand_text, parse_tag, verify_tag
-from .keys import MeterIdentity, derive_meter_key, parse_key_hex
+from .answer_crypto import AnswerCipher, session_key
+from .challenge import answer_tag, make_challenge, operand_text, parse_answer, verify_tag
+from .keys import MeterIdentity, derive_meter_key, parse_key_hex, password_key, work_order_key
 from .lockout import Lockout, LockoutPolicy
 from .seclog import SecurityLog, SecurityLogEntry
 
@@ -39,6 +40,8 @@ __all__ = ["AUTH_ERROR", "AlarmSink", "PortSecurity", "SecurityConfig", "Securit
 AUTH_ERROR = ErrorAnswer(text="ER10")
 #: ... and the one delay before it (seconds, on top of the reaction time).
 AUTH_FAILURE_DELAY = 1.0
+#: The first byte of every challenge (the format of OP2-HMAC v1 challenges).
+CHALLENGE_FORMAT = 1
 
 
 class AlarmSink(Protocol):
@@ -49,7 +52,10 @@ _KNOWN = {
     "read_password",
     "password_levels",
     "master_key",
+    "level2_key",
+    "level3_key",
     "key_version",
+    "revoked_hhus",
     "write_window_min",
     "authorised_open_window_min",
     "relay_trip_on_tamper",
@@ -66,7 +72,9 @@ class SecurityConfig:
     read_password: str | None = None
     password_levels: tuple[int, ...] = (2,)
     master_key: bytes | None = None  # DEMO: per-meter keys derived here; real meters get derived keys injected
+    level_keys: Mapping[int, bytes] | None = None  # this meter's own keys (``meterkit keys derive``), no master
     key_version: int = 1
+    revoked_hhus: frozenset[str] = frozenset()
     write_window_min: int = 30
     authorised_open_window_min: int = 10
     relay_trip_on_tamper: bool = True
@@ -91,6 +99,14 @@ class SecurityConfig:
         if not isinstance(raw_levels, list | tuple) or any(level not in (2,) for level in raw_levels):
             raise ConfigError("[security] password_levels may only hold 2: a static password never grants writes")
         master = d.get("master_key")
+        own = {level: d[f"level{level}_key"] for level in (2, 3) if f"level{level}_key" in d}
+        if own and master is not None:
+            raise ConfigError("[security]: give either master_key (demo) or level2_key/level3_key, not both")
+        if own and len(own) != 2:
+            raise ConfigError("[security]: level2_key and level3_key go together")
+        revoked = d.get("revoked_hhus", [])
+        if not isinstance(revoked, list) or not all(isinstance(h, str) for h in revoked):
+            raise ConfigError("[security] revoked_hhus must be a list of hand-held ids")
         try:
             policy = LockoutPolicy(
                 free_failures=int(d.get("lockout_after", 3)) - 1,
@@ -111,7 +127,9 @@ class SecurityConfig:
             read_password=pw,
             password_levels=tuple(raw_levels),
             master_key=parse_key_hex(master, "[security] master_key") if master is not None else None,
+            level_keys={lv: parse_key_hex(str(k), f"[security] level{lv}_key") for lv, k in own.items()} or None,
             key_version=version,
+            revoked_hhus=frozenset(revoked),
             write_window_min=window,
             authorised_open_window_min=open_window,
             relay_trip_on_tamper=bool(d.get("relay_trip_on_tamper", True)),
@@ -147,12 +165,24 @@ class PortSecurity:
         self.log = SecurityLog(store)
         self.lockout = Lockout(store, config.lockout)
         self.read_password = config.read_password or self._stored_secret("security.read_password", 8)
-        master = config.master_key or bytes.fromhex(self._stored_secret("security.master_key", 64, hex_=True))
-        self.key_version = int(store.get_value("security.key_version") or config.key_version)
-        self.keys = {level: derive_meter_key(master, identity, level, self.key_version) for level in (2, 3)}
+        stored_versions = store.get_value("security.key_versions")
+        legacy = store.get_value("security.key_version")
+        self.key_versions: dict[int, int] = (
+            {int(k): int(v) for k, v in json.loads(stored_versions).items()}
+            if stored_versions
+            else dict.fromkeys((2, 3), int(legacy or config.key_version))
+        )
+        if config.level_keys is not None:
+            self.keys = dict(config.level_keys)
+        else:
+            master = config.master_key or bytes.fromhex(self._stored_secret("security.master_key", 64, hex_=True))
+            self.keys = {lv: derive_meter_key(master, identity, lv, self.key_versions[lv]) for lv in (2, 3)}
         stored_keys = store.get_value("security.keys")
-        if stored_keys:  # keys rotated over the port replace the derived ones
-            self.keys = {int(k): bytes.fromhex(v) for k, v in json.loads(stored_keys).items()}
+        if stored_keys:  # keys rotated over the port replace the configured or derived ones
+            self.keys.update({int(k): bytes.fromhex(v) for k, v in json.loads(stored_keys).items()})
+        self.password_key = (
+            password_key(self.read_password, identity) if config.password_levels and self.read_password else None
+        )
         self.cover_open = store.get_value("security.cover_open") == "1"
         self.relay_connected = store.get_value("security.relay", "1") == "1"
         self.last_l3: datetime | None = None
@@ -178,7 +208,7 @@ class PortSecurity:
     def next_challenge(self) -> bytes:
         self.counter += 1
         self.store.set_value("security.challenge_counter", str(self.counter))  # persisted before it is used
-        return make_challenge(self.key_version, self.counter)
+        return make_challenge(CHALLENGE_FORMAT, self.counter)
 
     # --- physical inputs ------------------------------------------------------------------------------
 
@@ -236,8 +266,8 @@ class PortSecurity:
 
     def rotate_key(self, level: int, value: str) -> None:
         """Install a new key for ``level``: ``value`` = new version (2 hex digits) followed by the new key wrapped
-        (RFC 3394 AES key wrap) under the current level-3 key.  A version not above the current one is refused
-        (no rollback); the old key is refused from then on."""
+        (RFC 3394 AES key wrap) under the current level-3 key.  A version not above the level's current one is
+        refused (no rollback); the old key of that level is refused from then on; the other level is untouched."""
         from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
         if level not in (2, 3) or len(value) < 4:
@@ -247,13 +277,17 @@ class PortSecurity:
             new_key = aes_key_unwrap(self.keys[3], bytes.fromhex(value[2:]))
         except (ValueError, InvalidUnwrap) as exc:
             raise ConfigError("the wrapped key does not unwrap under the current level-3 key") from exc
-        if version <= self.key_version:
-            raise ConfigError(f"key version {version} is not newer than {self.key_version} (rollback refused)")
+        if len(new_key) < 16:
+            raise ConfigError("a key must have at least 16 bytes")
+        if version <= self.key_versions[level]:
+            raise ConfigError(
+                f"level-{level} key version {version} is not newer than {self.key_versions[level]} (rollback refused)"
+            )
         self.keys[level] = new_key
-        self.key_version = version
+        self.key_versions[level] = version
         with self.store.transaction():
             self.store.set_value("security.keys", json.dumps({str(k): v.hex() for k, v in self.keys.items()}))
-            self.store.set_value("security.key_version", str(version))
+            self.store.set_value("security.key_versions", json.dumps({str(k): v for k, v in self.key_versions.items()}))
         self.log.add(self.now(), "KEY_CHANGED", f"level {level} version {version}")
 
     def log_entries(self) -> list[SecurityLogEntry]:
@@ -272,14 +306,19 @@ class SecuritySession:
         self._challenge: bytes | None = None
         self._salt: bytes | None = None  # the session's P0 challenge, for the answer key
         self.cipher: AnswerCipher | None = None
-        if port.button_until is not None and port.now() <= port.button_until:
-            self.level = 3
-            port.button_until = None
 
     def operand(self) -> str:
-        """The P0 value: a fresh challenge and the serial number (empty challenge while locked out)."""
-        self._challenge = self._salt = self.port.next_challenge()
-        return operand_text(self._challenge, self.port.identity.serial)
+        """The P0 value when programming mode starts: a fresh challenge, the key versions and the serial number.
+        A sealed-button press in the window before grants this session level 3."""
+        port = self.port
+        now = port.now()
+        if port.button_until is not None and now <= port.button_until:
+            port.button_until = None
+            self.level = 3
+            port.last_l3 = now
+            port.log.add(now, "AUTH_OK", "level 3 by sealed button")
+        self._challenge = self._salt = port.next_challenge()
+        return operand_text(self._challenge, port.key_versions, port.identity.serial)
 
     def _fail(self, kind: str) -> SessionReply:
         port = self.port
@@ -305,40 +344,55 @@ class SecuritySession:
         value = command.data_set.value if command.data_set is not None else ""
         if command.command_type not in ("1", "2"):
             return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+        if port.lockout.ended(now):
+            port.log.add(now, "LOCKOUT_END")
         if port.lockout.is_locked(now):
             port.lockout.refused(now)
             port.log.add(now, "AUTH_REFUSED_LOCKED")
             self._check_brute_force()
             return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
-        port.lockout.begin(now)  # counted before verification
-        if command.command_type == "1":
+        kind = "P1" if command.command_type == "1" else "P2"
+        port.lockout.begin(now, kind)  # counted before verification
+        if kind == "P1":
             ok = port.read_password is not None and secrets.compare_digest(value.encode(), port.read_password.encode())
             if not ok or not port.config.password_levels:  # no level for a password: P1 is refused (no downgrade)
                 return self._fail("password")
+            if port.config.encrypt_reads:  # a password in clear would give away the answer key: P2 only
+                return self._fail("clear-text password while answers are encrypted")
             self.level = max(self.level, max(port.config.password_levels))
-            port.lockout.succeeded()
-            if port.config.encrypt_reads and self._salt is not None:
-                self.cipher = AnswerCipher(
-                    password_session_key(port.read_password or "", self._salt, port.identity), port.identity, 0
-                )
+            port.lockout.succeeded(kind)
             port.log.add(now, "AUTH_OK", f"level {self.level} by password")
             return SessionReply(messages=(Ack(),))
         challenge, self._challenge = self._challenge, None  # exactly one P2 per P0
-        tag = parse_tag(value)
-        if challenge is None or tag is None:
+        answer = parse_answer(value)
+        if challenge is None or answer is None:
             return self._fail("no challenge pending" if challenge is None else "malformed answer")
-        level = verify_tag(port.keys, port.identity, challenge, tag)
+        keys = port.keys
+        if answer.not_after is not None and answer.hhu is not None:  # a work-order key of a hand-held's package
+            keys = {lv: work_order_key(k, answer.hhu, answer.not_after) for lv, k in port.keys.items()}
+        level = verify_tag(keys, port.identity, challenge, answer.tag)
+        by_password = False
+        pw_key = port.password_key if answer.not_after is None else None  # the password as a challenge-response key
+        if pw_key is not None and hmac.compare_digest(answer_tag(pw_key, port.identity, 2, challenge), answer.tag):
+            by_password = level is None
+            level = level or max(port.config.password_levels)
         if level is None:
             return self._fail("wrong answer")
+        if answer.hhu is not None and answer.not_after is not None:
+            if answer.hhu in port.config.revoked_hhus:
+                return self._fail(f"revoked hand-held {answer.hhu}")
+            if now.timestamp() > answer.not_after:
+                return self._fail(f"work order of {answer.hhu} expired")
         self.level = max(self.level, level)
-        port.lockout.succeeded()
+        port.lockout.succeeded(kind)
         if level >= 3:
             port.last_l3 = now
-        if port.config.encrypt_reads:
-            self.cipher = AnswerCipher(
-                session_key(port.keys[level], challenge, port.identity, level), port.identity, level
-            )
-        port.log.add(now, "AUTH_OK", f"level {level} by challenge-response")
+        key = port.password_key if by_password else keys[level]
+        if port.config.encrypt_reads and key is not None:
+            self.cipher = AnswerCipher(session_key(key, challenge, port.identity, level), port.identity, level)
+        how = "password challenge-response" if by_password else "challenge-response"
+        who = f" (hand-held {answer.hhu})" if answer.hhu else ""
+        port.log.add(now, "AUTH_OK", f"level {level} by {how}{who}")
         return SessionReply(messages=(Ack(),))
 
     def authorize(
