@@ -233,3 +233,131 @@ def test_compiled_one_pass_kernel_equals_the_numpy_path(seed: int, meters: int, 
     assert sorted((key(r), r.md_kw, r.at, r.windows) for r in fused_results) == sorted(
         (key(r), r.md_kw, r.at, r.windows) for r in numpy_results
     )
+
+
+def test_hand_computed_burst_across_block_boundaries_sliding_beats_fixed_for_every_length() -> None:
+    # 09:00-12:00 at 60 kW (1 kWh per minute); the 6 minutes 10:57-11:03 at 180 kW (3 kWh per minute) straddle the
+    # full hour, so every fixed block (5, 15, 30, 60 min, all ending at 11:00 or starting there) holds only 3 of the
+    # burst minutes, while a sliding window can hold all that fit.  A window of P minutes holding x burst minutes
+    # has P + 2x kWh, i.e. 60 + 120·x/P kW.
+    per_min = [1.0] * 117 + [3.0] * 6 + [1.0] * 57  # minute i (0-based) is the interval ending 09:00 + i + 1
+    results = compute_demand(_profile(per_min), ALL_CONFIGS)  # type: ignore[arg-type]
+    expected = {
+        # fixed: x = 3 in the block ending 11:00 and in the one ending 11:05 (or 11:15, 11:30, 12:00); ties keep
+        # the first, ending 11:00
+        "fixed 5": ("132.00", at(11, 0)),  # 60 + 120·3/5
+        "fixed 15": ("84.00", at(11, 0)),  # 60 + 120·3/15
+        "fixed 30": ("72.00", at(11, 0)),  # 60 + 120·3/30
+        "fixed 60": ("66.00", at(11, 0)),  # 60 + 120·3/60
+        # sliding 5/1: at most 5 burst minutes; first window 10:57-11:02 -> 60 + 120 = 180
+        "sliding 5/1": ("180.00", at(11, 2)),
+        # longer sliding windows hold all 6 burst minutes; the first window end on the sub-period grid that covers
+        # 10:57-11:03 wins: 1-min subs 11:03, 2-min 11:04, 5-min 11:05, 6-min 11:06, 12-min 11:12
+        "sliding 15/1": ("108.00", at(11, 3)),  # 60 + 120·6/15
+        "sliding 15/5": ("108.00", at(11, 5)),  # window 10:50-11:05
+        "sliding 30/1": ("84.00", at(11, 3)),  # 60 + 120·6/30
+        "sliding 30/2": ("84.00", at(11, 4)),
+        "sliding 30/5": ("84.00", at(11, 5)),
+        "sliding 30/6": ("84.00", at(11, 6)),
+        "sliding 60/1": ("72.00", at(11, 3)),  # 60 + 120·6/60
+        "sliding 60/2": ("72.00", at(11, 4)),
+        "sliding 60/5": ("72.00", at(11, 5)),
+        "sliding 60/6": ("72.00", at(11, 6)),
+        "sliding 60/12": ("72.00", at(11, 12)),  # window 10:12-11:12
+    }
+    got = {r.window.label: (str(r.md_kw), r.at) for r in results}
+    assert got == expected
+    for minutes in (5, 15, 30, 60):  # the point of the case: sliding is strictly higher for every length
+        fixed = Decimal(got[f"fixed {minutes}"][0])
+        assert all(Decimal(v) > fixed for k, (v, _t) in got.items() if k.startswith(f"sliding {minutes}/"))
+
+
+def reference_md(
+    cells: dict[int, int], n: int, window: DemandWindow, reset: int, straddle: bool
+) -> dict[int, tuple[int | None, int | None, int, int]]:
+    """The definitions written out, for one meter: ``cells`` maps minute i (the interval ending T0 + i + 1 min) to its
+    energy in 0.01 kWh; the billing reset is ``reset`` minutes after T0 (an instant on a reset belongs to the period
+    it ends).  Per period (0 before the reset, 1 after): best energy, end minute of the first best window, counted
+    windows, windows skipped because they miss intervals inside the meter's span."""
+    lo, hi = min(cells), max(cells)
+    out: dict[int, list[int | None]] = {}
+    for end in range(window.sub_min, n + 1, window.sub_min):
+        start = end - window.period_min
+        if start < 0:
+            continue
+        period = 0 if end <= reset else 1
+        acc = out.setdefault(period, [None, None, 0, 0])
+        complete = all(i in cells for i in range(start, end))
+        if not complete:
+            if start >= lo and end - 1 <= hi:
+                acc[3] = int(acc[3] or 0) + 1
+            continue
+        if start < reset < end and not straddle:
+            continue
+        acc[2] = int(acc[2] or 0) + 1
+        energy = sum(cells[i] for i in range(start, end))
+        if acc[0] is None or energy > int(acc[0]):
+            acc[0], acc[1] = energy, end
+    return {p: (v[0], v[1], int(v[2] or 0), int(v[3] or 0)) for p, v in out.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    hours=st.integers(2, 4),
+    meters=st.integers(1, 3),
+    reset_frac=st.floats(0.05, 0.95),
+    gap_rate=st.sampled_from([0.0, 0.0, 0.02, 0.1]),
+    straddle=st.booleans(),
+    windows=st.lists(st.sampled_from(ALL_CONFIGS), min_size=1, max_size=3, unique=True),
+)
+def test_kernel_equals_the_written_out_definition_for_meters_periods_and_gaps(
+    seed: int, hours: int, meters: int, reset_frac: float, gap_rate: float, straddle: bool, windows: list[DemandWindow]
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = 60 * hours
+    start = int(datetime(2026, 11, 1, 0, 0, tzinfo=UTC).timestamp())
+    reset = max(1, min(n - 1, int(n * reset_frac)))  # a reset at any minute inside the data
+    billing = BillingSchedule(reset_day=1, reset_time=time(reset // 60, reset % 60))
+    per_meter: dict[str, dict[int, int]] = {}
+    for m in range(meters):
+        present = rng.random(n) >= gap_rate
+        if m == 0:
+            present[[0, 1, n - 1]] = True  # fixes the grid (and the interval) to the n minutes from T0
+        else:
+            present[: int(rng.integers(0, n // 2))] = False  # later meters may start late: not gaps
+        if present.sum() < 1:
+            present[n - 1] = True
+        units = rng.integers(0, 500, n)
+        per_meter[f"m{m}"] = {int(i): int(units[i]) for i in np.flatnonzero(present)}
+    epoch = np.array([start + 60 * (i + 1) for cells in per_meter.values() for i in cells], dtype=np.int64)
+    vals = np.array([u / 100 for cells in per_meter.values() for u in cells.values()])
+    ids = np.array([m for m, cells in per_meter.items() for _ in cells], dtype=object)
+    profile = profile_from_arrays(epoch, vals, ids, quantity="kwh", on_incomplete="skip")
+    results = compute_demand(profile, windows, billing=billing, allow_straddle=straddle)
+    got = {(r.meter, r.window, r.billing_period): (r.md_kw, r.at, r.windows, r.skipped) for r in results}
+    expected = {}
+    for meter, cells in per_meter.items():
+        for window in windows:
+            ref = reference_md(cells, n, window, reset, straddle)
+            # both periods hold data (meter m0 has the first and the last minute), so both are listed for every
+            # meter and configuration, without a maximum where no window counts
+            for period in (0, 1):
+                best, end, counted, skipped = ref.get(period, (None, None, 0, 0))
+                expected[(meter, window, ("2026-10", "2026-11")[period])] = (
+                    None if best is None else to_kw(best * 10_000, window.period_min),
+                    None if end is None else datetime.fromtimestamp(start + 60 * end, UTC),
+                    counted,
+                    skipped,
+                )
+    assert got == expected
+    with_gaps = {m for m, cells in per_meter.items() if len(cells) != max(cells) - min(cells) + 1}
+    assert set(profile.gaps) == with_gaps
+
+
+def test_a_period_without_maximum_demand_is_no_data_not_within_the_contract() -> None:
+    results = compute_demand(read_load_profile(FAQ), [parse_window("fixed 15"), parse_window("fixed 60")])
+    within, empty = assess(results, Decimal(150), Decimal("12.50"))
+    assert within.exceeded is False and within.excess_kw == Decimal("0") and within.penalty == Decimal("0.00")
+    assert empty.result.md_kw is None  # no complete hour in half an hour of data
+    assert empty.exceeded is None and empty.excess_kw is None and empty.penalty is None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -34,15 +36,36 @@ HEADER = "timestamp,kwh\n"
         ("2026-11-02T09:02:00Z,1\n2026-11-02T09:01:00Z,1\n", "1 row(s) out of time order for meter p, rows 2"),
         ("2026-11-02T09:01:00Z,1\n2026-11-02T09:02:00Z,-3\n", "1 negative 'kwh' reading(s), rows 2"),
         ("2026-11-02T09:01:00Z,1\n2026-11-02T09:02:00Z,abc\n", "1 'kwh' value(s) are not numbers, rows 2"),
-        ("2026-11-02T09:01:00Z,1\nyesterday,1\n", "1 timestamp(s) without a UTC offset among ones with, rows 2"),
-        ("2026-11-02T09:01:00Z,1\n2026-13-02T09:02:00Z,1\n", "1 timestamp(s) are not ISO-8601 date-times, rows 2"),
+        ("2026-11-02T09:01:00Z,1\nyesterday,1\n", "1 unreadable timestamp(s) (not ISO-8601 date-times), rows 2"),
+        (
+            "2026-11-02T09:01:00Z,1\n2026-11-02 25:00,1\n2026-11-02T09:03:00Z,1\n",
+            "1 unreadable timestamp(s) (not ISO-8601 date-times), rows 2",
+        ),
+        (
+            "2026-11-02T09:01:00Z,1\n2026-11-02T09:02:00,1\n2026-11-02 25:00,1\n",
+            "1 unreadable timestamp(s) (not ISO-8601 date-times), rows 3",
+        ),
+        (
+            "2026-11-02T09:01:00Z,1\n2026-11-02T09:02:00,1\n",
+            "1 timestamp(s) without a UTC offset among ones with, rows 2",
+        ),
+        (
+            "2026-11-02T09:01:00Z,1\n2026-13-02T09:02:00Z,1\n",
+            "1 unreadable timestamp(s) (not ISO-8601 date-times), rows 2",
+        ),
+        ("2026-11-02 09:01,1\n2026-11-02 25:00,1\n", "1 unreadable timestamp(s) (not ISO-8601 date-times), rows 2"),
+        ("nonsense,1\nrubbish,1\n", "2 unreadable timestamp(s) (not ISO-8601 date-times), rows 1, 2"),
+        (
+            "2026-11-02T09:01:30Z,1\n2026-11-02T09:02:30Z,1\n",
+            "2 timestamp(s) off the grid of 60 s intervals counted from the full hour, rows 1, 2",
+        ),
         (
             "2026-11-02T09:01:00Z,1\n2026-11-02T09:02:00Z,1\n2026-11-02T09:04:30Z,1\n",
             "mixed interval lengths (60 s and 150 s)",
         ),
         (
             "2026-11-02T09:01:00Z,1\n2026-11-02T09:02:00Z,1\n2026-11-02T09:05:00Z,1\n",
-            "gaps in the data (meter p: 2 missing interval(s), first ending 2026-11-02T09:03:00+00:00)",
+            "gaps in the data (meter p: 2 missing interval(s), first ending 2026-11-02T09:03:00+00:00 (after row 2))",
         ),
     ],
 )
@@ -134,37 +157,61 @@ def test_html_plot_holds_both_traces(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_dask_on_a_local_cluster_equals_the_single_process_result(tmp_path: Path) -> None:
+    # six meters over the 25-hour local day of the end of DST in Berlin, written in local time (the repeated hour
+    # twice), a gap in M3, several billing periods (reset on the 25th at 12:00 local) with straddling windows
     distributed = pytest.importorskip("distributed")
-    from meterkit.analytics.fleet import fleet_demand
+    from meterkit.analytics.billing import BillingSchedule
+    from meterkit.analytics.fleet import fleet_demand_with_notes
 
+    berlin = ZoneInfo("Europe/Berlin")
     rng = np.random.default_rng(7)
-    n, meters = 24 * 60, 6
-    start = np.datetime64("2026-11-01T00:01:00")
+    n, meters = 25 * 60, 6
+    start = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)  # 00:00 CEST
+    local = [(start + timedelta(minutes=i + 1)).astimezone(berlin).strftime("%Y-%m-%d %H:%M") for i in range(n)]
+    assert len(set(local)) == n - 60  # the repeated hour
     rows = []
     for m in range(meters):
-        kwh = np.round(rng.uniform(0.5, 3.0, n), 3)
+        keep = np.ones(n, dtype=bool)
+        if m == 3:
+            keep[100:105] = False
         rows.append(
             pl.DataFrame(
                 {
-                    "meter": [f"M{m}"] * n,
-                    "timestamp": (start + np.arange(n) * np.timedelta64(60, "s")).astype(str),
-                    "kwh": kwh,
+                    "meter": [f"M{m}"] * int(keep.sum()),
+                    "timestamp": [t for t, k in zip(local, keep, strict=True) if k],
+                    "kwh": np.round(rng.uniform(0.5, 3.0, n), 3)[keep],
                 }
             )
         )
-    frame = pl.concat(rows).with_columns((pl.col("timestamp") + "Z").alias("timestamp"))
+    frame = pl.concat(rows)
     folder = tmp_path / "fleet"
     folder.mkdir()
     for i in range(3):
         frame.filter(pl.col("meter").is_in([f"M{2 * i}", f"M{2 * i + 1}"])).write_parquet(folder / f"part{i}.parquet")
     single_path = tmp_path / "all.parquet"
     frame.write_parquet(single_path)
-    single = compute_demand(read_load_profile(single_path), ALL_CONFIGS)
+    billing = BillingSchedule(reset_day=25, reset_time=time(12, 0), tz="Europe/Berlin")
+    profile = read_load_profile(single_path, tz="Europe/Berlin", on_incomplete="skip")
+    single = compute_demand(profile, ALL_CONFIGS, billing=billing, allow_straddle=True)
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
         with distributed.Client(cluster) as client:
-            fleet = fleet_demand(folder, ALL_CONFIGS, scheduler=client)
-    key = lambda r: (r.meter, r.window, r.billing_period)  # noqa: E731
-    assert [(key(r), r.md_kw, r.at) for r in sorted(single, key=key)] == [(key(r), r.md_kw, r.at) for r in fleet]
-    assert len(fleet) == meters * 16
+            fleet = fleet_demand_with_notes(
+                folder, ALL_CONFIGS, billing=billing, on_incomplete="skip", allow_straddle=True, scheduler=client
+            )
+            with pytest.raises(DataError) as info:  # without --skip-incomplete: the single-process error
+                fleet_demand_with_notes(folder, ALL_CONFIGS, billing=billing, scheduler=client)
+    full = lambda r: (r.meter, r.window, r.billing_period, r.md_kw, r.at, r.windows, r.skipped)  # noqa: E731
+    assert [full(r) for r in fleet.results] == [full(r) for r in single]  # same values, same order
+    assert len(fleet.results) == meters * 16 * 2 and {r.billing_period for r in single} == {"2026-09", "2026-10"}
+    assert sum(r.skipped for r in fleet.results if r.meter == "M3") > 0
+    # the gap is named by its time and by the row of its file: M3 follows M2's 1500 rows in part1.parquet, and the
+    # 4500 rows of M0-M2 in all.parquet
+    gap = "meter M3: 5 missing interval(s), first ending 2026-10-24T23:41:00+00:00"
+    assert profile.notes == [f"gaps skipped: {gap} (after row {3 * 1500 + 100})"]
+    assert fleet.notes == [f"gaps skipped: {gap} (after row {1500 + 100} of part1.parquet)"]
+    assert str(info.value) == (
+        f"{folder}: gaps in the data ({gap} (after row 1600 of part1.parquet)); use --skip-incomplete to skip "
+        "windows with gaps"
+    )

@@ -8,7 +8,8 @@ strictly greater-than (ties keep the first window); values are rounded half-up t
 
 Windows count when they are complete (every interval present) and lie inside one billing period; a window that
 straddles a billing reset counts for neither period unless ``allow_straddle`` is set (then it counts for the period
-it ends in).
+it ends in).  Every billing period that holds data gets a result per meter and configuration; its maximum is
+``None`` when no window in it counts.
 """
 
 from __future__ import annotations
@@ -98,17 +99,20 @@ def compute_demand(
         return _compute_fused(profile, windows, labels, bounds, billing, allow_straddle)
     cs = _prefix(energy)
     bad_cs = _prefix((~profile.valid).astype(np.int64)) if profile.valid is not None else None
+    steps_end = start_s + (np.arange(n_steps, dtype=np.int64) + 1) * step
     if profile.valid is not None:  # each meter's span: gaps inside it are reported, the edges outside are not
         span_lo = np.argmax(profile.valid, axis=0)
         span_hi = n_steps - 1 - np.argmax(profile.valid[::-1], axis=0)
+        steps_end = steps_end[profile.valid.any(axis=1)]
+    # every billing period that holds data is listed (without a maximum when no window in it counts), as the
+    # compiled path does
+    data_periods = np.unique(billing.index_of(steps_end, bounds))
     results: list[DemandResult] = []
     for window in windows:
         k = _steps(profile, window.period_min, "integration period")
         q = _steps(profile, window.sub_min, "sub-period")
         ends = np.arange(q - 1, n_steps, q, dtype=np.int64)  # grid index of the last interval of each window
         ends = ends[ends >= k - 1]
-        if ends.size == 0:
-            continue
         sums = cs[ends + 1] - cs[ends + 1 - k]  # (W, M)
         ok: npt.NDArray[np.bool_] | None = None
         partial: npt.NDArray[np.bool_] | None = None  # windows inside a meter's span that miss intervals
@@ -124,12 +128,12 @@ def compute_demand(
             keep = p_start == p_end
             ok = keep[:, None] if ok is None else ok & keep[:, None]
         masked = sums if ok is None else np.where(ok, sums, -1)
-        for p in np.unique(p_end):
+        for p in data_periods:
             rows = np.flatnonzero(p_end == p)
-            a, b = int(rows[0]), int(rows[-1]) + 1
+            a, b = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
             block = masked[a:b]
-            best = np.argmax(block, axis=0)
-            best_val = block[best, np.arange(block.shape[1])]
+            best = np.argmax(block, axis=0) if rows.size else np.zeros(block.shape[1], dtype=np.int64)
+            best_val = block[best, np.arange(block.shape[1])] if rows.size else best
             counted = (block >= 0).sum(axis=0)
             for j, meter in enumerate(profile.meters):
                 if counted[j] == 0:

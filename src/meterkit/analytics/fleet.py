@@ -1,49 +1,160 @@
-"""Fleet scale on Dask: the same kernel per meter group, over partitioned Parquet, on any scheduler.
+"""Fleet scale on Dask: the same checks and kernel per meter group, over a folder of files, on any scheduler.
 
 The local threaded scheduler is the default; ``scheduler="tcp://host:8786"`` (or a ``distributed.Client``) runs the
-same graph on a cluster.  The data are shuffled on ``meter`` so each partition holds whole meters; each partition is
-computed by :func:`~meterkit.analytics.engine.compute_demand`, so
-the results equal the single-process ones exactly.
+same graph on a cluster.  Every file is one input partition, read and checked like ``meterkit demand`` reads a single
+file (local timestamps in ``tz``, the repeated DST hour resolved by order within the file), with its file name and
+row numbers carried along; the rows are then shuffled on ``meter`` so each partition holds whole meters, put back in
+file order, and computed by :func:`~meterkit.analytics.engine.compute_demand`.  So results, gap notes and errors
+equal the single-process ones; messages name rows as ``rows 12 of part-3.parquet``.
+
+Each partition lays its own grid from the full hour (of ``tz``) before its first reading; the grids agree for every
+zone whose offsets differ by whole hours.  Billing periods in which a meter has no data are listed for it (without a
+maximum) when any meter has data there, as the single-process result lists them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, TransportError
 from .billing import BillingSchedule
 from .configs import DemandWindow
 from .engine import DemandResult, compute_demand
-from .loadprofile import profile_from_arrays
+from .loadprofile import (
+    RowNames,
+    frame_arrays,
+    gaps_error,
+    gaps_note,
+    profile_from_arrays,
+    read_frame,
+    shortest_interval,
+)
 
-__all__ = ["fleet_demand"]
+__all__ = ["CONNECT_TIMEOUT_S", "FleetDemand", "fleet_demand", "fleet_demand_with_notes", "fleet_files"]
 
-_META_COLUMNS = ["meter", "method", "period_min", "sub_min", "billing_period", "md_kw", "at", "windows", "skipped"]
+#: How long to try to reach a scheduler given by address before giving up.
+CONNECT_TIMEOUT_S = 10.0
+SUFFIXES = (".parquet", ".pq", ".csv")
+
+_INPUT = {"meter": object, "epoch": "int64", "value": "float64", "file": "int64", "row": "int64"}
+_OUTPUT = [
+    "kind",  # "result" or "gap"
+    "meter",
+    "method",
+    "period_min",
+    "sub_min",
+    "billing_period",
+    "md_kw",
+    "at",
+    "windows",
+    "skipped",
+    "text",
+]
+
+Progress = Callable[[int, int], None]  # (partitions done, partitions in all)
+
+
+@dataclass
+class FleetDemand:
+    """Results in the single-process order, and the notes (skipped gaps)."""
+
+    results: list[DemandResult]
+    notes: list[str] = field(default_factory=list)
+
+
+def fleet_files(source: str | Path) -> tuple[Path, list[Path]]:
+    """The files of a data set: the file itself, or every CSV/Parquet file under a folder (sorted by path)."""
+    root = Path(source)
+    if root.is_file():
+        return root.parent, [root]
+    if not root.is_dir():
+        raise DataError(f"{source}: no such file or folder")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise DataError(f"{source}: no CSV or Parquet files in the folder")
+    return root, files
+
+
+def _empty(columns: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+
+
+def _read_part(index: int, path: str, tz: str, quantity: str) -> pd.DataFrame:
+    """One file, checked, as (meter, epoch, value, file, row) in file order."""
+    frame = read_frame(Path(path))
+    if frame.height == 0:
+        return _empty(_INPUT)
+    arrays = frame_arrays(frame, path, tz=tz, default_meter=Path(path).stem)
+    if arrays.quantity != quantity:
+        raise DataError(f"{path}: has the column '{arrays.quantity}' where the first file has '{quantity}'")
+    return pd.DataFrame(
+        {
+            "meter": pd.Series(arrays.meters, dtype=object),
+            "epoch": arrays.epoch_s,
+            "value": arrays.values,
+            "file": np.full(frame.height, index, dtype=np.int64),
+            "row": np.arange(frame.height, dtype=np.int64),
+        }
+    )
+
+
+def _shortest(frame: pd.DataFrame) -> pd.Series:
+    """The shortest interval between consecutive readings of a meter in one partition (none: empty)."""
+    if frame.empty:
+        return pd.Series([], dtype="float64")
+    frame = frame.sort_values(["file", "row"], kind="stable")
+    step = shortest_interval(frame["epoch"].to_numpy(dtype=np.int64), frame["meter"].astype(str).to_numpy(dtype=object))
+    return pd.Series([] if step is None else [float(step)], dtype="float64")
 
 
 def _group_results(
-    frame: pd.DataFrame, windows: Sequence[DemandWindow], billing: BillingSchedule, on_incomplete: str, quantity: str
+    frame: pd.DataFrame,
+    labels: Sequence[str],
+    name: str,
+    windows: Sequence[DemandWindow],
+    billing: BillingSchedule,
+    quantity: str,
+    tz: str,
+    allow_straddle: bool,
+    step: float | None,
 ) -> pd.DataFrame:
+    """The kernel over one partition of whole meters; gaps are always skipped here and reported as rows."""
     if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in _META_COLUMNS})
-    ts = pd.to_datetime(frame["timestamp"], utc=True)
-    epoch = ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy()
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _OUTPUT})
+    if step is None or not np.isfinite(step):
+        raise DataError(f"{name}: need at least two readings per meter to know the interval length")
+    frame = frame.sort_values(["file", "row"], kind="stable")
+    several = len(labels) > 1  # one file: plain row numbers, as the single-process messages give them
+    names = RowNames(
+        files=labels if several else (),
+        file_of=frame["file"].to_numpy(dtype=np.int64) if several else None,
+        row_of=frame["row"].to_numpy(dtype=np.int64),
+    )
     profile = profile_from_arrays(
-        epoch.astype(np.int64),
-        frame[quantity].to_numpy(dtype=np.float64),
+        frame["epoch"].to_numpy(dtype=np.int64),
+        frame["value"].to_numpy(dtype=np.float64),
         frame["meter"].astype(str).to_numpy(dtype=object),
         quantity=quantity,  # type: ignore[arg-type]
-        on_incomplete=on_incomplete,  # type: ignore[arg-type]
+        name=name,
+        on_incomplete="skip",
+        tz=tz,
+        names=names,
+        step_s=int(step),
     )
-    rows = []
-    for r in compute_demand(profile, windows, billing=billing):
+    rows: list[dict[str, object]] = [{"kind": "gap", "meter": m, "text": text} for m, text in profile.gaps.items()]
+    for r in compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle):
         rows.append(
             {
+                "kind": "result",
                 "meter": r.meter,
                 "method": r.window.method,
                 "period_min": r.window.period_min,
@@ -55,7 +166,20 @@ def _group_results(
                 "skipped": r.skipped,
             }
         )
-    return pd.DataFrame(rows, columns=_META_COLUMNS)
+    return pd.DataFrame(rows, columns=_OUTPUT).astype(object)
+
+
+def _quantity(path: Path) -> str:
+    try:
+        if path.suffix.lower() == ".csv":
+            columns = pl.scan_csv(path, infer_schema_length=0).collect_schema().names()
+        else:
+            columns = pl.scan_parquet(path).collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read the file ({exc})") from exc
+    if ("kw" in columns) == ("kwh" in columns):
+        raise DataError(f"{path}: needs exactly one of the columns 'kw' or 'kwh'")
+    return "kw" if "kw" in columns else "kwh"
 
 
 def fleet_demand(
@@ -64,56 +188,156 @@ def fleet_demand(
     *,
     billing: BillingSchedule | None = None,
     on_incomplete: str = "fail",
+    allow_straddle: bool = False,
+    tz: str | None = None,
     scheduler: Any = None,
+    progress: Progress | None = None,
 ) -> list[DemandResult]:
-    """Maximum demand for every meter of a (partitioned) Parquet data set, computed with Dask."""
+    """Maximum demand for every meter of a folder of load-profile files, computed with Dask (see the module)."""
+    return fleet_demand_with_notes(
+        source,
+        windows,
+        billing=billing,
+        on_incomplete=on_incomplete,
+        allow_straddle=allow_straddle,
+        tz=tz,
+        scheduler=scheduler,
+        progress=progress,
+    ).results
+
+
+def fleet_demand_with_notes(
+    source: str | Path,
+    windows: Sequence[DemandWindow],
+    *,
+    billing: BillingSchedule | None = None,
+    on_incomplete: str = "fail",
+    allow_straddle: bool = False,
+    tz: str | None = None,
+    scheduler: Any = None,
+    progress: Progress | None = None,
+) -> FleetDemand:
+    """As :func:`fleet_demand`, with the notes.  ``tz`` (default: the billing time zone) reads local timestamps and
+    aligns the grid; ``progress(done, total)`` is called as partitions of meters finish."""
     try:
         import dask.dataframe as dd
     except ImportError as exc:  # pragma: no cover - optional extra
         raise ConfigError("fleet scale needs Dask: pip install 'meterkit[fleet]'") from exc
     billing = billing or BillingSchedule()
-    ddf = dd.read_parquet(str(source))
-    cols = set(ddf.columns)
-    if "meter" not in cols or "timestamp" not in cols or ("kw" in cols) == ("kwh" in cols):
-        raise DataError(f"{source}: fleet data needs columns meter, timestamp and one of kw/kwh")
-    quantity = "kw" if "kw" in cols else "kwh"
-    meta = pd.DataFrame({c: pd.Series(dtype=object) for c in _META_COLUMNS})
-    # shuffle so every partition holds whole meters, then run the vectorised kernel once per partition
-    grouped = ddf.shuffle(on="meter").map_partitions(
-        _group_results, windows, billing, on_incomplete, quantity, meta=meta
+    tz = tz or billing.tz
+    root, files = fleet_files(source)
+    quantity = _quantity(files[0])
+    labels = [str(p.relative_to(root)) for p in files]
+    ddf = dd.from_map(
+        _read_part,
+        range(len(files)),
+        [str(p) for p in files],
+        tz=tz,
+        quantity=quantity,
+        meta=_empty(_INPUT),
+        enforce_metadata=False,
     )
-    compute_kwargs: dict[str, Any] = {}
-    if scheduler is None:
-        compute_kwargs["scheduler"] = "threads"
-    elif isinstance(scheduler, str):
+    meta = pd.DataFrame({c: pd.Series(dtype=object) for c in _OUTPUT})
+    # shuffle so every partition holds whole meters, then run the vectorised kernel once per partition, with the
+    # interval length of the whole data set (as one process finds it)
+    shuffled = ddf.shuffle(on="meter")
+    step = shuffled.map_partitions(_shortest, meta=pd.Series(dtype="float64")).min()
+    grouped = shuffled.map_partitions(
+        _group_results, labels, str(source), windows, billing, quantity, tz, allow_straddle, step, meta=meta
+    )
+    parts = grouped.to_delayed()
+    frames = _compute(parts, scheduler, progress)
+    return _collect(frames, windows, on_incomplete, str(source))
+
+
+def _compute(parts: list[Any], scheduler: Any, progress: Progress | None) -> list[pd.DataFrame]:
+    from dask.base import compute
+
+    total = len(parts)
+    if progress is not None:
+        progress(0, total)
+    if isinstance(scheduler, str):
         from distributed import Client
 
-        with Client(scheduler) as client:
-            frame = grouped.compute(scheduler=client)
-        return _to_results(frame)
-    else:
-        compute_kwargs["scheduler"] = scheduler
-    frame = grouped.compute(**compute_kwargs)
-    return _to_results(frame)
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise TransportError(
+                f"cannot reach the Dask scheduler at {scheduler} ({' '.join(str(exc).split())})"
+            ) from exc
+        with client:
+            return _on_client(client, parts, progress)
+    if _is_client(scheduler):
+        return _on_client(scheduler, parts, progress)
+    if progress is None:
+        return list(compute(*parts, scheduler=scheduler or "threads"))
+    from dask.callbacks import Callback
+
+    keys = {p.key for p in parts}
+    done = 0
+
+    def finished(key: Any, *_: Any) -> None:
+        nonlocal done
+        if key in keys:
+            done += 1
+            progress(done, total)
+
+    with Callback(posttask=finished):
+        return list(compute(*parts, scheduler=scheduler or "threads"))
 
 
-def _to_results(frame: pd.DataFrame) -> list[DemandResult]:
-    from datetime import datetime
-    from decimal import Decimal
+def _is_client(scheduler: Any) -> bool:
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - the fleet extra brings distributed
+        return False
+    return isinstance(scheduler, Client)
 
-    out = []
-    for row in frame.itertuples(index=False):
+
+def _on_client(client: Any, parts: list[Any], progress: Progress | None) -> list[pd.DataFrame]:
+    from distributed import as_completed
+
+    futures = client.compute(parts)
+    total = len(futures)
+    for done, future in enumerate(as_completed(futures), start=1):
+        future.result()  # raises the partition's error at once
+        if progress is not None:
+            progress(done, total)
+    return list(client.gather(futures))
+
+
+def _collect(frames: list[pd.DataFrame], windows: Sequence[DemandWindow], on_incomplete: str, name: str) -> FleetDemand:
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_OUTPUT)
+    gap_rows = frame[frame["kind"] == "gap"]
+    gaps = [str(t) for _m, t in sorted(zip(gap_rows["meter"].astype(str), gap_rows["text"], strict=True))]
+    if gaps and on_incomplete == "fail":
+        raise gaps_error(name, gaps)
+    results: dict[tuple[DemandWindow, str, str], DemandResult] = {}
+    for row in frame[frame["kind"] == "result"].itertuples(index=False):
         window = DemandWindow(row.method, int(row.period_min), int(row.sub_min))
-        out.append(
-            DemandResult(
-                meter=str(row.meter),
-                window=window,
-                billing_period=str(row.billing_period),
-                md_kw=None if row.md_kw is None else Decimal(str(row.md_kw)),
-                at=None if row.at is None else datetime.fromisoformat(str(row.at)),
-                windows=int(row.windows),
-                skipped=int(row.skipped),
-            )
+        r = DemandResult(
+            meter=str(row.meter),
+            window=window,
+            billing_period=str(row.billing_period),
+            md_kw=None if pd.isna(row.md_kw) else Decimal(str(row.md_kw)),
+            at=None if pd.isna(row.at) else datetime.fromisoformat(str(row.at)),
+            windows=int(row.windows),
+            skipped=int(row.skipped),
         )
-    out.sort(key=lambda r: (r.meter, r.window, r.billing_period))
-    return out
+        results[(window, r.billing_period, r.meter)] = r
+    if not results and not gaps:
+        raise DataError(f"{name}: no data rows")
+    # a period in which some meter has data is listed for every meter, as in one process
+    meters = sorted({m for _w, _p, m in results})
+    for window in windows:
+        for period in sorted({p for w, p, _m in results if w == window}):
+            for meter in meters:
+                results.setdefault(
+                    (window, period, meter),
+                    DemandResult(
+                        meter=meter, window=window, billing_period=period, md_kw=None, at=None, windows=0, skipped=0
+                    ),
+                )
+    rank = {w: i for i, w in enumerate(windows)}
+    ordered = sorted(results.values(), key=lambda r: (rank.get(r.window, len(rank)), r.billing_period, r.meter))
+    return FleetDemand(results=ordered, notes=[gaps_note(gaps)] if gaps else [])

@@ -16,11 +16,15 @@ from .configs import DemandWindow
 from .engine import DemandResult, demand_series
 from .loadprofile import LoadProfile
 
-__all__ = ["COLORS", "plot_demand"]
+__all__ = ["COLORS", "MARKERS", "PLOT_SUFFIXES", "plot_demand"]
 
 #: One colour per configuration, in order; tests look for these pixels.
 COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 THRESHOLD_COLOR = "#555555"
+#: MD marker per method (matplotlib, plotly): a fixed window's circle is larger, so a sliding window's diamond on
+#: the same point stays visible inside it.
+MARKERS = {"fixed": ("o", "circle", 11), "sliding": ("D", "diamond", 7)}
+PLOT_SUFFIXES = (".png", ".html", ".htm")
 
 
 def _series(
@@ -39,6 +43,15 @@ def _series(
     return out
 
 
+def _md_points(results: Sequence[DemandResult], meter: str) -> dict[DemandWindow, list[DemandResult]]:
+    """Every billing period's MD of every configuration (periods without a maximum have no point)."""
+    points: dict[DemandWindow, list[DemandResult]] = {}
+    for r in results:
+        if r.meter == meter and r.md_kw is not None and r.at is not None:
+            points.setdefault(r.window, []).append(r)
+    return points
+
+
 def plot_demand(
     path: Path,
     profile: LoadProfile,
@@ -48,21 +61,23 @@ def plot_demand(
     meter: str | None = None,
     threshold_kw: Decimal | None = None,
 ) -> Path:
-    """Draw the demand curves of ``windows`` for one meter into ``path`` (``.png`` or ``.html``)."""
+    """Draw the demand curves of ``windows`` for one meter into ``path`` (``.png`` or ``.html``), with the MD of
+    each billing period marked on each curve."""
     meter = meter or profile.meters[0]
-    if meter not in profile.meters:
-        raise DataError(f"meter {meter!r} is not in the data (meters: {', '.join(profile.meters[:5])})")
+    suffix = path.suffix.lower()
+    if suffix not in PLOT_SUFFIXES:
+        raise ConfigError(f"--plot {path}: use a .png or .html file name")
     if len(windows) > len(COLORS):
         raise ConfigError(f"a plot shows at most {len(COLORS)} configurations; choose fewer")
+    if meter not in profile.meters:
+        raise DataError(f"meter {meter!r} is not in the data (meters: {', '.join(profile.meters[:5])})")
     series = _series(profile, windows, meter)
-    mds = {r.window: r for r in results if r.meter == meter and r.md_kw is not None}
-    suffix = path.suffix.lower()
+    mds = _md_points(results, meter)
+    periods = len({r.billing_period for points in mds.values() for r in points})
     if suffix == ".png":
-        _png(path, series, mds, meter, threshold_kw)
-    elif suffix in (".html", ".htm"):
-        _html(path, series, mds, meter, threshold_kw)
+        _png(path, series, mds, meter, threshold_kw, periods > 1)
     else:
-        raise ConfigError(f"--plot {path}: use a .png or .html file name")
+        _html(path, series, mds, meter, threshold_kw, periods > 1)
     return path
 
 
@@ -71,39 +86,30 @@ def _title(meter: str, threshold_kw: Decimal | None) -> str:
     return base + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
 
 
-def _png(path: Path, series: list, mds: dict, meter: str, threshold_kw: Decimal | None) -> None:  # type: ignore[type-arg]
+def _md_label(r: DemandResult, with_period: bool) -> str:
+    return f"MD {r.billing_period}: {r.md_kw} kW" if with_period else f"MD {r.md_kw} kW"
+
+
+def _png(
+    path: Path,
+    series: list,  # type: ignore[type-arg]
+    mds: dict[DemandWindow, list[DemandResult]],
+    meter: str,
+    threshold_kw: Decimal | None,
+    with_period: bool,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=100)
     try:
         for (window, t, kw), color in zip(series, COLORS, strict=False):
             times = t.astype("datetime64[s]").astype(object)
             ax.plot(times, kw, color=color, linewidth=2.2, label=window.label)
-            best = mds.get(window)
-            # MD markers are drawn for every configuration with a result (the maximum of its billing periods)
-            if best is not None and best.at is not None:
-                ax.plot(
-                    [best.at.replace(tzinfo=None)],
-                    [float(best.md_kw)],
-                    marker="o",
-                    markersize=9,
-                    color=color,
-                    markeredgecolor="black",
-                    linestyle="none",
-                )
-                ax.annotate(
-                    f"MD {best.md_kw} kW",
-                    (best.at.replace(tzinfo=None), float(best.md_kw)),
-                    textcoords="offset points",
-                    xytext=(6, 8),
-                    color=color,
-                    fontsize=9,
-                    fontweight="bold",
-                )
         if threshold_kw is not None:
             ax.axhline(
                 float(threshold_kw),
@@ -112,20 +118,111 @@ def _png(path: Path, series: list, mds: dict, meter: str, threshold_kw: Decimal 
                 linewidth=1.5,
                 label=f"contracted {threshold_kw} kW",
             )
+        # MD points: a marker per billing period on each curve (circle: fixed, diamond: sliding)
+        labels = []
+        for (window, _t, _kw), color in zip(series, COLORS, strict=False):
+            marker, _symbol, size = MARKERS[window.method]
+            for r in mds.get(window, []):
+                assert r.at is not None and r.md_kw is not None
+                x, y = mdates.date2num(r.at.replace(tzinfo=None)), float(r.md_kw)
+                ax.plot(
+                    [x],
+                    [y],
+                    marker=marker,
+                    markersize=size,
+                    color=color,
+                    markeredgecolor="black",
+                    linestyle="none",
+                    zorder=3 if window.method == "fixed" else 4,
+                )
+                labels.append(
+                    ax.annotate(
+                        _md_label(r, with_period),
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(8, 8),
+                        color=color,
+                        fontsize=9,
+                        fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+                        zorder=5,
+                    )
+                )
         ax.set_title(_title(meter, threshold_kw))
         ax.set_xlabel("time (UTC); a fixed window is drawn over its block, a sliding one at each window end")
         ax.set_ylabel("demand (kW)")
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best")
+        handles, _names = ax.get_legend_handles_labels()
+        methods = {w.method for w, _t, _kw in series if mds.get(w)}
+        for method in ("fixed", "sliding"):
+            if method in methods:
+                marker, _symbol, size = MARKERS[method]
+                handles.append(
+                    Line2D(
+                        [],
+                        [],
+                        marker=marker,
+                        markersize=size * 0.8,
+                        color="white",
+                        markeredgecolor="black",
+                        linestyle="none",
+                        label=f"MD, {method} window",
+                    )
+                )
+        # the legend beside the axes never hides a curve or an MD point
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, borderaxespad=0)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
         fig.autofmt_xdate()
         fig.tight_layout()
+        _place_labels(fig, ax, labels)
         fig.savefig(path)
     finally:
         plt.close(fig)
 
 
-def _html(path: Path, series: list, mds: dict, meter: str, threshold_kw: Decimal | None) -> None:  # type: ignore[type-arg]
+def _place_labels(fig: object, ax: object, labels: list) -> None:  # type: ignore[type-arg]
+    """Move MD labels so that none overlaps another or leaves the frame: a label that would collide is stacked
+    above the earlier ones, one at the right edge is set to the left of its point, and the y axis gets headroom
+    until the highest label is inside."""
+    from matplotlib.transforms import Bbox
+
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    margin = 10.0  # pixels between a label and the frame
+    for _attempt in range(6):
+        frame = ax.get_window_extent(renderer)  # type: ignore[attr-defined]
+        points = [ax.transData.transform(label.xy) for label in labels]  # type: ignore[attr-defined]
+        markers = [Bbox.from_extents(x - 8, y - 8, x + 8, y + 8) for x, y in points]
+        placed: list[Bbox] = []
+        for i, label in enumerate(labels):
+            obstacles = placed + [m for j, m in enumerate(markers) if j != i]
+            label.set_horizontalalignment("left")
+            label.xyann = (8, 8)
+            if label.get_window_extent(renderer).x1 > frame.x1 - margin:
+                label.set_horizontalalignment("right")
+                label.xyann = (-8, 8)
+            for level in range(len(labels) + 1):
+                label.xyann = (label.xyann[0], 8 + 15 * level)
+                box = label.get_window_extent(renderer)
+                if not any(box.overlaps(other) for other in obstacles):
+                    break
+            placed.append(box)
+        top = max((box.y1 for box in placed), default=frame.y1)
+        if top <= frame.y1 - margin:
+            return
+        lo, hi = ax.get_ylim()  # type: ignore[attr-defined]
+        # the label's anchor moves down as the range grows; grow until its offset above the anchor fits
+        need = (top - frame.y1 + 2 * margin) / frame.height
+        ax.set_ylim(lo, hi + (hi - lo) * need / max(1.0 - need, 0.2))  # type: ignore[attr-defined]
+
+
+def _html(
+    path: Path,
+    series: list,  # type: ignore[type-arg]
+    mds: dict[DemandWindow, list[DemandResult]],
+    meter: str,
+    threshold_kw: Decimal | None,
+    with_period: bool,
+) -> None:
     try:
         import plotly.graph_objects as go
     except ImportError as exc:  # pragma: no cover - optional extra
@@ -134,15 +231,17 @@ def _html(path: Path, series: list, mds: dict, meter: str, threshold_kw: Decimal
     for (window, t, kw), color in zip(series, COLORS, strict=False):
         times = t.astype("datetime64[s]").astype(str)
         fig.add_trace(go.Scatter(x=times, y=kw, name=window.label, mode="lines", line={"color": color}))
-        best = mds.get(window)
-        if best is not None and best.at is not None:
+        _marker, symbol, size = MARKERS[window.method]
+        for r in mds.get(window, []):
+            assert r.at is not None and r.md_kw is not None
+            name = f"MD {window.label} {r.billing_period}: {r.md_kw} kW" if with_period else None
             fig.add_trace(
                 go.Scatter(
-                    x=[best.at.replace(tzinfo=None).isoformat()],
-                    y=[float(best.md_kw)],
-                    name=f"MD {window.label}: {best.md_kw} kW",
+                    x=[r.at.replace(tzinfo=None).isoformat()],
+                    y=[float(r.md_kw)],
+                    name=name or f"MD {window.label}: {r.md_kw} kW",
                     mode="markers",
-                    marker={"color": color, "size": 12, "line": {"color": "black", "width": 1}},
+                    marker={"color": color, "size": size + 4, "symbol": symbol, "line": {"color": "black", "width": 1}},
                 )
             )
     if threshold_kw is not None:

@@ -1,4 +1,8 @@
-"""Contracted-demand threshold: which billing periods exceed it, by how much, and the penalty."""
+"""Contracted-demand threshold: which billing periods exceed it, by how much, and the penalty.
+
+A period without a maximum demand (no complete window: no data) is neither within the contract nor above it:
+``exceeded``, ``excess_kw`` and ``penalty`` are ``None`` there ("no data").
+"""
 
 from __future__ import annotations
 
@@ -18,12 +22,13 @@ class Exceedance:
 
     result: DemandResult
     threshold_kw: Decimal
-    excess_kw: Decimal  # 0 when within the contract
-    penalty: Decimal | None  # excess * rate, when a rate is given
+    excess_kw: Decimal | None  # 0 when within the contract; None when the period has no maximum demand
+    penalty: Decimal | None  # excess * rate, when a rate is given and the period has a maximum demand
 
     @property
-    def exceeded(self) -> bool:
-        return self.excess_kw > 0
+    def exceeded(self) -> bool | None:
+        """True above the contract, False within it, None without data."""
+        return None if self.excess_kw is None else self.excess_kw > 0
 
 
 def assess(
@@ -36,7 +41,10 @@ def assess(
         raise ConfigError(f"the penalty rate must not be negative, got {rate_per_kw} per kW")
     out = []
     for r in results:
-        excess = max(Decimal(0), (r.md_kw or Decimal(0)) - threshold_kw)
+        if r.md_kw is None:
+            out.append(Exceedance(result=r, threshold_kw=threshold_kw, excess_kw=None, penalty=None))
+            continue
+        excess = max(Decimal(0), r.md_kw - threshold_kw)
         penalty = None if rate_per_kw is None else (excess * rate_per_kw).quantize(Decimal("0.01"), ROUND_HALF_UP)
         out.append(Exceedance(result=r, threshold_kw=threshold_kw, excess_kw=excess, penalty=penalty))
     return out

@@ -8,17 +8,18 @@ from datetime import time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..analytics.billing import BillingSchedule
 from ..analytics.configs import ALL_CONFIGS, DemandWindow, parse_window
 from ..analytics.engine import DemandResult, compute_demand
 from ..analytics.loadprofile import read_load_profile
+from ..analytics.plot import COLORS, PLOT_SUFFIXES
 from ..analytics.threshold import assess
 from ..errors import ConfigError
 from .render import console
@@ -33,20 +34,28 @@ class Format(StrEnum):
     json = "json"
 
 
+def _usage(message: str) -> NoReturn:
+    """A usage error: one line on stderr, exit code 2."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"meterkit demand: usage error: {message}", markup=False
+    )
+    raise typer.Exit(2)
+
+
 def _decimal(text: str | None, what: str) -> Decimal | None:
     if text is None:
         return None
     try:
         return Decimal(text)
-    except InvalidOperation as exc:
-        raise typer.BadParameter(f"{what} {text!r} is not a number") from exc
+    except InvalidOperation:
+        _usage(f"{what} {text!r} is not a number")
 
 
 def _reset_time(text: str) -> time:
     try:
         return time.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"--reset-time {text!r}: use HH:MM") from exc
+    except ValueError:
+        _usage(f"--reset-time {text!r}: use HH:MM")
 
 
 def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWindow, ...]:
@@ -55,10 +64,38 @@ def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWi
         chosen += [parse_window(f"fixed {p}") for p in fixed]
         chosen += [parse_window(f"sliding {p}") for p in sliding]
     except ConfigError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        _usage(str(exc))
     if all_:
         chosen += [w for w in ALL_CONFIGS if w not in chosen]
     return tuple(dict.fromkeys(chosen)) or DEFAULT_WINDOWS
+
+
+class _Bar:
+    """A progress bar on stderr when it is a terminal (nothing otherwise, so piped output stays clean)."""
+
+    def __init__(self, err: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> _Bar:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def step(self, description: str, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task(description, total=total)
+        self.progress.update(self.task, description=description, completed=done, total=total, refresh=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -66,9 +103,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demand")
     def demand_cmd(
-        file: Annotated[
-            Path, typer.Argument(help="Load profile (CSV or Parquet; a directory of Parquet with --dask).")
-        ],
+        file: Annotated[Path, typer.Argument(help="Load profile (CSV or Parquet; with --dask also a folder of them).")],
         fixed: Annotated[
             list[str] | None, typer.Option("--fixed", help="Fixed window in minutes: 5, 15, 30 or 60.")
         ] = None,
@@ -102,26 +137,42 @@ def register(app: typer.Typer) -> None:
         threshold_kw = _decimal(threshold, "--threshold")
         rate_kw = _decimal(rate, "--rate")
         if rate_kw is not None and threshold_kw is None:
-            raise typer.BadParameter("--rate needs --threshold")
-        billing = BillingSchedule(reset_day=reset_day, reset_time=_reset_time(reset_time), tz=tz)
-        on_incomplete = "skip" if skip_incomplete else "fail"
+            _usage("--rate needs --threshold")
+        if plot is not None:
+            if dask or scheduler:
+                _usage("--plot works on a single file, not with --dask")
+            if plot.suffix.lower() not in PLOT_SUFFIXES:
+                _usage(f"--plot {plot}: use a .png or .html file name")
+            if len(windows) > len(COLORS):
+                _usage(f"a plot shows at most {len(COLORS)} configurations, {len(windows)} chosen; choose fewer")
+        try:
+            billing = BillingSchedule(reset_day=reset_day, reset_time=_reset_time(reset_time), tz=tz)
+        except ConfigError as exc:
+            _usage(str(exc))
+        on_incomplete: Literal["fail", "skip"] = "skip" if skip_incomplete else "fail"
         err = Console(stderr=True)
         if dask or scheduler:
-            from ..analytics.fleet import fleet_demand
+            from ..analytics.fleet import fleet_demand_with_notes
 
-            if plot is not None:
-                raise typer.BadParameter("--plot works on a single file, not with --dask")
-            with Progress(console=err, transient=True) as progress:
-                progress.add_task("computing on Dask", total=None)
-                results = fleet_demand(file, windows, billing=billing, on_incomplete=on_incomplete, scheduler=scheduler)
-            notes: list[str] = []
+            with _Bar(err) as bar:
+                fleet = fleet_demand_with_notes(
+                    file,
+                    windows,
+                    billing=billing,
+                    on_incomplete=on_incomplete,
+                    allow_straddle=allow_straddle,
+                    tz=tz,
+                    scheduler=scheduler,
+                    progress=lambda done, total: bar.step("meter groups on Dask", done, total),
+                )
+            results, notes = fleet.results, fleet.notes
         else:
-            with Progress(console=err, transient=True) as progress:
-                task = progress.add_task("reading", total=2)
-                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz)  # type: ignore[arg-type]
-                progress.update(task, advance=1, description=f"computing {len(profile.meters)} meter(s)")
+            with _Bar(err) as bar:
+                bar.step("reading", 0, 2)
+                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz)
+                bar.step(f"computing {len(profile.meters)} meter(s)", 1, 2)
                 results = compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle)
-                progress.update(task, advance=1)
+                bar.step("done", 2, 2)
             notes = profile.notes
             if plot is not None:
                 from ..analytics.plot import plot_demand
@@ -149,10 +200,10 @@ def _output(
             if assessed is not None:
                 a = assessed[i]
                 row["threshold_kw"] = float(a.threshold_kw)
-                row["exceeded"] = a.exceeded
-                row["excess_kw"] = float(a.excess_kw)
-                if a.penalty is not None:
-                    row["penalty"] = float(a.penalty)
+                row["exceeded"] = a.exceeded  # None: no maximum demand in the period (no data)
+                row["excess_kw"] = None if a.excess_kw is None else float(a.excess_kw)
+                if rate_kw is not None:
+                    row["penalty"] = None if a.penalty is None else float(a.penalty)
             rows.append(row)
         doc: dict[str, object] = {"results": rows}
         if notes:
@@ -180,9 +231,12 @@ def _output(
         ]
         if assessed is not None:
             a = assessed[i]
-            cells.append(f"[bold red]{a.excess_kw}[/]" if a.exceeded else "0 (within)")
+            if a.exceeded is None:
+                cells.append("no data")
+            else:
+                cells.append(f"[bold red]{a.excess_kw}[/]" if a.exceeded else "0 (within)")
             if rate_kw is not None:
-                cells.append(str(a.penalty))
+                cells.append("no data" if a.penalty is None else str(a.penalty))
         table.add_row(*cells)
     out.print(table)
     for note in notes:
