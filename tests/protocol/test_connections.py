@@ -74,6 +74,7 @@ def test_mode_c_option_with_z0_stays_at_300_baud() -> None:
     pair.client.select_option(pair.now, mode="0", baud_char="0")
     pair.wait_for(ReadoutReceived)
     assert pair.meter_line.baud == 300 and pair.client_line.baud == 300
+    pair.assert_lines_agree()
 
 
 def test_mode_c_without_option_select_falls_back_to_readout_at_300_after_t_t() -> None:
@@ -97,7 +98,10 @@ def test_mode_b_switches_after_the_identification() -> None:
     pair, _ = make_pair(mode="B", baud_char="E")
     pair.readout()
     assert ReadoutRequested(mode="B", baud=9600) in pair.meter_events
-    assert pair.client_line.baud == 9600 and pair.line_mismatches == []
+    assert [baud for data, baud in pair.wire.bauds("meter")] == [300, 9600]  # identification, readout
+    # after the readout both ends are back at 300 Bd, ready for programming commands (§6.4.2.3)
+    assert pair.client_line.baud == pair.meter_line.baud == 300
+    pair.assert_lines_agree()
 
 
 def test_reaction_time_is_200_ms_or_20_ms_for_a_lower_case_third_letter() -> None:
@@ -281,6 +285,7 @@ def test_mode_e_confirmation_then_binary_line_when_supported() -> None:
     assert pair.meter.state is MeterState.BINARY and pair.client.state is ClientState.BINARY
     assert pair.meter_line == SetLine(baud=9600, bytesize=8, parity="N")
     assert pair.wire.sent_by("meter")[-1] == b"\x06252\r\n"
+    pair.assert_lines_agree()
 
 
 def test_mode_e_request_without_binary_handler_is_answered_as_mode_c_readout() -> None:
@@ -289,6 +294,8 @@ def test_mode_e_request_without_binary_handler_is_answered_as_mode_c_readout() -
     pair.client.select_option(pair.now, mode="2", baud_char="5")
     event = pair.wait_for(ReadoutReceived)
     assert isinstance(event, ReadoutReceived) and ReadoutRequested(mode="C", baud=300) in pair.meter_events
+    assert pair.client_line.baud == 300
+    pair.assert_lines_agree()
 
 
 def test_mode_d_push_is_decoded_by_a_listening_client() -> None:

@@ -15,6 +15,8 @@ from tests.fixtures.telegrams import (
     ME162_ANSWER_TEXT,
     ME162_IDENT,
     ME162_OPTION,
+    MT174_LINES,
+    MT174_SOURCE,
     UH50,
     ZMD405_LINES,
     Telegram,
@@ -63,14 +65,19 @@ def test_e350_bcc_byte_is_0x01_and_is_not_searched_for() -> None:
 def test_mt174_fast_reaction_flag_and_obis_addresses_with_f_field() -> None:
     ident, readout = decode_all(ISK_MT174.data)
     assert isinstance(ident, IdentificationMessage) and ident.fast_reaction  # lower-case 'k'
+    assert (ident.manufacturer, ident.baud_char, ident.ident) == ("ISk", "5", "MT174-0001")
     assert isinstance(readout, DataMessage) and readout.bcc_ok is True
-    assert [ds.address for ds in readout.datasets] == [
-        "1-0:0.9.2*255",
-        "1-0:0.9.1*255",
-        "1-0:1.8.0*255",
-        "1-0:2.8.0*255",
-    ]
-    assert readout.datasets[3].value == "0098697.318"
+    assert len(readout.datasets) == MT174_LINES.count("\r\n") == 18
+    by_address = {ds.address: ds for ds in readout.datasets}
+    assert [ds.address for ds in readout.datasets][:3] == ["1-0:0.9.1*255", "1-0:0.9.2*255", "1-0:0.2.0*255"]
+    assert (by_address["1-0:1.8.0*255"].value, by_address["1-0:1.8.0*255"].unit) == ("0692930.505", "kWh")
+    assert (by_address["1-0:5.8.0*255"].value, by_address["1-0:5.8.0*255"].unit) == ("0235104.302", "kVArh")
+    assert by_address["0-0:C.1.6*255"].value == "FDF5"
+    assert by_address["0-0:C.51.2*01"].value == "0230920104504"  # history entries keep their F field
+    assert by_address["0-0:C.51.4*01"].value == "" and by_address["0-0:C.51.4*01"].unit == ""
+    datasets, errors = parse_datasets(MT174_LINES)  # the published lines parse strictly as well
+    assert errors == [] and datasets == readout.datasets
+    assert MT174_SOURCE.startswith("github.com/camtarn/mt174")
 
 
 def test_kamstrup_mode_a_without_crlf_before_bang_is_read_and_bad_bcc_reported() -> None:

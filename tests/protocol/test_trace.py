@@ -41,7 +41,7 @@ def test_a_password_split_across_reads_never_reaches_the_trace(password: str, da
         ring.record("<-", frame[last:cut], float(i))
         last = cut
     recorded = b"".join(r.data for r in ring.frames())
-    assert recorded[: len(b"\x01P1\x02(***)\x03")] == b"\x01P1\x02(***)\x03"
+    assert recorded[: len(b"\x01P1\x02(***)\x03?")] == b"\x01P1\x02(***)\x03?"  # the BCC too
     assert recorded[-len(b"\x01R1\x021.8.0()\x03Z") :] == b"\x01R1\x021.8.0()\x03Z"
     assert len(recorded) == len(frame) - len(password) + 3  # only the value changed, nothing else
     assert [r.data for r in seen] == [r.data for r in ring.frames()]
@@ -53,3 +53,38 @@ def test_the_ring_keeps_only_the_most_recent_frames() -> None:
         ring.record("->", bytes([0x30 + i]), float(i))
     assert [r.data for r in ring.frames()] == [b"7", b"8", b"9"]
     assert ring.dump().splitlines()[0] == "    7.000 -> 7  [37]"
+
+
+def test_the_bcc_of_a_password_frame_is_redacted_because_it_is_a_checksum_of_the_password() -> None:
+    frame = P1("secret12")
+    assert frame[-1] == 0x74  # the XOR of the password characters with the constant framing: it leaks
+    assert redact(frame) == b"\x01P1\x02(***)\x03?"
+    assert format_frame("<-", frame, 1.0) == (
+        "    1.000 <- <SOH>P1<STX>(***)<ETX><BCC?>  [01 50 31 02 28 2A 2A 2A 29 03 **]"
+    )
+    # two passwords that differ only in their BCC give identical traces
+    other = P1("secret13")
+    assert frame[-1] != other[-1] and format_frame("<-", frame, 1.0) == format_frame("<-", other, 1.0)
+
+
+def test_a_parity_polluted_password_frame_is_redacted_too() -> None:
+    polluted = bytes(b | 0x80 for b in P1("secret12"))  # a 7E1 line read as 8N1
+    shown = redact(polluted)
+    assert b"secret12" not in bytes(b & 0x7F for b in shown)
+    assert shown.endswith(b"***\xa9\x83?")
+
+
+def test_a_bcc_arriving_in_a_later_read_is_held_back_and_redacted() -> None:
+    frame = P1("secret12")
+    ring = FrameRing()
+    ring.record("<-", frame[:-1], 1.0)  # everything up to ETX: the BCC is still to come
+    assert ring.frames() == []
+    ring.record("<-", frame[-1:], 1.1)
+    (record,) = ring.frames()
+    assert record.data == b"\x01P1\x02(***)\x03?"
+    assert "<BCC?>" in record.format() and record.format().endswith("03 **]")
+
+
+def test_other_frames_keep_their_bcc() -> None:
+    r1 = b"\x01R1\x021.8.0()\x03Z"
+    assert format_frame("->", r1, 0.0).endswith("<ETX>Z  [01 52 31 02 31 2E 38 2E 30 28 29 03 5A]")

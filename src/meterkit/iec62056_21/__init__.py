@@ -1,7 +1,7 @@
 """Sans-IO IEC 62056-21 protocol core: messages, codec and the two connection state machines."""
 
 from .application import MeterApplication, MeterPortSession, SessionReply
-from .baud import baud_for, mode_from_baud_char
+from .baud import OptionOutcome, baud_for, best_standard_char, mode_from_baud_char, option_outcome
 from .bcc import bcc
 from .client import ClientConfig, ClientConnection
 from .dataset import parse_datasets
@@ -80,6 +80,7 @@ __all__ = [
     "Nak",
     "NextBlockRequested",
     "OperandReceived",
+    "OptionOutcome",
     "PositiveAck",
     "ProgrammingRequested",
     "ProtocolViolation",
@@ -96,7 +97,9 @@ __all__ = [
     "Value",
     "baud_for",
     "bcc",
+    "best_standard_char",
     "mode_from_baud_char",
+    "option_outcome",
     "parse_datasets",
     "parse_identification",
 ]

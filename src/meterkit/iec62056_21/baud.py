@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from ..errors import LocalProtocolError
@@ -11,10 +12,13 @@ __all__ = [
     "MODE_B_BAUD",
     "MODE_C_BAUD",
     "MODE_D_BAUD",
+    "OptionOutcome",
     "ProtocolMode",
     "baud_char_for",
     "baud_for",
+    "best_standard_char",
     "mode_from_baud_char",
+    "option_outcome",
 ]
 
 ProtocolMode = Literal["A", "B", "C", "D", "E"]
@@ -72,3 +76,60 @@ def baud_char_for(baud: int, mode: Literal["B", "C"]) -> str:
     raise LocalProtocolError(
         f"{baud} Bd has no baud rate character in mode {mode}; choose one of {sorted(table.values())}"
     )
+
+
+def best_standard_char(proposed: str) -> str:
+    """The fastest standard mode C/E character (``0``-``6``) not above the rate ``proposed`` stands for.
+
+    ``5`` gives ``5``; a non-standard proposal gives the best standard rate below it (``9``, 115200 Bd on P1 ports,
+    gives ``6``; the unknown ``7`` and ``8`` give ``0``, i.e. stay at 300 Bd).
+    """
+    if proposed in MODE_C_BAUD:
+        return proposed
+    limit = baud_for(proposed) if mode_from_baud_char(proposed) == "C" else INITIAL_BAUD
+    return max((c for c, rate in MODE_C_BAUD.items() if rate <= limit), key=MODE_C_BAUD.__getitem__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OptionOutcome:
+    """What a meter does with an option select ``ACK V Z Y`` (§6.4.5.2/3), as both ends must predict it.
+
+    ``action`` is ``"readout"``, ``"programming"`` or ``"binary"`` (mode E); ``baud`` the rate the meter answers
+    at (and stays at); ``reason`` says why the option was not honoured (empty when it was).
+    """
+
+    action: Literal["readout", "programming", "binary"]
+    baud: int
+    reason: str = ""
+
+
+def option_outcome(*, protocol: str, baud_char: str, mode: str, proposed: str, binary: bool) -> OptionOutcome:
+    """The one rule both connections use for ``ACK V Z Y`` after an identification proposing ``proposed``.
+
+    * Z must be a standard mode C/E character (``0``-``6``) whose rate is not above the proposal (the hand-held may
+      choose a lower rate; ``0`` keeps 300 Bd); V must be ``0``, ``1`` or ``2``.
+    * Y=``0``: readout at Z; Y=``1``: programming at Z; V=``2`` Y=``2``: binary mode (HDLC) at Z if the meter has
+      it (``binary``, announced by ``\\2``).
+    * Anything else (an unknown or inconsistent option, Y=``2`` without binary mode, manufacturer Y=``6``-``9``
+      the meter does not implement): data readout at 300 Bd, no programming and no switch.
+    """
+    limit = baud_for(proposed) if len(proposed) == 1 and mode_from_baud_char(proposed) == "C" else INITIAL_BAUD
+    if baud_char not in MODE_C_BAUD:
+        return OptionOutcome(action="readout", baud=INITIAL_BAUD, reason=f"Z={baud_char!r} is not a mode C/E rate")
+    baud = MODE_C_BAUD[baud_char]
+    if baud > limit:
+        return OptionOutcome(
+            action="readout", baud=INITIAL_BAUD, reason=f"Z={baud_char!r} ({baud} Bd) is above the proposal {limit} Bd"
+        )
+    if protocol not in "012" or len(protocol) != 1:
+        return OptionOutcome(action="readout", baud=INITIAL_BAUD, reason=f"protocol V={protocol!r} is reserved")
+    if mode == "0":
+        return OptionOutcome(action="readout", baud=baud)
+    if mode == "1":
+        return OptionOutcome(action="programming", baud=baud)
+    if mode == "2" and protocol == "2" and binary:
+        return OptionOutcome(action="binary", baud=baud)
+    if mode == "2":
+        why = "V is not 2" if binary else "the meter has no binary mode (no \\2 in its identification)"
+        return OptionOutcome(action="readout", baud=INITIAL_BAUD, reason=f"binary mode refused: {why}")
+    return OptionOutcome(action="readout", baud=INITIAL_BAUD, reason=f"mode Y={mode!r} is not supported")

@@ -6,7 +6,16 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..errors import LocalProtocolError, RemoteProtocolError
-from .baud import INITIAL_BAUD, MODE_B_BAUD, MODE_C_BAUD, baud_for, mode_from_baud_char
+from .baud import (
+    INITIAL_BAUD,
+    MODE_B_BAUD,
+    MODE_C_BAUD,
+    MODE_D_BAUD,
+    baud_for,
+    best_standard_char,
+    mode_from_baud_char,
+    option_outcome,
+)
 from .decoder import Decoder
 from .events import (
     AnswerReceived,
@@ -32,6 +41,7 @@ from .messages import (
     DataAnswer,
     DataMessage,
     DataSet,
+    ErrorAnswer,
     IdentificationMessage,
     Message,
     ModeDMessage,
@@ -97,7 +107,7 @@ class ClientConnection:
         self.state = ClientState.IDLE
         self.baud = INITIAL_BAUD
         self.identification: IdentificationMessage | None = None
-        self._decoder = Decoder("client", lenient=True)
+        self._decoder = Decoder("client", lenient=True, error_prefixes=self.config.error_prefixes)
         self._events: deque[ClientEvent] = deque()
         self._out: list[IoDirective] = []
         self._timer: float | None = None
@@ -110,6 +120,8 @@ class ClientConnection:
         self._repeats = 0
         self._partial: list[DataSet] = []
         self._mode_e_baud = INITIAL_BAUD
+        #: True right after a mode A/B readout: a command may still start programming mode (§6.4.1.3, §6.4.2.3).
+        self._programmable = False
 
     # --- I/O contract ---------------------------------------------------------------------------------
 
@@ -158,6 +170,7 @@ class ClientConnection:
         self._decoder.reset()
         self._decoder.expect_mode_d = False
         self.identification = None
+        self._programmable = False
         start = now
         if self.config.wake_up:
             nuls = round(WAKE_UP_NUL_DURATION * INITIAL_BAUD / 10)
@@ -168,47 +181,83 @@ class ClientConnection:
         self.state = ClientState.AWAIT_IDENT
         self._arm(start, self.config.response_timeout, "identification")
 
-    def listen(self) -> None:
-        """Wait for mode D pushes (identification, blank line, data, ``!``)."""
+    def listen(self, *, baud: int = MODE_D_BAUD) -> None:
+        """Wait for mode D pushes (identification, blank line, data, ``!``) at ``baud`` (2400 per the standard;
+        German push meters use 9600)."""
         if self.state is not ClientState.IDLE:
             raise LocalProtocolError(f"cannot listen in state {self.state.value}")
+        if baud <= 0:
+            raise LocalProtocolError(f"baud rate must be positive, got {baud}")
+        self._set_line(baud)
+        self._decoder.reset()
         self._decoder.expect_mode_d = True
+        self._programmable = False
         self.state = ClientState.LISTEN
 
     def select_option(
         self, now: float, *, mode: str = "0", baud_char: str | None = None, protocol: str | None = None
     ) -> None:
-        """Modes C/E: send ``ACK V Z Y``; ``mode`` "0" readout, "1" programming, "2" binary (mode E)."""
+        """Modes C/E: send ``ACK V Z Y``; ``mode`` "0" readout, "1" programming, "2" binary (mode E).
+
+        ``baud_char`` defaults to the meter's proposal (or, for a non-standard proposal such as ``9``, the fastest
+        standard rate below it).  A character that is not a standard rate (``0``-``6``) or is above the proposal is
+        refused here, before anything is sent.  The line follows :func:`~.baud.option_outcome`, the rule the meter
+        applies too: an option the meter cannot honour (binary mode without ``\\2``, a manufacturer-specific Y)
+        is sent, the line stays at 300 Bd and a readout is awaited.
+        """
         if self.state is not ClientState.IDENTIFIED or self.identification is None:
             raise LocalProtocolError(f"cannot select an option in state {self.state.value}")
-        z = baud_char if baud_char is not None else self.identification.baud_char
+        proposed = self.identification.baud_char
+        best = best_standard_char(proposed)
+        z = baud_char if baud_char is not None else best
         if z not in MODE_C_BAUD:
-            raise LocalProtocolError(f"baud character {z!r} is not a mode C/E rate (0-6)")
+            hint = (
+                f"; {proposed!r} reads as {baud_for(proposed)} Bd, not selectable"
+                if proposed not in MODE_C_BAUD
+                else ""
+            )
+            raise LocalProtocolError(
+                f"baud character {z!r} is not a standard mode C/E rate; choose 0-{best} "
+                f"(the meter proposes {proposed!r}{hint})"
+            )
+        if MODE_C_BAUD[z] > MODE_C_BAUD[best]:
+            raise LocalProtocolError(
+                f"baud character {z!r} ({MODE_C_BAUD[z]} Bd) is above the meter's proposal {proposed!r} "
+                f"({MODE_C_BAUD[best]} Bd); choose 0-{best}"
+            )
         v = protocol if protocol is not None else ("2" if mode == "2" else "0")
         option = AckOptionSelect(protocol=v, baud_char=z, mode=mode)
+        outcome = option_outcome(
+            protocol=v, baud_char=z, mode=mode, proposed=proposed, binary=self.identification.mode_e
+        )
         self._send_raw(option.to_bytes(), now)
-        baud = MODE_C_BAUD[z]
-        if mode == "2":
+        baud = outcome.baud
+        if outcome.action == "binary":
             self._mode_e_baud = baud
             self._set_line(baud, delay=self.config.baud_switch_delay)
             self._decoder.expect_option_ack = True
             self.state = ClientState.AWAIT_MODE_E
             self._arm(now, self.config.response_timeout, "mode E confirmation")
             return
-        if mode == "1":
-            self._set_line(baud, delay=self.config.baud_switch_delay)
+        self._set_line(baud, delay=self.config.baud_switch_delay)
+        if outcome.action == "programming":
             self.state = ClientState.AWAIT_OPERAND
             self._arm(now, self.config.response_timeout, "P0 operand")
             return
-        if mode == "0":
-            self._set_line(baud, delay=self.config.baud_switch_delay)
         self.state = ClientState.AWAIT_READOUT
         self._arm(now, self.config.readout_timeout, "readout")
 
     def send(self, command: CommandMessage, now: float) -> None:
-        """Send a programming command (P1, P2, R.., W.., E2, B0, B1)."""
+        """Send a programming command (P1, P2, R.., W.., E2, B0, B1).
+
+        Allowed in programming mode, and right after a mode A or B readout, where any command message (a password
+        command included) starts programming mode (§6.4.1.3, §6.4.2.3; mode B: at 300 Bd).
+        """
+        if self.state is ClientState.IDLE and self._programmable:
+            self.state = ClientState.PROGRAMMING
         if self.state is not ClientState.PROGRAMMING:
             raise LocalProtocolError(f"cannot send {command.code} in state {self.state.value}")
+        self._programmable = False
         self._last_command = command
         self._repeats = 0
         self._partial = []
@@ -257,6 +306,7 @@ class ClientConnection:
         self.state = ClientState.IDLE
         self._timer = None
         self._decoder.expect_option_ack = False
+        self._programmable = False
 
     def _timeout(self, what: str) -> None:
         self._decoder.reset()
@@ -294,6 +344,10 @@ class ClientConnection:
                 return
             self._decoder.expect_option_ack = False
             self._finish()
+            mode = mode_from_baud_char(self.identification.baud_char) if self.identification is not None else "C"
+            if mode in ("A", "B") and state is ClientState.AWAIT_READOUT:
+                self._set_line(INITIAL_BAUD)  # mode B: programming commands go at 300 Bd (§6.4.2.3)
+                self._programmable = True
             self._events.append(ReadoutReceived(message=item))
         elif isinstance(item, CommandMessage) and item.command == "P" and state is ClientState.AWAIT_OPERAND:
             self.state = ClientState.PROGRAMMING
@@ -304,6 +358,17 @@ class ClientConnection:
             self._events.append(BreakReceived())
         elif isinstance(item, DataAnswer) and state is ClientState.AWAIT_ANSWER:
             self._on_answer(item, now)
+        elif isinstance(item, ErrorAnswer) and state is ClientState.AWAIT_ANSWER:
+            if item.bcc_ok is False and self.config.strict_bcc:
+                if not self._retry(now, "error message BCC mismatch"):
+                    self.state = ClientState.PROGRAMMING
+                    self._timer = None
+                return
+            self._repeats = 0
+            self._partial = []
+            self.state = ClientState.PROGRAMMING
+            self._timer = None
+            self._events.append(ErrorReceived(text=item.text))
         elif isinstance(item, Ack) and state is ClientState.AWAIT_ANSWER:
             if self._last_command is not None and self._last_command.code == "B1":
                 self._finish()

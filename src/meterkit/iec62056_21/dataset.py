@@ -73,6 +73,7 @@ def _parse_line(line: str, out: list[DataSet]) -> None:
             values.append(parse_value_group(inner))
             pos = close_at + 1
         try:
+            # spaces around an address separate data sets on a line (the writer refuses them, see DataSet.to_text)
             out.append(DataSet(address=address.strip(" "), values=tuple(values)))
         except LocalProtocolError as exc:
             raise RemoteProtocolError(f"unreadable data set ({exc})", line.encode("ascii", "replace")) from exc

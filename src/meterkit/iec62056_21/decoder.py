@@ -9,7 +9,12 @@
 * bytes before a start character (``/``, SOH, STX, ACK, NAK) are skipped and reported once per run;
   NUL bytes (wake-up) are skipped silently;
 * buffers are bounded: a message longer than ``max_message`` is dropped and reported;
-* feeding byte by byte gives the same items as feeding everything at once.
+* feeding byte by byte gives the same items as feeding everything at once, at a cost linear in the bytes fed: the
+  search for the end of the message at the head of the buffer resumes where the previous ``feed`` stopped
+  (:attr:`Decoder.scanned` counts the bytes examined);
+* an STX block holding nothing but ``(text)`` whose text starts with one of ``error_prefixes`` is an
+  :class:`ErrorAnswer` (the error message of §6.3.10: no address, no unit, ``ER`` by convention); any other
+  STX block without ``!`` is a :class:`DataAnswer`.
 
 The role decides what a message can be: a ``"meter"`` receives requests, option selects, commands, ACK and NAK;
 a ``"client"`` receives identifications, readouts, mode D pushes, answers, P0/B0 commands, ACK and NAK.
@@ -30,6 +35,8 @@ from .messages import (
     CommandMessage,
     DataAnswer,
     DataMessage,
+    DataSet,
+    ErrorAnswer,
     IdentificationMessage,
     Message,
     ModeDMessage,
@@ -43,6 +50,8 @@ DecodedItem = Message | RemoteProtocolError
 
 _SOH, _STX, _ETX, _EOT, _ACK, _NAK = 0x01, 0x02, 0x03, 0x04, 0x06, 0x15
 _LINE_LIMIT = 256
+#: Strips the parity bit (7E1 read as 8N1).
+_MASK7 = bytes(b & 0x7F for b in range(256))
 
 
 def parse_identification(line: bytes) -> IdentificationMessage:
@@ -70,10 +79,18 @@ class Decoder:
         *,
         max_message: int | None = None,
         lenient: bool = True,
+        error_prefixes: tuple[str, ...] = ("ER", "#"),
     ) -> None:
         self.role = role
         self.max_message = max_message if max_message is not None else (4 << 20 if role == "client" else 4096)
         self.lenient = lenient
+        self.error_prefixes = error_prefixes
+        #: Bytes examined while looking for message ends (for tests of the linear cost; cheap to keep).
+        self.scanned = 0
+        #: Where the search for the end of the message at the head of the buffer resumes (mode D: the start of the
+        #: first data line not yet looked at; ``_line_scan``: where the search for that line's end resumes).
+        self._scan = 0
+        self._line_scan = 0
         #: Set by the connection while an ``ACK V Z Y CR LF`` may arrive (meter: after its identification;
         #: client: while waiting for the mode E confirmation).  Otherwise ACK is a single byte.
         self.expect_option_ack = False
@@ -94,6 +111,7 @@ class Decoder:
         """Drop any partial message (inter-character time-out); returns what was dropped."""
         dropped = bytes(self._buf)
         self._buf.clear()
+        self._scan = self._line_scan = 0
         self._pending_ident = None
         return dropped
 
@@ -101,6 +119,7 @@ class Decoder:
         """Hand the unparsed bytes to another protocol (mode E switch)."""
         rest = bytes(self._buf)
         self._buf.clear()
+        self._scan = self._line_scan = 0
         return rest
 
     def feed(self, data: bytes) -> list[DecodedItem]:
@@ -110,7 +129,7 @@ class Decoder:
         """
         if not data:
             return self._end_of_stream()
-        self._buf.extend(b & 0x7F for b in data)
+        self._buf += data.translate(_MASK7)
         out: list[DecodedItem] = []
         while True:
             item = self._next()
@@ -148,6 +167,26 @@ class Decoder:
             return b"/\x01\x06\x15"
         return b"/\x01\x02\x06\x15"
 
+    def _consume(self, n: int) -> None:
+        """Drop ``n`` bytes from the head of the buffer; the next message's end search starts afresh."""
+        del self._buf[:n]
+        self._scan = self._line_scan = 0
+
+    def _find_end(self, start: int, terminators: bytes) -> int | None:
+        """First index >= ``start`` holding one of ``terminators``, resuming the search where the last call for
+        the same head message stopped; None (and the position remembered) if there is none yet."""
+        buf = self._buf
+        pos = max(start, self._scan)
+        hits = [i for i in (buf.find(t, pos) for t in terminators) if i >= 0]
+        if hits:
+            end = min(hits)
+            self.scanned += end + 1 - pos
+            self._scan = end
+            return end
+        self.scanned += max(0, len(buf) - pos)
+        self._scan = max(pos, len(buf))
+        return None
+
     def _next(self) -> DecodedItem | None:
         buf = self._buf
         if self._pending_ident is not None:
@@ -160,7 +199,7 @@ class Decoder:
                 self._skipped.append(buf[i])
             i += 1
         if i:
-            del buf[:i]
+            self._consume(i)
         if not buf:
             return None
         noise = self._flush_skipped()
@@ -172,7 +211,7 @@ class Decoder:
         if first == _ACK:
             return self._ack()
         if first == _NAK:
-            del buf[:1]
+            self._consume(1)
             return Nak()
         if first == _SOH:
             return self._soh_block()
@@ -180,15 +219,15 @@ class Decoder:
 
     def _line_message(self) -> DecodedItem | None:
         buf = self._buf
-        end = buf.find(b"\n")
-        if end < 0:
+        end = self._find_end(0, b"\n")
+        if end is None:
             if len(buf) > _LINE_LIMIT:
                 dropped = bytes(buf[:_LINE_LIMIT])
-                del buf[:1]
+                self._consume(1)
                 return RemoteProtocolError("'/' line without line end", dropped)
             return None
         raw = bytes(buf[:end])
-        del buf[: end + 1]
+        self._consume(end + 1)
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if self.role == "meter":
             return self._request(line)
@@ -215,16 +254,21 @@ class Decoder:
         ident = self._pending_ident
         assert ident is not None
         buf = self._buf
-        # the block ends with a line starting with '!' (DSMR adds a CRC after it)
-        pos = 0
+        # the block ends with a line starting with '!' (DSMR adds a CRC after it); self._scan is the start of the
+        # first line not yet looked at
         while True:
-            nl = buf.find(b"\n", pos)
+            pos = self._scan
+            resume = max(pos, self._line_scan)
+            nl = buf.find(b"\n", resume)
             if nl < 0:
+                self.scanned += len(buf) - resume
+                self._line_scan = len(buf)  # the next feed looks only at the new bytes
                 return None
+            self.scanned += nl + 1 - resume
             line = bytes(buf[pos:nl]).rstrip(b"\r")
             if line.startswith(b"!"):
                 text = bytes(buf[:pos]).decode("ascii", "replace")
-                del buf[: nl + 1]
+                self._consume(nl + 1)
                 self._pending_ident = None
                 try:
                     datasets, errors = parse_datasets(text, lenient=self.lenient)
@@ -232,27 +276,27 @@ class Decoder:
                     return exc
                 self._reports.extend(errors)
                 return ModeDMessage(identification=ident, datasets=datasets)
-            pos = nl + 1
+            self._scan = self._line_scan = nl + 1
 
     def _ack(self) -> DecodedItem | None:
         buf = self._buf
         if not self.expect_option_ack:
-            del buf[:1]
+            self._consume(1)
             return Ack()
         if len(buf) < 2:
             return None
         if not (0x30 <= buf[1] <= 0x39):
-            del buf[:1]
+            self._consume(1)
             return Ack()
-        end = buf.find(b"\n")
+        end = buf.find(b"\n", 0, 9)
         if end < 0:
             if len(buf) > 8:
                 dropped = bytes(buf[:8])
-                del buf[:1]
+                self._consume(1)
                 return RemoteProtocolError("option select without line end", dropped)
             return None
         raw = bytes(buf[: end + 1])
-        del buf[: end + 1]
+        self._consume(end + 1)
         body = raw[1:].rstrip(b"\r\n")
         if len(body) != 3:
             return RemoteProtocolError("option select must be ACK V Z Y CR LF", raw)
@@ -264,11 +308,7 @@ class Decoder:
 
     def _block_end(self, start: int) -> int | None:
         """Index of the ETX/EOT ending the block that starts at ``start``; None if incomplete."""
-        buf = self._buf
-        for i in range(start, len(buf)):
-            if buf[i] in (_ETX, _EOT):
-                return i
-        return None
+        return self._find_end(start, b"\x03\x04")
 
     def _soh_block(self) -> DecodedItem | None:
         buf = self._buf
@@ -276,7 +316,7 @@ class Decoder:
         if end is None or end + 1 >= len(buf):
             return None
         frame = bytes(buf[: end + 2])
-        del buf[: end + 2]
+        self._consume(end + 2)
         body = frame[1:-1]
         ok = bcc(body) == frame[-1]
         if not ok and not self.lenient:
@@ -310,7 +350,7 @@ class Decoder:
         if end is None or end + 1 >= len(buf):
             return None
         frame = bytes(buf[: end + 2])
-        del buf[: end + 2]
+        self._consume(end + 2)
         body = frame[1:-1]
         ok = bcc(body) == frame[-1]
         if not ok and not self.lenient:
@@ -328,4 +368,22 @@ class Decoder:
         self._reports.extend(errors)
         if readout:
             return DataMessage(datasets=datasets, bcc_ok=ok)
+        error = self._error_text(text, datasets, partial)
+        if error is not None:
+            return ErrorAnswer(text=error, bcc_ok=ok)
         return DataAnswer(datasets=datasets, partial=partial, bcc_ok=ok)
+
+    def _error_text(self, text: str, datasets: tuple[DataSet, ...], partial: bool) -> str | None:
+        """The text of an error message ``(e..e)``: the whole block is one parenthesised value without address or
+        unit that starts with an error prefix; None for anything else."""
+        if (
+            partial
+            or not self.error_prefixes
+            or len(datasets) != 1
+            or not (text.startswith("(") and text.endswith(")"))
+        ):
+            return None
+        ds = datasets[0]
+        if ds.address or len(ds.values) != 1 or "*" in text:
+            return None
+        return ds.value if ds.value.startswith(self.error_prefixes) else None

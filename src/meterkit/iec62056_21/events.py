@@ -77,7 +77,10 @@ IoDirective = Transmit | SetLine
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SignOn:
-    """A request addressed to this meter arrived; the identification went out (informational)."""
+    """A request addressed to this meter arrived; the identification went out (informational).
+
+    A mode D meter emits it (address ``""``) at the start of every push, so a fresh application session serves it.
+    """
 
     address: str
 
@@ -87,7 +90,8 @@ class ReadoutRequested:
     """Send the readout data: answer with ``send(DataMessage(...))``.
 
     ``mode`` is the protocol mode that led here (``"A"``, ``"B"``, ``"C"``; ``"C"`` also for the
-    fallback readout at 300 Bd when no option select arrived), ``baud`` the rate it goes out at.
+    fallback readout at 300 Bd when no option select arrived; ``"D"`` for a push, which goes out as a
+    :class:`~.messages.ModeDMessage` without STX/ETX/BCC), ``baud`` the rate it goes out at.
     """
 
     mode: str
@@ -128,7 +132,8 @@ class BinaryModeRequested:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SessionEnded:
-    """The session is over: ``reason`` is ``"break"``, ``"inactivity"``, ``"eof"``, ``"readout-done"``..."""
+    """The session is over: ``reason`` is ``"break"``, ``"inactivity"``, ``"eof"``, ``"readout-done"``,
+    ``"push-done"`` (mode D)..."""
 
     reason: str
 

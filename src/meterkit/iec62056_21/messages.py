@@ -132,6 +132,9 @@ class DataSet:
     def to_text(self, *, strict: bool = True, max_value_len: int = MAX_VALUE_LEN) -> str:
         if strict:
             _check_len("address", self.address, MAX_ADDRESS_LEN)
+            if self.address != self.address.strip(" "):
+                # readers strip them (they separate data sets on a line), so they could not be read back
+                raise LocalProtocolError(f"address {self.address!r} has leading or trailing spaces")
             for v in self.values:
                 _check_len("value", v.value, max_value_len)
                 _check_len("unit", v.unit, MAX_UNIT_LEN)
@@ -220,6 +223,8 @@ class IdentificationMessage:
         body = "".join("\\" + w for w in self.enhanced) + self.ident
         if strict:
             _check_len("identification", body, MAX_IDENT_LEN)
+            if "\\" in self.ident:
+                raise LocalProtocolError(f"identification {self.ident!r}: '\\' is only allowed in \\W pairs")
         return b"/" + (self.manufacturer + self.baud_char + body).encode("ascii") + CRLF
 
 
@@ -347,9 +352,15 @@ class DataAnswer:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ErrorAnswer:
-    """The meter's error message ``STX (text) ETX BCC`` (§6.3.10); text starts with ``ER`` by convention."""
+    """The meter's error message ``STX (text) ETX BCC`` (§6.3.10); text starts with ``ER`` by convention.
+
+    On the wire an error message looks like a data answer with one address-less value; the decoder tells them apart
+    by the text's prefix (``Decoder(error_prefixes=("ER", "#"))``: the standard suggests ``ER``, LIS-200 devices
+    send ``#nnnn``), so an error text must start with one of those prefixes to be read back as an error.
+    """
 
     text: str
+    bcc_ok: bool | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_chars("error text", self.text, _FORBIDDEN_VALUE)

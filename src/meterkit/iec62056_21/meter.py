@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import LocalProtocolError, RemoteProtocolError
-from .baud import INITIAL_BAUD, MODE_B_BAUD, MODE_C_BAUD, mode_from_baud_char
+from .baud import INITIAL_BAUD, MODE_B_BAUD, MODE_C_BAUD, mode_from_baud_char, option_outcome
 from .decoder import Decoder
 from .events import (
     BinaryModeRequested,
@@ -31,6 +31,7 @@ from .messages import (
     DataMessage,
     IdentificationMessage,
     Message,
+    ModeDMessage,
     Nak,
     RequestMessage,
 )
@@ -58,12 +59,18 @@ def addresses_match(requested: str, own: str) -> bool:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class MeterPortConfig:
-    """How a meter presents itself on the optical port."""
+    """How a meter presents itself on the optical port.
+
+    ``protocol_mode="D"`` makes a push-only meter: it never answers a request and sends its data (identification,
+    blank line, data lines, ``!``; no STX/ETX/BCC) at the rate of its Z (``"3"``: 2400 Bd as the standard says;
+    ``"5"``: 9600 Bd like German push meters) whenever :meth:`MeterConnection.push` is called, and every
+    ``push_interval`` seconds when that is set (the first push is due at once).
+    """
 
     manufacturer: str
     ident: str
     baud_char: str = "5"
-    protocol_mode: Literal["A", "B", "C"] = "C"
+    protocol_mode: Literal["A", "B", "C", "D"] = "C"
     device_address: str = ""
     enhanced: tuple[str, ...] = ()
     binary_mode: bool = False
@@ -76,10 +83,19 @@ class MeterPortConfig:
     #: Extra wait before the first message after a baud switch, so a hand-held's IR head has switched too
     #: (USB heads need 250-400 ms after the option select).
     post_switch_delay: float = 0.4
+    #: Mode D: seconds between two pushes (None: push only when :meth:`MeterConnection.push` is called).
+    push_interval: float | None = None
 
     def __post_init__(self) -> None:
         announced = mode_from_baud_char(self.baud_char)
-        if announced != self.protocol_mode:
+        if self.protocol_mode == "D":
+            if self.baud_char not in MODE_C_BAUD:
+                raise LocalProtocolError("mode D baud character must be a digit 0-6 ('3' = 2400 Bd per the standard)")
+            if self.binary_mode:
+                raise LocalProtocolError("a mode D (push) meter has no binary mode")
+            if self.push_interval is not None and self.push_interval <= 0:
+                raise LocalProtocolError("push_interval must be positive")
+        elif announced != self.protocol_mode:
             raise LocalProtocolError(
                 f"baud character {self.baud_char!r} announces mode {announced}, not mode {self.protocol_mode}"
             )
@@ -87,6 +103,10 @@ class MeterPortConfig:
             raise LocalProtocolError(f"mode B baud character must be one of {''.join(MODE_B_BAUD)}")
         if self.protocol_mode == "C" and self.baud_char not in MODE_C_BAUD:
             raise LocalProtocolError(f"mode C baud character must be one of {''.join(MODE_C_BAUD)}")
+        if "2" in self.enhanced and not self.binary_mode:
+            raise LocalProtocolError(
+                "enhanced identification \\2 announces binary mode (mode E); set binary_mode=True to accept it"
+            )
         if not 60.0 <= self.inactivity_timeout <= 120.0:
             raise LocalProtocolError("inactivity time-out must be 60-120 s (IEC 62056-21 Annex A)")
         if self.max_repeats < 0:
@@ -103,6 +123,11 @@ class MeterPortConfig:
         return IdentificationMessage(
             manufacturer=self.manufacturer, baud_char=self.baud_char, ident=self.ident, enhanced=enhanced
         )
+
+    @property
+    def push_baud(self) -> int:
+        """Mode D: the line rate of the pushes (Z read as a mode C character; ``3`` = 2400 Bd)."""
+        return MODE_C_BAUD[self.baud_char] if self.protocol_mode == "D" else INITIAL_BAUD
 
     @property
     def effective_reaction_time(self) -> float:
@@ -134,6 +159,8 @@ class MeterConnection:
         self._repeats = 0
         self._reaction = config.effective_reaction_time
         self._switch_pending = False
+        if config.protocol_mode == "D" and config.push_interval is not None:
+            self._timer = float("-inf")  # the first push is due at once (a past deadline means "now")
 
     # --- I/O contract ---------------------------------------------------------------------------------
 
@@ -171,19 +198,26 @@ class MeterConnection:
             return
         self._timer = None
         state = self.state
-        if state is MeterState.AWAIT_OPTION:
+        if state is MeterState.IDLE and self.config.protocol_mode == "D":
+            self.push(now)
+        elif state is MeterState.AWAIT_OPTION:
             self._decoder.expect_option_ack = False
             self._readout(now, mode="C", baud=INITIAL_BAUD)
         elif state is MeterState.READOUT_SENT:
             self._end("readout-done")
         elif state is not MeterState.IDLE:
             self._end("inactivity")
+            if self.config.protocol_mode == "D" and self.config.push_interval is not None:
+                self._timer = now + self.config.push_interval
 
     def send(self, message: Message, now: float, *, delay: float = 0.0) -> None:
         """Send the application's answer; raises LocalProtocolError when the state does not allow it."""
         key = _send_key(message)
         if key not in METER_SENDS[self.state]:
             raise LocalProtocolError(f"cannot send {key} in state {self.state.value}")
+        if self.state is MeterState.PUSH_PENDING:
+            self._send_push(message, now, delay)
+            return
         data = message.to_bytes()
         self._transmit(data, now, delay)
         if isinstance(message, CommandMessage) and message.command == "B":
@@ -193,6 +227,8 @@ class MeterConnection:
             self.state = MeterState.READOUT_SENT
             self._repeats = 0
             self._timer = now + delay + self._reaction + self.config.repeat_window
+            if self.config.protocol_mode == "B":
+                self._set_line(INITIAL_BAUD)  # §6.4.2.3: after the readout, commands come at 300 Bd
             return
         if isinstance(message, DataAnswer) and message.partial:
             self.state = MeterState.PARTIAL_SENT
@@ -201,7 +237,36 @@ class MeterConnection:
             self.state = MeterState.PROGRAMMING
         self._arm_inactivity(now)
 
+    def push(self, now: float) -> None:
+        """Mode D: start a push.  Emits :class:`SignOn` (address ``""``) and ``ReadoutRequested(mode="D", baud)``;
+        the application answers with ``send(DataMessage(...))`` (or a complete :class:`ModeDMessage`), which goes
+        out as the mode D message; then :class:`SessionEnded` ``("push-done")``."""
+        if self.config.protocol_mode != "D":
+            raise LocalProtocolError(f"only a mode D meter pushes (this one is mode {self.config.protocol_mode})")
+        if self.state is not MeterState.IDLE:
+            raise LocalProtocolError(f"cannot push in state {self.state.value}")
+        baud = self.config.push_baud
+        self._set_line(baud)
+        self._switch_pending = False  # nobody listens for an answer: no settling delay before a push
+        self.state = MeterState.PUSH_PENDING
+        self._arm_inactivity(now)
+        self._events.append(SignOn(address=""))
+        self._events.append(ReadoutRequested(mode="D", baud=baud))
+
     # --- internals ------------------------------------------------------------------------------------
+
+    def _send_push(self, message: Message, now: float, delay: float) -> None:
+        if isinstance(message, ModeDMessage):
+            push = message
+        else:
+            assert isinstance(message, DataMessage)
+            push = ModeDMessage(identification=self.identification, datasets=message.datasets)
+        self._out.append(Transmit(data=push.to_bytes(), not_before=now + delay))
+        self._last_sent = b""
+        self.state = MeterState.IDLE
+        interval = self.config.push_interval
+        self._timer = now + delay + interval if interval is not None else None
+        self._events.append(SessionEnded(reason="push-done"))
 
     def _transmit(self, data: bytes, now: float, delay: float = 0.0) -> None:
         not_before = max(now, self._last_rx + self._reaction) + delay
@@ -228,7 +293,7 @@ class MeterConnection:
         self.state = MeterState.IDLE
         self._timer = None
         self._decoder.expect_option_ack = False
-        self._set_line(INITIAL_BAUD)
+        self._set_line(self.config.push_baud if self.config.protocol_mode == "D" else INITIAL_BAUD)
         if was_active and announce:
             self._events.append(SessionEnded(reason=reason))
 
@@ -262,6 +327,10 @@ class MeterConnection:
             self._violation(RemoteProtocolError(f"unexpected {type(item).__name__} from a client"))
 
     def _on_request(self, request: RequestMessage, now: float) -> None:
+        if self.config.protocol_mode == "D":
+            # mode D has no request (§6.4.4): a push meter's port does not answer
+            self._violation(RemoteProtocolError("mode D meter: requests are not answered", request.to_bytes()))
+            return
         if request.start not in self.config.accept_request_start:
             self._violation(RemoteProtocolError(f"request start '/{request.start}' not accepted", request.to_bytes()))
             return
@@ -291,10 +360,15 @@ class MeterConnection:
             self._violation(RemoteProtocolError("option select outside the sign-on", option.to_bytes()))
             return
         self._decoder.expect_option_ack = False
-        own = self.config.baud_char
-        consistent = option.baud_char in (own, "0") and option.protocol in "012"
-        baud = MODE_C_BAUD.get(option.baud_char, INITIAL_BAUD) if consistent else INITIAL_BAUD
-        if consistent and option.protocol == "2" and option.mode == "2" and self.config.binary_mode:
+        outcome = option_outcome(
+            protocol=option.protocol,
+            baud_char=option.baud_char,
+            mode=option.mode,
+            proposed=self.config.baud_char,
+            binary=self.config.binary_mode,
+        )
+        baud = outcome.baud
+        if outcome.action == "binary":
             self._set_line(baud)
             self._transmit(AckOptionSelect(protocol="2", baud_char=option.baud_char, mode="2").to_bytes(), now)
             self._set_line(baud, bytesize=8, parity="N")
@@ -302,18 +376,16 @@ class MeterConnection:
             self._timer = None
             self._events.append(BinaryModeRequested(baud=baud, leftover=self._decoder.take_leftover()))
             return
-        if consistent and option.mode == "1":
-            self._set_line(baud)
+        if outcome.reason:
+            # unsupported or inconsistent: data readout at 300 Bd, no programming (§6.4.5.2); reported for traces
+            self._violation(RemoteProtocolError(f"option select not honoured ({outcome.reason})", option.to_bytes()))
+        self._set_line(baud)
+        if outcome.action == "programming":
             self.state = MeterState.OPERAND_PENDING
             self._arm_inactivity(now)
             self._events.append(ProgrammingRequested(baud=baud))
             return
-        if consistent and option.mode == "0":
-            self._set_line(baud)
-            self._readout(now, mode="C", baud=baud)
-            return
-        # unsupported or inconsistent: data readout at 300 Bd, no programming (§6.4.5.2)
-        self._readout(now, mode="C", baud=INITIAL_BAUD)
+        self._readout(now, mode="C", baud=baud)
 
     def _on_command(self, command: CommandMessage, now: float) -> None:
         state = self.state
@@ -322,8 +394,10 @@ class MeterConnection:
                 self._transmit(Ack().to_bytes(), now)
             self._end("break")
             return
-        if state is MeterState.READOUT_SENT and self.config.protocol_mode == "A":
-            state = self.state = MeterState.PROGRAMMING  # §6.4.1.3: any command starts programming in mode A
+        if state is MeterState.READOUT_SENT and self.config.protocol_mode in ("A", "B"):
+            # §6.4.1.3 / §6.4.2.3: after a mode A or B readout any command message (a password command included)
+            # starts programming mode; in mode B both ends are back at 300 Bd by then
+            state = self.state = MeterState.PROGRAMMING
         if state not in (MeterState.PROGRAMMING, MeterState.PARTIAL_SENT):
             self._violation(RemoteProtocolError(f"command {command.code} outside programming mode"))
             return

@@ -8,7 +8,8 @@ Used by the test suites of every layer (protocol, meter, security) to run whole 
     event = pair.command(CommandMessage(command="R", command_type="1", data_set=DataSet.single("1.8.0")))
 
 Time only moves when something waits: ``Transmit.not_before`` and timers advance the simulated clock.  The pair
-checks that both ends agree on the line settings whenever bytes cross (``line_mismatches``).
+checks that both ends agree on the line settings whenever bytes cross (``line_mismatches``; tests call
+:meth:`ConnectionPair.assert_lines_agree`), and records the sender's line of every frame (``Wire.lines``).
 """
 
 from __future__ import annotations
@@ -41,9 +42,15 @@ class Wire:
     """What crossed the simulated line, for assertions: ``(time, "meter"|"client", bytes)``."""
 
     frames: list[tuple[float, str, bytes]] = field(default_factory=list)
+    #: The sender's line settings when each frame of ``frames`` crossed (same index).
+    lines: list[SetLine] = field(default_factory=list)
 
     def sent_by(self, side: str) -> list[bytes]:
         return [data for _, who, data in self.frames if who == side]
+
+    def bauds(self, side: str) -> list[tuple[bytes, int]]:
+        """``(bytes, baud)`` of every frame ``side`` sent."""
+        return [(data, line.baud) for (_, who, data), line in zip(self.frames, self.lines, strict=True) if who == side]
 
 
 class ConnectionPair:
@@ -69,6 +76,9 @@ class ConnectionPair:
         self.meter_line = SetLine(baud=300)
         self.client_line = SetLine(baud=300)
         self.line_mismatches: list[tuple[SetLine, SetLine]] = []
+        self._line_pairs: list[tuple[SetLine, SetLine]] = []
+        #: True once :meth:`client_send_raw` bypassed the client (its line then follows nothing the meter knows).
+        self.client_bypassed = False
         self._cursor = 0
 
     @classmethod
@@ -114,6 +124,10 @@ class ConnectionPair:
             if self._line_key(self.meter_line) != self._line_key(self.client_line):
                 self.line_mismatches.append((self.meter_line, self.client_line))
             self.wire.frames.append((self.now, sender, d.data))
+            self.wire.lines.append(self.meter_line if sender == "meter" else self.client_line)
+            self._line_pairs.append(
+                (self.meter_line, self.client_line) if sender == "meter" else (self.client_line, self.meter_line)
+            )
             if sender == "meter":
                 self.client.receive_data(d.data, self.now)
             else:
@@ -123,6 +137,21 @@ class ConnectionPair:
     @staticmethod
     def _line_key(line: SetLine) -> tuple[int, int, str]:
         return (line.baud, line.bytesize, line.parity)
+
+    def assert_lines_agree(self) -> None:
+        """Fail (AssertionError) if bytes ever crossed while the two ends had different line settings, and show
+        the frames that did."""
+        if not self.line_mismatches:
+            return
+        bad = [
+            f"{who} {data[:24]!r} at {line.baud} Bd"
+            for (_, who, data), line, other in self._frame_lines()
+            if self._line_key(line) != self._line_key(other)
+        ]
+        raise AssertionError(f"{len(self.line_mismatches)} frame(s) crossed with mismatched lines: {bad}")
+
+    def _frame_lines(self) -> list[tuple[tuple[float, str, bytes], SetLine, SetLine]]:
+        return [(f, line, other) for f, (line, other) in zip(self.wire.frames, self._line_pairs, strict=True)]
 
     def _step(self) -> bool:
         moved = self._deliver(self.meter.outputs(), "meter")
@@ -236,9 +265,19 @@ class ConnectionPair:
         self.client.sign_off(self.now)
         self.pump()
 
+    def push(self) -> DataMessage:
+        """Mode D: let the meter push once (the client must be listening) and return what the client read."""
+        self.meter.push(self.now)
+        event = self.wait_for(ReadoutReceived)
+        assert isinstance(event, ReadoutReceived)
+        return event.message
+
     def client_send_raw(self, data: bytes) -> None:
         """Put bytes on the line from the client side, bypassing the client state machine (fuzzing)."""
+        self.client_bypassed = True
         self.wire.frames.append((self.now, "client", data))
+        self.wire.lines.append(self.client_line)
+        self._line_pairs.append((self.client_line, self.client_line))
         self.meter.receive_data(data, self.now)
         self.pump()
 

@@ -1,7 +1,9 @@
 """Frame traces for diagnostics: direction, time, printable form and hex, with secrets redacted.
 
 Password and challenge-response values (``P1``/``P2`` commands) never appear in a trace: their data-set value is
-replaced by ``***`` in both the printable and the hex form.
+replaced by ``***``, and their BCC (the XOR of the password characters with constant framing, i.e. a checksum of the
+secret) by a placeholder shown as ``<BCC?>`` in the printable form and ``**`` in the hex form.  Matching ignores the
+parity bit, so a 7E1 line read as 8N1 is redacted too.
 """
 
 from __future__ import annotations
@@ -24,15 +26,36 @@ _NAMES = {
     0x0D: "CR",
     0x15: "NAK",
 }
-_SECRET = re.compile(rb"(\x01P[12]\x02\()([^)]*)(\)|$)")
-#: A chunk that ends inside a (possible) P1/P2 frame before its value is closed: hold it back until complete.
-_OPEN_SECRET = re.compile(rb"\x01(?:P(?:[12](?:\x02(?:\([^)]*)?)?)?)?$")
+#: P1/P2 frame: head, secret value, and (when present) ``)``, ETX/EOT and the BCC byte.
+_SECRET = re.compile(rb"(\x01P[12]\x02\()([^)]*)(?:(\))(?:([\x03\x04])(.)?)?)?", re.DOTALL)
+#: A chunk that ends inside a (possible) P1/P2 frame before its BCC has arrived: hold it back until complete.
+_OPEN_SECRET = re.compile(rb"\x01(?:P(?:[12](?:\x02(?:\([^)]*(?:\)[\x03\x04]?)?)?)?)?)?$")
+#: What a redacted BCC becomes in the recorded bytes (shown as ``<BCC?>`` / ``**`` by :func:`format_frame`).
+REDACTED_BCC = b"?"
+#: A redacted P1/P2 frame up to its BCC placeholder, for the formatter.
+_REDACTED_FRAME = re.compile(rb"\x01P[12]\x02\(\*\*\*\)[\x03\x04]\?")
+_MASK7 = bytes(b & 0x7F for b in range(256))
 _HOLD_LIMIT = 512
 
 
 def redact(data: bytes) -> bytes:
-    """``data`` with the values of P1/P2 commands replaced by ``***`` (the BCC no longer matches)."""
-    return _SECRET.sub(lambda m: m.group(1) + b"***" + m.group(3), data)
+    """``data`` with the values of P1/P2 commands replaced by ``***`` and their BCC by :data:`REDACTED_BCC`."""
+    out = bytearray()
+    last = 0
+    for m in _SECRET.finditer(data.translate(_MASK7)):  # positions are the same in the masked copy
+        out += data[last : m.start()]
+        out += data[m.start(1) : m.end(1)] + b"***"
+        if m.group(3) is not None:
+            out += data[m.start(3) : m.end(4) if m.group(4) is not None else m.end(3)]
+        if m.group(5) is not None:
+            out += REDACTED_BCC
+        last = m.end()
+    out += data[last:]
+    return bytes(out)
+
+
+def _bcc_positions(shown: bytes) -> set[int]:
+    return {m.end() - 1 for m in _REDACTED_FRAME.finditer(shown)}
 
 
 def printable(data: bytes) -> str:
@@ -61,9 +84,12 @@ class FrameRecord:
 
 
 def format_frame(direction: str, data: bytes, time: float, *, already_redacted: bool = False) -> str:
-    """``"  12.345 -> /?!<CR><LF>  [2F 3F 21 0D 0A]"``."""
+    """``"  12.345 -> /?!<CR><LF>  [2F 3F 21 0D 0A]"``; a redacted BCC shows as ``<BCC?>`` and ``**``."""
     shown = data if already_redacted else redact(data)
-    return f"{time:9.3f} {direction} {printable(shown)}  [{shown.hex(' ').upper()}]"
+    hidden = _bcc_positions(shown)
+    text = "".join("<BCC?>" if i in hidden else printable(shown[i : i + 1]) for i in range(len(shown)))
+    hexed = " ".join("**" if i in hidden else f"{b:02X}" for i, b in enumerate(shown))
+    return f"{time:9.3f} {direction} {text}  [{hexed}]"
 
 
 TraceHook = Callable[[FrameRecord], None]
@@ -83,7 +109,7 @@ class FrameRing:
         data = self._hold.pop(direction, b"") + data
         if not data:
             return
-        if _OPEN_SECRET.search(data) and len(data) < _HOLD_LIMIT:
+        if _OPEN_SECRET.search(data.translate(_MASK7)) and len(data) < _HOLD_LIMIT:
             self._hold[direction] = data
             return
         rec = FrameRecord(time=time, direction=direction, data=redact(data))

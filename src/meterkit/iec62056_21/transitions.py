@@ -24,10 +24,11 @@ class MeterState(Enum):
     ANSWER_PENDING = "answer-pending"  # a command arrived; the application must answer
     PARTIAL_SENT = "partial-sent"  # a partial block was sent; waiting for ACK/NAK
     BINARY = "binary"  # mode E: a binary protocol owns the line
+    PUSH_PENDING = "push-pending"  # mode D: a push was started; the application must send the data
 
 
 class ClientState(Enum):
-    IDLE = "idle"
+    IDLE = "idle"  # after a mode A/B readout a command may still follow (§6.4.1.3, §6.4.2.3)
     AWAIT_IDENT = "await-ident"
     IDENTIFIED = "identified"  # modes C/E: the user chooses the option
     AWAIT_READOUT = "await-readout"
@@ -50,11 +51,12 @@ METER_SENDS: Final[dict[MeterState, frozenset[str]]] = {
     MeterState.ANSWER_PENDING: frozenset({"DataAnswer", "ErrorAnswer", "Ack", "Nak", "CommandMessage:B0"}),
     MeterState.PARTIAL_SENT: frozenset({"CommandMessage:B0"}),
     MeterState.BINARY: frozenset(),
+    MeterState.PUSH_PENDING: frozenset({"DataMessage", "ModeDMessage"}),
 }
 
 #: The timer each meter state runs.
 METER_TIMERS: Final[dict[MeterState, str | None]] = {
-    MeterState.IDLE: None,
+    MeterState.IDLE: None,  # a mode D meter with a push interval runs "push-interval" here
     MeterState.AWAIT_OPTION: "option-select-wait",
     MeterState.READOUT_PENDING: "inactivity",
     MeterState.READOUT_SENT: "repeat-window",
@@ -63,6 +65,7 @@ METER_TIMERS: Final[dict[MeterState, str | None]] = {
     MeterState.ANSWER_PENDING: "inactivity",
     MeterState.PARTIAL_SENT: "inactivity",
     MeterState.BINARY: None,
+    MeterState.PUSH_PENDING: "inactivity",
 }
 
 #: The timer each client state runs.
