@@ -24,15 +24,32 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAYS = 60
 
 
-def make_profile(path: Path) -> int:
+T0 = datetime(2026, 9, 1, tzinfo=UTC)
+RESET = 30 * 1440  # the scheduled billing reset of 1 October 00:00, in minutes from T0
+
+
+def make_profile(path: Path) -> np.ndarray:
     rng = np.random.default_rng(11)
     units = rng.integers(50, 300, DAYS * 1440)  # 0.01 kWh per minute
-    t0 = datetime(2026, 9, 1, tzinfo=UTC)
     with path.open("w") as fh:
         fh.write("timestamp,kwh\n")
         for i, u in enumerate(units):
-            fh.write(f"{(t0 + timedelta(minutes=i + 1)).isoformat()},{u / 100:.2f}\n")
-    return int(units.sum()) * 10_000  # mWh
+            fh.write(f"{(T0 + timedelta(minutes=i + 1)).isoformat()},{u / 100:.2f}\n")
+    return units
+
+
+def expected_md(units: np.ndarray, first_end: int, last_end: int) -> tuple[str, str]:
+    """Sliding 15/1 MD over the windows ending at minutes first_end..last_end (first of equal maxima), as the
+    register shows it: (kW with 2 decimals, YYMMDDhhmm).  15 minutes of 0.01 kWh units: kW = sum x 0.04."""
+    sums = np.convolve(units, np.ones(15, dtype=np.int64), mode="valid")  # sums[k - 15]: window ending at minute k
+    window = sums[first_end - 15 : last_end - 15 + 1]
+    k = first_end + int(np.argmax(window))
+    kw = int(window.max()) * 4
+    return f"{kw // 100:04d}.{kw % 100:02d}", (T0 + timedelta(minutes=k)).strftime("%y%m%d%H%M")
+
+
+def kwh(milli: int) -> str:
+    return f"{milli / 1_000_000:010.3f}"
 
 
 def start(profile: Path, state: Path) -> subprocess.Popen[str]:
@@ -68,7 +85,8 @@ def committed_rows(state: Path) -> int:
 
 def test_kill_9_mid_replay_then_restart_resumes_with_nothing_lost(tmp_path: Path) -> None:
     profile, state = tmp_path / "profile.csv", tmp_path / "meter.sqlite"
-    total_mwh = make_profile(profile)
+    units = make_profile(profile)
+    total_mwh = int(units.sum()) * 10_000
     expected_rows = DAYS * 1440 // 15
     proc = start(profile, state)
     deadline = time.monotonic() + 60
@@ -89,7 +107,7 @@ def test_kill_9_mid_replay_then_restart_resumes_with_nothing_lost(tmp_path: Path
         line = proc.stdout.readline().strip()
         assert line.startswith("listening on tcp://"), proc.stderr.read() if proc.stderr else line
         with sqlite3.connect(f"file:{state}?mode=ro", uri=True) as conn:
-            ends = [r[0] for r in conn.execute("SELECT end_ts FROM load_profile ORDER BY end_ts")]
+            ends = [r[0] for r in conn.execute("SELECT end_ts FROM load_profile ORDER BY n")]
             energy = sum(r[0] for r in conn.execute("SELECT a_plus FROM load_profile"))
             snapshot = json.loads(conn.execute("SELECT body FROM meter_snapshot").fetchone()[0])
             codes = [r[0] for r in conn.execute("SELECT code FROM event_log ORDER BY n")]
@@ -104,8 +122,15 @@ def test_kill_9_mid_replay_then_restart_resumes_with_nothing_lost(tmp_path: Path
         url = "socket://" + line.removeprefix("listening on tcp://")
         with MeterClient(open_transport(url)) as client:
             client.programming(PasswordAuthenticator("20261125"))
-            (ds,) = client.read("1.8.0")
-        assert ds.value == f"{total_mwh / 1_000_000:010.3f}"
+            read = {a: tuple(v.value for v in client.read(a)[0].values) for a in ("1.8.0", "1.6.0", "0.1.0")}
+            history = {a: tuple(v.value for v in client.read(a)[0].values) for a in ("1.8.0*01", "1.6.0*01")}
+        # energy, MD and billing history are those of an uninterrupted run (the file recomputed plainly)
+        assert read["1.8.0"] == (kwh(total_mwh),)
+        assert read["0.1.0"] == ("01",)
+        assert history["1.8.0*01"] == (kwh(int(units[:RESET].sum()) * 10_000),)
+        assert history["1.6.0*01"] == expected_md(units, 15, RESET)  # September
+        assert read["1.6.0"] == expected_md(units, RESET + 1, len(units))  # October, the buffer kept over the reset
+        assert snapshot["engines"]["A+"]["max"][0] == read["1.6.0"][0].lstrip("0")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)

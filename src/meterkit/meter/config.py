@@ -37,11 +37,47 @@ class Port(_Strict):
     baud_char: str = Field("5", min_length=1, max_length=1)
 
 
+#: the upper end of the voltage measuring range when ``max_voltage_v`` is not given (IEC 62052-31 extended range)
+VOLTAGE_RANGE_FACTOR = 1.15
+
+
 class Metrology(_Strict):
+    """The measuring range: per phase up to ``max_current_a`` and ``max_voltage_v`` (default 1.15 x nominal).
+    Inputs beyond it saturate (the meter measures at most its range, flags it in ``F.F`` and logs it)."""
+
     va_method: VaMethod = VaMethod.ARITHMETIC
     nominal_voltage_v: float = Field(230.0, gt=0, le=1000)
     frequency_hz: float = Field(50.0, gt=0, le=1000)
-    max_current_a: float = Field(100.0, gt=0, le=100000)
+    max_current_a: float = Field(400.0, gt=0, le=100000)
+    max_voltage_v: float | None = Field(None, gt=0, le=1200)
+
+    @model_validator(mode="after")
+    def _range(self) -> Metrology:
+        if self.max_voltage_v is not None and self.max_voltage_v < self.nominal_voltage_v:
+            raise ValueError(
+                f"max_voltage_v {self.max_voltage_v} V is below the nominal voltage {self.nominal_voltage_v} V"
+            )
+        return self
+
+    @property
+    def voltage_limit_v(self) -> float:
+        """The highest voltage measured (inputs above saturate)."""
+        return self.max_voltage_v if self.max_voltage_v is not None else self.nominal_voltage_v * VOLTAGE_RANGE_FACTOR
+
+    @property
+    def range_kw(self) -> Decimal:
+        """The measuring range of active (and, arithmetic or vectorial, apparent) power: 3 x max V x max I."""
+        return (Decimal(str(self.voltage_limit_v)) * Decimal(str(self.max_current_a)) * 3 / 1000).quantize(
+            Decimal("0.01")
+        )
+
+    @property
+    def apparent_range_kva(self) -> Decimal:
+        """The highest apparent power: effective VA (IEEE 1459) can reach twice the range (neutral current)."""
+        return self.range_kw * (2 if self.va_method is VaMethod.EFFECTIVE else 1)
+
+    def describe_range(self) -> str:
+        return f"{self.range_kw} kW (3 x {self.voltage_limit_v:g} V x {self.max_current_a:g} A)"
 
 
 class Demand(_Strict):
@@ -115,8 +151,7 @@ class MeterConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross(self) -> MeterConfig:
-        max_kw = Decimal(str(self.metrology.nominal_voltage_v * self.metrology.max_current_a * 3 / 1000))
-        check_display_range(max_kw, self.demand.display_scale)
+        check_display_range(self.metrology.apparent_range_kva, self.demand.display_scale)
         if self.tariffs is not None:
             TouCalendar.from_dict(self.tariffs)
         SecurityConfig.from_dict(self.security)

@@ -14,11 +14,20 @@ from typing import Any
 
 from ..errors import ConfigError, DeviceError
 from .config import MeterConfig
-from .demand import DemandConfig, DemandEngine, MaximumDemand
+from .demand import PLACES, DemandConfig, DemandEngine, MaximumDemand, epoch_us
 from .metrology import EnergyRegisters, Measurement, PhaseInput
 from .tou import TouCalendar
 
-__all__ = ["EVENT_CODES", "BillingRecord", "Event", "Meter", "ProfileRow"]
+__all__ = [
+    "EVENT_CODES",
+    "PROFILE_CLOCK_SET",
+    "PROFILE_INCOMPLETE",
+    "BillingRecord",
+    "Event",
+    "Meter",
+    "ProfileRow",
+    "Refusal",
+]
 
 #: Demand is kept for import active (A+), export active (A-) and apparent import (S+, by the billing VA method).
 DEMAND_QUANTITIES = ("A+", "A-", "S+")
@@ -44,6 +53,13 @@ class Event:
     text: str = ""
 
 
+#: load-profile status bit 0: incomplete interval (power failure or clock set inside it, or skipped by a clock set)
+PROFILE_INCOMPLETE = 0x01
+#: load-profile status bit 1: the clock was set during this interval.  After a clock set backwards the same end time
+#: occurs again; the stored interval is never overwritten, the new one follows it with this bit set.
+PROFILE_CLOCK_SET = 0x02
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileRow:
     """One load-profile interval (``end`` = end of the capture period), energies in mWh/mvarh."""
@@ -53,7 +69,17 @@ class ProfileRow:
     a_minus: int
     r_plus: int
     r_minus: int
-    status: int = 0  # bit 0: incomplete interval (power failure or clock set inside it)
+    status: int = 0  # PROFILE_INCOMPLETE | PROFILE_CLOCK_SET
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the meter last refused a request over the port (register ``C.91.0``; volatile)."""
+
+    at: datetime
+    code: str  # the error answer sent, e.g. ER03
+    request: str  # e.g. "W1 C.60.1"
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +91,9 @@ class BillingRecord:
     energy: dict[str, int]
     maxima: dict[str, tuple[str, str] | None]  # quantity -> (kW, ISO time)
     tariff_energy: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 def _floor(t: datetime, seconds: int) -> datetime:
@@ -86,7 +115,9 @@ class Meter:
         self.demand_config: DemandConfig = config.demand_config
         self.registers = EnergyRegisters(method=config.metrology.va_method)
         self.now = now
-        self.engines = {q: DemandEngine(self.demand_config, start=now) for q in DEMAND_QUANTITIES}
+        #: demand values are resolved to 0.01 of the display unit (W, kW or MW)
+        self._places = PLACES[config.demand.display_scale]
+        self.engines = {q: self._engine(now) for q in DEMAND_QUANTITIES}
         self.tariff_engines: dict[str, DemandEngine] = {}
         self.history: list[BillingRecord] = []
         self.reset_count = 0
@@ -102,9 +133,18 @@ class Meter:
         self._capture_end = _floor(now, self._capture_s) + timedelta(seconds=self._capture_s)
         self._capture_acc = {"A+": 0, "A-": 0, "R+": 0, "R-": 0}
         self._capture_incomplete = now != _floor(now, self._capture_s)
+        self._capture_clock_set = False
         self._next_reset = self._reset_after(now)
-        #: called with ("profile", row), ("event", event), ("billing", record) so NV memory can commit
+        #: the reason of the last refusal over the port (``C.91.0``), not kept across a restart
+        self.last_refusal: Refusal | None = None
+        #: called with ("profile", row), ("event", event), ("billing", record) and ("maximum", None) - a new maximum
+        #: demand not already committed with a profile row or billing record - so NV memory can commit
         self.listeners: list[Any] = []
+        self._tariff_cache: tuple[TouCalendar, datetime, datetime, int] | None = None
+        self._tariff_keys = {t: tuple(f"{q}/T{t}" for q in DEMAND_QUANTITIES) for t in range(1, 9)}
+
+    def _engine(self, start: datetime, config: DemandConfig | None = None) -> DemandEngine:
+        return DemandEngine(config or self.demand_config, start=start, places=self._places)
 
     # --- time and billing schedule ---------------------------------------------------------------------
 
@@ -120,7 +160,15 @@ class Meter:
         raise ConfigError("cannot schedule the next billing reset")  # pragma: no cover
 
     def tariff(self, at: datetime | None = None) -> int:
-        return self.calendar.tariff_at(at or self.now, self.zone)
+        """The active tariff; switch times are whole minutes, so the answer is cached for the running minute."""
+        at = at or self.now
+        cache = self._tariff_cache
+        if cache is not None and cache[0] is self.calendar and cache[1] <= at < cache[2]:
+            return cache[3]
+        tariff = self.calendar.tariff_at(at, self.zone)
+        lo = at.replace(second=0, microsecond=0)
+        self._tariff_cache = (self.calendar, lo, lo + _MINUTE, tariff)
+        return tariff
 
     def _emit(self, kind: str, item: object) -> None:
         for listener in self.listeners:
@@ -170,28 +218,40 @@ class Meter:
         self._advance(end, deltas, tariff)
 
     def _advance(self, end: datetime, deltas: dict[str, int], tariff: int) -> None:
-        for q in DEMAND_QUANTITIES:
-            self.engines[q].add_energy(deltas.get(q, 0), end)
-            key = f"{q}/T{tariff}"
-            engine = self.tariff_engines.get(key)
-            if engine is None:
-                engine = self.tariff_engines[key] = DemandEngine(self.demand_config, start=self.now)
-            engine.add_energy(deltas.get(q, 0), end)
+        end_us = epoch_us(end)
+        new_maximum = False
+        keys = self._tariff_keys[tariff]
+        tariff_engines = self.tariff_engines
+        for q, key in zip(DEMAND_QUANTITIES, keys, strict=True):
+            energy = deltas.get(q, 0)
+            per_tariff = tariff_engines.get(key)
+            if per_tariff is None:
+                per_tariff = tariff_engines[key] = self._engine(self.now)
+            for engine in (self.engines[q], per_tariff):
+                before = engine.maximum
+                engine.add_energy_us(energy, end_us)
+                if engine.maximum is not before:
+                    new_maximum = True
         # a tariff's MD is only set by windows wholly inside its active time: inactive engines see the time pass
         # as incomplete sub-periods
-        for key, engine in self.tariff_engines.items():
-            if not key.endswith(f"/T{tariff}"):
-                engine.power_down(end)
+        for key, engine in tariff_engines.items():
+            if key not in keys:
+                engine.power_down_us(end_us)
         acc = self._capture_acc
         acc["A+"] += deltas.get("A+", 0)
         acc["A-"] += deltas.get("A-", 0)
         acc["R+"] += deltas.get("Q1", 0) + deltas.get("Q2", 0)
         acc["R-"] += deltas.get("Q3", 0) + deltas.get("Q4", 0)
         self.now = end
+        committed = False
         while self.now >= self._capture_end:
             self._capture()
+            committed = True
         if self.now >= self._next_reset:
             self.billing_reset("scheduled", at=self._next_reset, enforce_lockout=False)
+            committed = True
+        if new_maximum and not committed:
+            self._emit("maximum", None)
 
     def _capture(self) -> None:
         acc = self._capture_acc
@@ -201,7 +261,8 @@ class Meter:
             a_minus=acc["A-"],
             r_plus=acc["R+"],
             r_minus=acc["R-"],
-            status=1 if self._capture_incomplete else 0,
+            status=(PROFILE_INCOMPLETE if self._capture_incomplete else 0)
+            | (PROFILE_CLOCK_SET if self._capture_clock_set else 0),
         )
         self.profile.append(row)
         keep = self.config.load_profile.keep_days * 86400 // self._capture_s
@@ -209,6 +270,7 @@ class Meter:
             del self.profile[: len(self.profile) - keep]
         self._capture_acc = {"A+": 0, "A-": 0, "R+": 0, "R-": 0}
         self._capture_incomplete = False
+        self._capture_clock_set = False
         self._capture_end += timedelta(seconds=self._capture_s)
         self._emit("profile", row)
 
@@ -274,18 +336,20 @@ class Meter:
         for engine in [*self.engines.values(), *self.tariff_engines.values()]:
             engine.power_down(old)
         self._capture_incomplete = True
+        self._capture_clock_set = True
         if new > old:
             for engine in [*self.engines.values(), *self.tariff_engines.values()]:
                 engine.power_up(new)
-            while new >= self._capture_end:
+            while new >= self._capture_end:  # intervals skipped by the jump: not measured
+                self._capture_incomplete = self._capture_clock_set = True
                 self._capture()
         else:
-            self.engines = {q: DemandEngine(self.demand_config, start=new) for q in DEMAND_QUANTITIES}
+            self.engines = {q: self._engine(new) for q in DEMAND_QUANTITIES}
             maxima = {k: e.maximum for k, e in self.tariff_engines.items()}
             self.tariff_engines = {}
             for key, md in maxima.items():
                 if md is not None:
-                    engine = self.tariff_engines[key] = DemandEngine(self.demand_config, start=new)
+                    engine = self.tariff_engines[key] = self._engine(new)
                     engine.maximum = md
             self._capture_end = _floor(new, self._capture_s) + timedelta(seconds=self._capture_s)
         self.now = new
@@ -295,13 +359,13 @@ class Meter:
         """A new demand configuration restarts the engines (the running MD of the period is kept)."""
         kept = {k: e.maximum for k, e in [*self.engines.items(), *self.tariff_engines.items()]}
         self.demand_config = config
-        self.engines = {q: DemandEngine(config, start=self.now) for q in DEMAND_QUANTITIES}
+        self.engines = {q: self._engine(self.now, config) for q in DEMAND_QUANTITIES}
         self.tariff_engines = {}
         for q in DEMAND_QUANTITIES:
             self.engines[q].maximum = kept.get(q)
         for key, md in kept.items():
             if "/T" in key and md is not None:
-                engine = self.tariff_engines[key] = DemandEngine(config, start=self.now)
+                engine = self.tariff_engines[key] = self._engine(self.now, config)
                 engine.maximum = md
         self.log(9, f"demand set to {config}")
 
@@ -343,6 +407,7 @@ class Meter:
             "capture_end": self._capture_end.isoformat(),
             "capture_acc": dict(self._capture_acc),
             "capture_incomplete": self._capture_incomplete,
+            "capture_clock_set": self._capture_clock_set,
             "error_register": self.error_register,
             "calendar": self.calendar.to_dict(),
             "device_address": self.device_address,
@@ -358,11 +423,14 @@ class Meter:
         self.tariff_engines = {
             k: DemandEngine.from_state(self.demand_config, s) for k, s in snap["tariff_engines"].items()
         }
+        for engine in [*self.engines.values(), *self.tariff_engines.values()]:
+            engine.places = self._places  # the display scale of the configuration in force
         self.reset_count = int(snap["reset_count"])
         self.last_reset = None if snap["last_reset"] is None else datetime.fromisoformat(snap["last_reset"])
         self._capture_end = datetime.fromisoformat(snap["capture_end"])
         self._capture_acc = {k: int(v) for k, v in snap["capture_acc"].items()}
         self._capture_incomplete = bool(snap["capture_incomplete"])
+        self._capture_clock_set = bool(snap.get("capture_clock_set", False))
         self.error_register = int(snap["error_register"])
         if "calendar" in snap:
             self.calendar = TouCalendar.from_dict(snap["calendar"])

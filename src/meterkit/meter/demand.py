@@ -48,6 +48,8 @@ __all__ = [
     "DemandValue",
     "MaximumDemand",
     "check_display_range",
+    "display_unit",
+    "epoch_us",
     "format_md",
     "recompute_md",
     "to_kw",
@@ -61,6 +63,7 @@ SLIDING_SUB_PERIODS: dict[int, tuple[int, ...]] = {5: (1, 5), 15: (1, 5), 30: (1
 SLIDING = SLIDING_SUB_PERIODS  # short alias kept for existing callers
 FIXED = FIXED_PERIODS
 SCALES: dict[str, Decimal] = {"W": Decimal(1000), "kW": Decimal(1), "MW": Decimal("0.001")}
+_PREFIX = {"W": "", "kW": "k", "MW": "M"}
 MWH_PER_KWH = 1_000_000
 _US = 1_000_000  # microseconds per second: engine times are integer microseconds since the epoch
 _STATE_VERSION = 2
@@ -161,15 +164,24 @@ class DemandValue:
     at: datetime
 
 
-def to_kw(window_mwh: int, period_min: int) -> Decimal:
-    """Average power in kW (rounded half-up to 0.01) of ``window_mwh`` milli-Wh over ``period_min`` minutes.
+#: decimal places of kW that give 0.01 of the display unit: W -> 0.00001 kW, kW -> 0.01 kW, MW -> 10 kW
+PLACES: dict[str, int] = {"W": 5, "kW": 2, "MW": -1}
+
+
+def to_kw(window_mwh: int, period_min: int, places: int = 2) -> Decimal:
+    """Average power in kW (rounded half-up to ``places`` decimals, 2 = 0.01 kW) of ``window_mwh`` milli-Wh over
+    ``period_min`` minutes.
 
     Exact integer arithmetic: kW·100 = mWh · 60 · 100 / (10⁶ · period) = mWh · 6 / (1000 · period).
     """
     num = window_mwh * 6
     den = 1000 * period_min
-    cents = (2 * num + den) // (2 * den) if num >= 0 else -((-2 * num + den) // (2 * den))
-    return Decimal(cents).scaleb(-2)
+    if places >= 2:
+        num *= 10 ** (places - 2)
+    else:
+        den *= 10 ** (2 - places)
+    units = (2 * num + den) // (2 * den) if num >= 0 else -((-2 * num + den) // (2 * den))
+    return Decimal(units).scaleb(-places)
 
 
 def format_md(value_kw: Decimal, scale: str = "kW") -> str:
@@ -182,21 +194,37 @@ def format_md(value_kw: Decimal, scale: str = "kW") -> str:
     return f"{v:07.2f}"
 
 
+def display_unit(base_unit: str, scale: str) -> str:
+    """The unit of a demand register in the display ``scale``: ``kW`` -> ``W``/``kW``/``MW``, ``kVA`` -> ``VA``/..."""
+    if scale not in SCALES:
+        raise ConfigError(f"display scale must be W, kW or MW, got {scale!r}")
+    return _PREFIX[scale] + base_unit.removeprefix("k")
+
+
 def check_display_range(max_power_kw: Decimal, scale: str) -> None:
     """Refuse at configuration time a scale in which the meter's maximum power would overflow 9999.99."""
     try:
         format_md(max_power_kw, scale)
     except ConfigError as exc:
         raise ConfigError(
-            f"display scale {scale} cannot show the meter's maximum power {max_power_kw} kW: {exc}; choose a larger unit"
+            f"display scale {scale} cannot show the meter's maximum power {max_power_kw} kW: {exc}; choose a larger "
+            "unit ([demand] display_scale) or a smaller measuring range ([metrology] max_current_a, max_voltage_v)"
         ) from exc
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 def _us(t: datetime) -> int:
     if t.tzinfo is None:
         raise ConfigError("demand times must be timezone-aware")
-    delta = t - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * _US + delta.microseconds
+    return (t - _EPOCH) // _ONE_US
+
+
+def epoch_us(t: datetime) -> int:
+    """An aware time as integer microseconds since the epoch (the engines' time scale)."""
+    return _us(t)
 
 
 def _dt(us: int) -> datetime:
@@ -214,9 +242,14 @@ class DemandEngine:
         startup: Policy = "discard",
         outage: Policy = "discard",
         keep_buffer_on_reset: bool = True,
+        places: int = 2,
     ) -> None:
         if startup not in ("discard", "count") or outage not in ("discard", "count"):
             raise ConfigError("demand startup and outage policies are 'discard' or 'count'")
+        if places not in PLACES.values():
+            raise ConfigError(f"demand resolution must be one of {sorted(PLACES.values())} decimal places of kW")
+        #: resolution of the values in kW decimal places: 0.01 of the display unit (:data:`PLACES`)
+        self.places = places
         self.config = config
         self.startup: Policy = startup
         self.outage: Policy = outage
@@ -243,12 +276,15 @@ class DemandEngine:
 
         Energy handed over while the engine is powered down means the supply came back at the previous end.
         """
+        return self.add_energy_us(energy_mwh, _us(end))
+
+    def add_energy_us(self, energy_mwh: int, end_us: int) -> list[DemandValue]:
+        """:meth:`add_energy` with the end as integer microseconds since the epoch (:func:`epoch_us`)."""
         if energy_mwh < 0:
-            raise DataError(f"demand energy must not be negative, got {energy_mwh} mWh at {end.isoformat()}")
-        end_us = _us(end)
+            raise DataError(f"demand energy must not be negative, got {energy_mwh} mWh at {_dt(end_us).isoformat()}")
         if end_us < self._last:
             raise DataError(
-                f"demand input went back in time ({end.isoformat()} is before {_dt(self._last).isoformat()})"
+                f"demand input went back in time ({_dt(end_us).isoformat()} is before {_dt(self._last).isoformat()})"
             )
         if self._down and energy_mwh:
             self._power_up_us(self._last)
@@ -288,7 +324,7 @@ class DemandEngine:
         self._cur_complete = not (self._down and self.outage == "discard")
         if len(self._subs) < self.n or self._holes:
             return None
-        avg = to_kw(self._window, self.config.period_min)
+        avg = to_kw(self._window, self.config.period_min, self.places)
         at = _dt(end)
         self.last_average_kw = avg
         if self.maximum is None or avg > self.maximum.value_kw:
@@ -317,7 +353,7 @@ class DemandEngine:
     def current_average_kw(self) -> Decimal:
         """Energy so far in the running integration period ÷ the FULL period (what the meter displays)."""
         known = sum(list(self._subs)[len(self._subs) - (self.n - 1) :]) if self.n > 1 else 0
-        return to_kw(known + self._cur, self.config.period_min)
+        return to_kw(known + self._cur, self.config.period_min, self.places)
 
     @property
     def powered(self) -> bool:
@@ -339,7 +375,11 @@ class DemandEngine:
         """Supply lost at ``at``: the running sub-period becomes incomplete; later time is outage until power-up.
 
         Repeated calls extend the outage (each advances the time with zero energy)."""
-        t = max(_us(at), self._last)
+        self.power_down_us(_us(at))
+
+    def power_down_us(self, at_us: int) -> None:
+        """:meth:`power_down` with the time as integer microseconds since the epoch."""
+        t = max(at_us, self._last)
         if self._down:
             self._advance(0, t)
             return
@@ -377,6 +417,7 @@ class DemandEngine:
                 "startup": self.startup,
                 "outage": self.outage,
                 "keep_buffer_on_reset": self.keep_buffer_on_reset,
+                "places": self.places,
             },
             "subs": list(self._subs),
             "ok": list(self._ok),
@@ -404,6 +445,7 @@ class DemandEngine:
                 startup=settings["startup"],
                 outage=settings["outage"],
                 keep_buffer_on_reset=bool(settings["keep_buffer_on_reset"]),
+                places=int(settings.get("places", 2)),
             )
             subs = [int(x) for x in state["subs"]]
             ok = [bool(x) for x in state["ok"]]

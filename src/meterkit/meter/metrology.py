@@ -215,7 +215,9 @@ class EnergyIntegrator:
         if milli < 0:
             raise ConfigError(f"energy registers only count up, got {milli} for {name}")
         self.total[name] += milli
-        regs = self.tariffs.setdefault(tariff, dict.fromkeys(REGISTER_NAMES, 0))
+        regs = self.tariffs.get(tariff)
+        if regs is None:
+            regs = self.tariffs[tariff] = dict.fromkeys(REGISTER_NAMES, 0)
         regs[name] += milli
 
     def _add(self, name: str, power: float, us: int, tariff: int) -> None:

@@ -2,10 +2,17 @@
 
 * every load-profile capture commits the profile row and a full snapshot of the registers in one transaction;
 * every billing reset commits the history record and the snapshot in one transaction;
+* every new maximum demand commits the snapshot (unless a capture or reset in the same step already did);
+* live serving also commits the snapshot at the end of every minute, so of every demand sub-period (:mod:`.virtual`);
 * every event is committed when it is logged;
 * parameter changes commit the snapshot.
-On start, the snapshot and the committed profile, history and events are loaded; the time between the last
-snapshot and the restart is a power failure (a power-down/power-up event pair).
+Each commit also records the meter time as "last alive".  On start, the snapshot and the committed profile, history
+and events are loaded; the time from the last commit to the restart is a power failure (a power-down event at the
+last-alive time, a power-up event at the restart).
+
+Load-profile rows are keyed by capture order, not by end time: after a clock set backwards the same end time comes
+again, and the stored interval is kept (a real meter never overwrites a completed interval); the new one carries the
+clock-set status bit.
 """
 
 from __future__ import annotations
@@ -19,13 +26,18 @@ from .core import BillingRecord, Event, Meter, ProfileRow
 
 __all__ = ["MeterNv"]
 
+_PROFILE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS load_profile (n INTEGER PRIMARY KEY AUTOINCREMENT, end_ts TEXT NOT NULL, "
+    "a_plus INTEGER, a_minus INTEGER, r_plus INTEGER, r_minus INTEGER, status INTEGER)"
+)
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meter_snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS load_profile (end_ts TEXT PRIMARY KEY, a_plus INTEGER, a_minus INTEGER, "
-    "r_plus INTEGER, r_minus INTEGER, status INTEGER)",
+    "CREATE TABLE IF NOT EXISTS meter_alive (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)",
+    _PROFILE_TABLE,
     "CREATE TABLE IF NOT EXISTS billing_history (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, body TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS event_log (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, code INTEGER, text TEXT)",
 )
+_ALIVE_SQL = "INSERT INTO meter_alive(id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at"
 
 
 class MeterNv:
@@ -34,7 +46,30 @@ class MeterNv:
     def __init__(self, store: NvStore, meter: Meter) -> None:
         self.store = store
         self.meter = meter
+        self._migrate_profile()
         store.ensure_schema(*SCHEMA)
+        #: the meter time of the last committed snapshot
+        self.snapshot_at = meter.now
+        self._keep_rows = meter.config.load_profile.keep_days * 1440 // meter.config.load_profile.capture_min
+
+    def _migrate_profile(self) -> None:
+        """State files written before profile rows were keyed by capture order had ``end_ts`` as primary key."""
+        cols = [r[1] for r in self.store.conn.execute("PRAGMA table_info(load_profile)")]
+        if not cols or "n" in cols:
+            return
+        with self.store.transaction() as conn:
+            conn.execute("ALTER TABLE load_profile RENAME TO load_profile_old")
+            conn.execute(_PROFILE_TABLE)
+            conn.execute(
+                "INSERT INTO load_profile(end_ts, a_plus, a_minus, r_plus, r_minus, status) "
+                "SELECT end_ts, a_plus, a_minus, r_plus, r_minus, status FROM load_profile_old ORDER BY end_ts"
+            )
+            conn.execute("DROP TABLE load_profile_old")
+
+    def last_alive(self) -> datetime | None:
+        """The meter time of the last commit (snapshot or event), None if never recorded."""
+        row = self.store.conn.execute("SELECT at FROM meter_alive").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
 
     def has_snapshot(self) -> bool:
         return self.store.conn.execute("SELECT 1 FROM meter_snapshot").fetchone() is not None
@@ -43,6 +78,7 @@ class MeterNv:
         self.meter.listeners.append(self._on_change)
 
     def _snapshot_sql(self) -> tuple[str, tuple[str]]:
+        self.snapshot_at = self.meter.now
         return (
             "INSERT INTO meter_snapshot(id, body) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body",
             (json.dumps(self.meter.snapshot()),),
@@ -51,14 +87,21 @@ class MeterNv:
     def save_snapshot(self) -> None:
         with self.store.transaction() as conn:
             conn.execute(*self._snapshot_sql())
+            conn.execute(_ALIVE_SQL, (self.meter.now.isoformat(),))
 
     def _on_change(self, kind: str, item: object) -> None:
         with self.store.transaction() as conn:
+            conn.execute(_ALIVE_SQL, (self.meter.now.isoformat(),))
             if kind == "profile" and isinstance(item, ProfileRow):
-                conn.execute(
-                    "INSERT OR REPLACE INTO load_profile VALUES (?, ?, ?, ?, ?, ?)",
+                cur = conn.execute(
+                    "INSERT INTO load_profile(end_ts, a_plus, a_minus, r_plus, r_minus, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (item.end.isoformat(), item.a_plus, item.a_minus, item.r_plus, item.r_minus, item.status),
                 )
+                if cur.lastrowid is not None and cur.lastrowid > self._keep_rows:
+                    conn.execute("DELETE FROM load_profile WHERE n <= ?", (cur.lastrowid - self._keep_rows,))
+                conn.execute(*self._snapshot_sql())
+            elif kind == "maximum":
                 conn.execute(*self._snapshot_sql())
             elif kind == "billing" and isinstance(item, BillingRecord):
                 body = {
@@ -89,8 +132,11 @@ class MeterNv:
             ProfileRow(
                 end=datetime.fromisoformat(r[0]), a_plus=r[1], a_minus=r[2], r_plus=r[3], r_minus=r[4], status=r[5]
             )
-            for r in self.store.conn.execute("SELECT * FROM load_profile ORDER BY end_ts")
-        ]
+            for r in self.store.conn.execute(
+                "SELECT end_ts, a_plus, a_minus, r_plus, r_minus, status FROM load_profile ORDER BY n DESC LIMIT ?",
+                (self._keep_rows,),
+            )
+        ][::-1]
         m.history = []
         for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n"):
             data = json.loads(body)

@@ -1,7 +1,8 @@
 """The register map the optical port exposes: OBIS-style addresses, formats, units, access levels.
 
 ``docs/registers.md`` lists the same table.  History values of the last billing periods are read with the ``*NN``
-suffix (``1.8.0*01`` is the newest).
+suffix (``1.8.0*01`` is the newest).  Demand registers (``x.4.0``, ``x.5.0``, ``x.6.y`` and their history) are shown
+in the configured display scale (W/kW/MW, VA/kVA/MVA) with 4 integers and 2 decimals.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from ..iec62056_21.messages import DataSet, Value
+from ..errors import ConfigError
+from ..iec62056_21.messages import MAX_VALUE_LEN_PROGRAMMING, DataSet, Value
 from .core import Meter
-from .demand import DemandConfig, format_md
+from .demand import DemandConfig, display_unit, format_md
+from .metrology import Measurement, PhaseInput
 
-__all__ = ["REGISTERS", "Register", "read_register"]
+__all__ = ["BY_ADDRESS", "REGISTERS", "Register", "port_safe", "read_register", "required_level", "split_value"]
 
 _ENERGY_NAMES = {
     "1": "A+",
@@ -29,6 +32,26 @@ _ENERGY_NAMES = {
     "9": "S+",
     "10": "S-",
 }
+#: apparent energy (import + export) by each VA method; ``9.8.0`` is S+ by the billing method
+_METHOD_ENERGY = {"9.8.128": "SV", "9.8.129": "SA", "9.8.130": "SE"}
+#: active energy per phase: address -> (phase 1-3, A+ or A-)
+_PHASE_ENERGY = {
+    f"{c + d}.8.0": (i + 1, name) for i, c in enumerate((20, 40, 60)) for d, name in ((1, "A+"), (2, "A-"))
+}
+_QUANT = {"1": "A+", "2": "A-", "9": "S+"}
+
+_PORT_MAP = str.maketrans({"/": " ", "(": "", ")": "", "*": "x", "!": ".", "·": ";", "\t": " ", "\n": " "})
+
+
+def port_safe(text: str) -> str:
+    """``text`` as a data-set value: printable ASCII without ``( ) * / !`` (``sliding 30/3`` -> ``sliding 30 3``)."""
+    mapped = text.translate(_PORT_MAP)
+    return "".join(c if " " <= c <= "~" else "?" for c in mapped)
+
+
+def split_value(text: str, size: int = MAX_VALUE_LEN_PROGRAMMING) -> tuple[str, ...]:
+    """A long text as consecutive value groups of at most ``size`` characters (at least one, possibly empty)."""
+    return tuple(text[i : i + size] for i in range(0, len(text), size)) or ("",)
 
 
 def port_text(config: DemandConfig) -> str:
@@ -75,7 +98,13 @@ REGISTERS: list[Register] = [
     Register("0.0.0", "meter serial number", "", 1, None),
     Register("0.9.1", "time hhmmss (local)", "", 1, 3),
     Register("0.9.2", "date YYMMDD (local)", "", 1, 3),
-    Register("F.F", "error register (hex)", "", 1, None),
+    Register(
+        "F.F",
+        "error register (hex): bit 0 NV memory, 1 clock, 2 registers, 3 input beyond the measuring range",
+        "",
+        1,
+        None,
+    ),
     Register("0.1.0", "billing reset counter", "", 2, None),
     Register("0.1.2", "time of the last billing reset YYMMDDhhmm", "", 2, None),
     Register(
@@ -90,12 +119,26 @@ REGISTERS: list[Register] = [
     Register("C.62.1", "device address for the request /?address! (empty: answers every request)", "", 2, 3),
     Register("C.62.2", "highest baud rate offered: mode C character 0-6 (5 = 9600 Bd)", "", 2, 3),
     Register("C.90.1", "result of the last self-test: OK, or ERR and the failed checks", "", 1, None),
+    Register(
+        "C.91.0",
+        "last refusal: (error code)(YYMMDDhhmm)(request)(reason, continued in further values of 128 characters)",
+        "",
+        2,
+        None,
+    ),
 ]
 for q in _ENERGY_NAMES:
     eu, du = _units(q)
     REGISTERS.append(Register(f"{q}.8.0", f"energy {_ENERGY_NAMES[q]} total", eu, 1 if q in ("1", "2") else 2, None))
     for t in range(1, 9):
         REGISTERS.append(Register(f"{q}.8.{t}", f"energy {_ENERGY_NAMES[q]} tariff {t}", eu, 2, None))
+REGISTERS += [
+    Register("9.8.128", "apparent energy import + export, vectorial", "kVAh", 2, None),
+    Register("9.8.129", "apparent energy import + export, arithmetic", "kVAh", 2, None),
+    Register("9.8.130", "apparent energy import + export, effective (IEEE 1459)", "kVAh", 2, None),
+]
+for _address, (_phase, _name) in _PHASE_ENERGY.items():
+    REGISTERS.append(Register(_address, f"energy {_name} L{_phase} (live measurement only)", "kWh", 2, None))
 for q in ("1", "2", "9"):
     eu, du = _units(q)
     name = _ENERGY_NAMES[q]
@@ -111,6 +154,7 @@ REGISTERS += [
     Register("31.7.0", "current L1", "A", 2, None),
     Register("51.7.0", "current L2", "A", 2, None),
     Register("71.7.0", "current L3", "A", 2, None),
+    Register("14.7.0", "frequency", "Hz", 2, None),
     Register("1.7.0", "active power import (negative: export)", "kW", 2, None),
     Register("3.7.0", "reactive power", "kvar", 2, None),
     Register("9.7.0", "apparent power by the billing method", "kVA", 2, None),
@@ -119,111 +163,156 @@ REGISTERS += [
     Register("9.7.130", "apparent power, effective (IEEE 1459)", "kVA", 2, None),
     Register("13.7.0", "power factor by the billing method", "", 2, None),
 ]
+for _i, _c in enumerate((20, 40, 60), start=1):
+    REGISTERS += [
+        Register(f"{_c + 1}.7.0", f"active power L{_i} (negative: export)", "kW", 2, None),
+        Register(f"{_c + 3}.7.0", f"reactive power L{_i} (negative: Q3/Q4)", "kvar", 2, None),
+        Register(f"{_c + 9}.7.0", f"apparent power L{_i}", "kVA", 2, None),
+        Register(f"{_c + 13}.7.0", f"power factor L{_i} (negative: export)", "", 2, None),
+    ]
 BY_ADDRESS = {r.address: r for r in REGISTERS}
-_QUANT = {"1": "A+", "2": "A-", "9": "S+"}
+
+_Instant = Callable[[Measurement, tuple[PhaseInput, ...]], float | None]
+
+
+def _phase_attr(index: int, attr: str, scale: float) -> _Instant:
+    def get(m: Measurement, _phases: tuple[PhaseInput, ...]) -> float | None:
+        return None if index >= len(m.phases) else float(getattr(m.phases[index], attr)) * scale
+
+    return get
+
+
+def _input_attr(index: int, attr: str) -> _Instant:
+    def get(_m: Measurement, phases: tuple[PhaseInput, ...]) -> float | None:
+        return None if index >= len(phases) else float(getattr(phases[index], attr))
+
+    return get
+
+
+_INSTANT: dict[str, tuple[_Instant, str]] = {
+    "1.7.0": (lambda m, _p: m.p_w / 1000, "{:.3f}"),
+    "3.7.0": (lambda m, _p: m.q_var / 1000, "{:.3f}"),
+    "9.7.128": (lambda m, _p: m.s_vectorial_va / 1000, "{:.3f}"),
+    "9.7.129": (lambda m, _p: m.s_arithmetic_va / 1000, "{:.3f}"),
+    "9.7.130": (lambda m, _p: m.s_effective_va / 1000, "{:.3f}"),
+    "14.7.0": (lambda m, _p: m.frequency_hz, "{:.2f}"),
+}
+for _i, _c in enumerate((20, 40, 60)):
+    _INSTANT[f"{_c + 1}.7.0"] = (_phase_attr(_i, "p_w", 0.001), "{:.3f}")
+    _INSTANT[f"{_c + 3}.7.0"] = (_phase_attr(_i, "q_var", 0.001), "{:.3f}")
+    _INSTANT[f"{_c + 9}.7.0"] = (_phase_attr(_i, "s_va", 0.001), "{:.3f}")
+    _INSTANT[f"{_c + 13}.7.0"] = (_phase_attr(_i, "pf", 1.0), "{:.3f}")
+    _INSTANT[f"{_c + 12}.7.0"] = (_input_attr(_i, "voltage_v"), "{:.1f}")
+    _INSTANT[f"{_c + 11}.7.0"] = (_input_attr(_i, "current_a"), "{:.2f}")
+
+
+def _md_text(value_kw: Decimal, scale: str) -> str:
+    """The 6-digit demand text; the measuring range keeps values inside the display range (checked when the
+    configuration is loaded), so the clamp below is a last defence that keeps the register readable."""
+    try:
+        return format_md(value_kw, scale)
+    except ConfigError:
+        return "9999.99" if value_kw > 0 else "0000.00"
+
+
+def _demand(meter: Meter, reg: Register, value_kw: Decimal | None, at: datetime | None) -> tuple[Value, ...]:
+    scale = meter.config.demand.display_scale
+    unit = display_unit(reg.unit, scale)
+    text = _md_text(value_kw if value_kw is not None else Decimal(0), scale)
+    return (Value(value=text, unit=unit), Value(value="" if at is None else _stamp(at, meter)))
+
+
+def _refusal(meter: Meter) -> tuple[Value, ...]:
+    r = meter.last_refusal
+    if r is None:
+        return (Value(value=""),)
+    head = (Value(value=r.code), Value(value=_stamp(r.at, meter)), Value(value=port_safe(r.request)[:128]))
+    return head + tuple(Value(value=part) for part in split_value(port_safe(r.reason)))
 
 
 def _value(meter: Meter, base: str) -> tuple[Value, ...] | None:
-    parts = base.split(".")
     reg = BY_ADDRESS.get(base)
     if reg is None:
         return None
     now = meter.now
-    if base == "0.0.0":
-        return (Value(value=meter.config.identity.serial),)
-    if base == "0.9.1":
-        return (Value(value=now.astimezone(meter.zone).strftime("%H%M%S")),)
-    if base == "0.9.2":
-        return (Value(value=now.astimezone(meter.zone).strftime("%y%m%d")),)
-    if base == "F.F":
-        return (Value(value=f"{meter.error_register:08X}"),)
-    if base == "0.1.0":
-        return (Value(value=f"{meter.reset_count:02d}"),)
-    if base == "0.1.2":
-        return (Value(value="" if meter.last_reset is None else _stamp(meter.last_reset, meter)),)
-    if base == "C.60.1":
-        return (Value(value=port_text(meter.demand_config)),)
-    if base == "C.60.2":
-        return (Value(value=str(meter.reset_day)),)
-    if base == "C.60.3":
-        return (Value(value=str(meter.registers.method)),)
-    if base == "C.62.1":
-        return (Value(value=meter.device_address),)
-    if base == "C.62.2":
-        return (Value(value=meter.baud_char),)
-    if base == "C.90.1":
-        return (Value(value=meter.self_test_result),)
-    q, kind, sub = parts[0], parts[1], parts[2]
+    simple: dict[str, Callable[[], str]] = {
+        "0.0.0": lambda: meter.config.identity.serial,
+        "0.9.1": lambda: now.astimezone(meter.zone).strftime("%H%M%S"),
+        "0.9.2": lambda: now.astimezone(meter.zone).strftime("%y%m%d"),
+        "F.F": lambda: f"{meter.error_register:08X}",
+        "0.1.0": lambda: f"{meter.reset_count:02d}",
+        "0.1.2": lambda: "" if meter.last_reset is None else _stamp(meter.last_reset, meter),
+        "C.60.1": lambda: port_text(meter.demand_config),
+        "C.60.2": lambda: str(meter.reset_day),
+        "C.60.3": lambda: str(meter.registers.method),
+        "C.62.1": lambda: meter.device_address,
+        "C.62.2": lambda: meter.baud_char,
+        "C.90.1": lambda: meter.self_test_result,
+    }
+    if base in simple:
+        return (Value(value=simple[base]()),)
+    if base == "C.91.0":
+        return _refusal(meter)
+    if base in _METHOD_ENERGY:
+        return (Value(value=energy_text(meter.registers.total.get(_METHOD_ENERGY[base], 0)), unit=reg.unit),)
+    if base in _PHASE_ENERGY:
+        phase, name = _PHASE_ENERGY[base]
+        return (Value(value=energy_text(meter.registers.phases.get(phase, {}).get(name, 0)), unit=reg.unit),)
+    q, kind, sub = base.split(".")
     if kind == "8":
         regs = meter.registers.total if sub == "0" else meter.registers.tariffs.get(int(sub), {})
         return (Value(value=energy_text(_energy(regs, _ENERGY_NAMES[q])), unit=reg.unit),)
     if kind == "6":
         md = meter.maximum(_QUANT[q], None if sub == "0" else int(sub))
-        scale = meter.config.demand.display_scale
-        unit = reg.unit.replace("k", {"W": "", "kW": "k", "MW": "M"}[scale], 1)
-        if md is None:
-            return (Value(value=format_md(Decimal(0), scale), unit=unit), Value(value=""))
-        return (Value(value=format_md(md.value_kw, scale), unit=unit), Value(value=_stamp(md.at, meter)))
+        return _demand(meter, reg, None, None) if md is None else _demand(meter, reg, md.value_kw, md.at)
     if kind in ("4", "5"):
         current, last = meter.demand_now(_QUANT[q])
+        scale = meter.config.demand.display_scale
         v = current if kind == "4" else (last or Decimal(0))
-        return (Value(value=f"{v:07.2f}", unit=reg.unit),)
+        return (Value(value=_md_text(v, scale), unit=display_unit(reg.unit, scale)),)
     m = meter.last_measurement
-    if kind == "7":
-        if m is None:
-            return (Value(value="0", unit=reg.unit),)
-        if base in ("32.7.0", "52.7.0", "72.7.0", "31.7.0", "51.7.0", "71.7.0"):
-            idx = {"32": 0, "52": 1, "72": 2, "31": 0, "51": 1, "71": 2}[q]
-            phases = meter.phase_inputs
-            if idx >= len(phases):
-                return (Value(value="0", unit=reg.unit),)
-            val = phases[idx].voltage_v if q in ("32", "52", "72") else phases[idx].current_a
-            return (Value(value=f"{val:.1f}" if reg.unit == "V" else f"{val:.2f}", unit=reg.unit),)
-        method = meter.registers.method
-        table: dict[str, float] = {
-            "1.7.0": m.p_w / 1000,
-            "3.7.0": m.q_var / 1000,
-            "9.7.0": m.apparent(method) / 1000,
-            "9.7.128": m.s_vectorial_va / 1000,
-            "9.7.129": m.s_arithmetic_va / 1000,
-            "9.7.130": m.s_effective_va / 1000,
-        }
-        if base == "13.7.0":
-            return (Value(value=f"{m.power_factor(method):.3f}"),)
-        return (Value(value=f"{table[base]:.3f}", unit=reg.unit),)
-    return None  # pragma: no cover
+    if m is None:
+        return (Value(value="0", unit=reg.unit),)
+    method = meter.registers.method
+    if base == "9.7.0":
+        return (Value(value=f"{m.apparent(method) / 1000:.3f}", unit=reg.unit),)
+    if base == "13.7.0":
+        return (Value(value=f"{m.power_factor(method):.3f}"),)
+    getter, fmt = _INSTANT[base]
+    x = getter(m, meter.phase_inputs)
+    return (Value(value="0" if x is None else fmt.format(x), unit=reg.unit),)
 
 
 def _history(meter: Meter, base: str, n: int) -> tuple[Value, ...] | None:
     if not 1 <= n <= len(meter.history):
         return None
     rec = meter.history[-n]
-    q, kind, sub = base.split(".")
     reg = BY_ADDRESS[base]
+    if base in _METHOD_ENERGY:
+        return (Value(value=energy_text(rec.energy.get(_METHOD_ENERGY[base], 0)), unit=reg.unit),)
+    q, kind, sub = base.split(".")
     if kind == "8":
         regs = rec.energy if sub == "0" else rec.tariff_energy.get(sub, {})
         return (Value(value=energy_text(_energy(regs, _ENERGY_NAMES[q])), unit=reg.unit),)
-    if kind == "6":
-        key = _QUANT[q] if sub == "0" else f"{_QUANT[q]}/T{sub}"
-        md = rec.maxima.get(key)
-        scale = meter.config.demand.display_scale
-        if md is None:
-            return (Value(value=format_md(Decimal(0), scale), unit=reg.unit), Value(value=""))
-        return (
-            Value(value=format_md(Decimal(md[0]), scale), unit=reg.unit),
-            Value(value=_stamp(datetime.fromisoformat(md[1]), meter)),
-        )
-    return None
+    key = _QUANT[q] if sub == "0" else f"{_QUANT[q]}/T{sub}"
+    md = rec.maxima.get(key)
+    if md is None:
+        return _demand(meter, reg, None, None)
+    return _demand(meter, reg, Decimal(md[0]), datetime.fromisoformat(md[1]))
 
 
-Reader = Callable[[Meter, str], tuple[Value, ...] | None]
+def _has_history(base: str) -> bool:
+    if base in _METHOD_ENERGY:
+        return True
+    parts = base.split(".")
+    return base in BY_ADDRESS and parts[1] in ("6", "8") and parts[0] in _ENERGY_NAMES
 
 
 def read_register(meter: Meter, address: str) -> DataSet | None:
     """The data set for ``address`` (with ``*NN`` history), or None if the meter has no such register."""
     base, star, suffix = address.partition("*")
     if star:
-        if not suffix.isdigit() or base not in BY_ADDRESS or base.split(".")[1] not in ("6", "8"):
+        if not suffix.isdigit() or not _has_history(base):
             return None
         values = _history(meter, base, int(suffix))
     else:

@@ -8,15 +8,22 @@ terminal cover open (level 4).  Error answers (the text after ``STX (``):
     ER01 unknown address        ER02 access level too low     ER03 invalid value
     ER04 command not supported  ER05 refused now (lockout)    ER06 terminal cover closed
     ER10 authentication failed (the same text and delay for every cause)
+
+The codes stay short (an error message has at most 32 characters); the full reason of every refusal except ER10 is
+kept in register ``C.91.0`` (level 2) and, for ER03/ER05, logged in ``P.98`` (event 06).
+
+Profiles (``P.01`` load profile, ``P.98`` events, ``P.99`` security log) are read by time range ``(from;to)``,
+``YYMMDDhhmm`` local time, both ends inclusive at the minute resolution of the stamps; either end may be empty.
+``R5`` answers in one block; ``R6`` answers in partial blocks of :data:`PARTIAL_BLOCK_LINES` lines (the hand-held
+acknowledges each block with ACK to get the next one, NAK repeats it).
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from ..errors import MeterkitError
+from ..errors import DeviceError, MeterkitError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.events import (
     CommandReceived,
@@ -26,16 +33,26 @@ from ..iec62056_21.events import (
     ReadoutRequested,
 )
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
+from .core import Refusal
 from .demand import DemandConfig
-from .registers import BY_ADDRESS, energy_text, read_register, required_level
+from .registers import BY_ADDRESS, energy_text, port_safe, read_register, required_level, split_value
 from .tou import port_read, with_port_write
 
 if TYPE_CHECKING:
     from .virtual import VirtualMeter
 
-__all__ = ["MeterSession"]
+__all__ = ["EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "MeterSession"]
 
-_SAFE = re.compile(r"[()*/!]")
+#: lines (data sets) per block of an R6 partial-block answer (the first block also holds the header)
+PARTIAL_BLOCK_LINES = 16
+#: at most this many characters of an event text are kept (P.98 shows them in values of 128 characters)
+EVENT_TEXT_MAX = 1024
+_REASONS = {
+    "ER01": "unknown address or function",
+    "ER02": "access level too low",
+    "ER04": "command not supported",
+    "ER06": "terminal cover closed or the write window after opening it expired",
+}
 
 
 def _err(code: str) -> ErrorAnswer:
@@ -48,25 +65,35 @@ class MeterSession:
     def __init__(self, vm: VirtualMeter) -> None:
         self.vm = vm
         self.sec = vm.security.open_session()
+        self._blocks: list[tuple[DataSet, ...]] = []  # the remaining blocks of an R6 answer
+        self._request = ""
 
     @property
     def level(self) -> int:
         return self.sec.level
 
     def close(self, reason: str) -> None:
+        self._blocks = []
         self.sec.close()
 
     def handle(self, event: MeterEvent) -> SessionReply:
-        self.vm.tick()
+        try:
+            self.vm.tick()
+        except MeterkitError as exc:  # the meter keeps answering; the problem is in the event log
+            self.vm.meter.log(6, port_safe(f"measurement: {exc}")[:EVENT_TEXT_MAX])
         if isinstance(event, ReadoutRequested):
             return SessionReply(messages=(DataMessage(datasets=self._readout()),))
         if isinstance(event, ProgrammingRequested):
             operand = DataSet.single("", self.sec.operand())
             return SessionReply(messages=(CommandMessage(command="P", command_type="0", data_set=operand),))
         if isinstance(event, CommandReceived):
+            self._blocks = []
             return self._command(event.command)
         if isinstance(event, NextBlockRequested):
-            return SessionReply(messages=(_err("ER04"),))
+            if not self._blocks:
+                return SessionReply(messages=(self._refuse("ER04", "no partial answer is pending"),))
+            block = self._blocks.pop(0)
+            return SessionReply(messages=(DataAnswer(datasets=block, partial=bool(self._blocks)),))
         return SessionReply()
 
     # --- readout --------------------------------------------------------------------------------------
@@ -79,18 +106,43 @@ class MeterSession:
                 out.append(ds)
         return tuple(out)
 
+    # --- refusals -------------------------------------------------------------------------------------
+
+    def _refuse(self, code: str, reason: str = "", *, log: bool = False) -> ErrorAnswer:
+        """The error answer ``code``; its reason goes to ``C.91.0`` (and to the event log with ``log``)."""
+        meter = self.vm.meter
+        text = reason or _REASONS.get(code, "refused")
+        meter.last_refusal = Refusal(at=meter.now, code=code, request=self._request, reason=text)
+        if log:
+            meter.log(6, port_safe(f"{code} {self._request}: {text}")[:EVENT_TEXT_MAX])
+        return _err(code)
+
+    def _authorize(self, operation: Literal["read", "write", "execute"], level: int, name: str) -> ErrorAnswer | None:
+        denied = self.sec.authorize(operation=operation, required_level=level, name=name)
+        if denied is None:
+            return None
+        if denied.text == "ER02":
+            return self._refuse("ER02", f"access level {level} needed to {operation} {name}, session has {self.level}")
+        return self._refuse(denied.text)
+
     # --- commands -------------------------------------------------------------------------------------
 
     def _command(self, cmd: CommandMessage) -> SessionReply:
+        address = cmd.data_set.address if cmd.data_set is not None else ""
+        self._request = f"{cmd.code} {address}".strip()
         try:
             reply = self._dispatch(cmd)
         except (MeterkitError, ValueError) as exc:
-            self.vm.meter.log(6, _SAFE.sub(" ", f"{cmd.code}: {exc}")[:120])
-            reply = _err("ER03")
+            reply = self._refuse("ER03", str(exc), log=True)
         if isinstance(reply, SessionReply):
             return reply
         if isinstance(reply, DataAnswer):  # encrypted when the session has an answer key
-            reply = DataAnswer(datasets=self.sec.protect(reply.datasets), partial=reply.partial)
+            datasets = self.sec.protect(reply.datasets)
+            if cmd.code == "R6" and len(datasets) > PARTIAL_BLOCK_LINES:
+                blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
+                self._blocks = blocks[1:]
+                return SessionReply(messages=(DataAnswer(datasets=blocks[0], partial=True),))
+            reply = DataAnswer(datasets=datasets, partial=reply.partial)
         return SessionReply(messages=(reply,))
 
     def _dispatch(self, cmd: CommandMessage) -> Message | SessionReply:
@@ -100,7 +152,7 @@ class MeterSession:
         if handled is not None:
             return handled
         if ds is None:
-            return _err("ER04")
+            return self._refuse("ER04", f"{code} needs a data set")
         if code in ("R1", "R2", "R5", "R6"):
             if ds.address in ("P.01", "P.98", "P.99"):
                 return self._profile(ds.address, ds.value)
@@ -111,36 +163,45 @@ class MeterSession:
             return self._write(ds.address, ds.value)
         if code == "E2":
             return self._execute(ds.address)
-        return _err("ER04")
+        return self._refuse("ER04", f"command {code} is not supported")
 
     def _read(self, address: str) -> Message:
         if address.startswith("TOU."):
-            denied = self.sec.authorize(operation="read", required_level=2, name=address)
+            denied = self._authorize("read", 2, address)
             if denied is not None:
                 return denied
             text = port_read(self.vm.meter.calendar, address)
-            return _err("ER01") if text is None else DataAnswer(datasets=(DataSet.single(address, text),))
+            if text is None:
+                return self._refuse("ER01", f"no tariff address {address}")
+            return DataAnswer(datasets=(DataSet.single(address, text),))
         need = required_level(address)
         if need is None:
-            return _err("ER01")
+            return self._refuse("ER01", f"no register {address}")
         public = address in self.vm.meter.config.readout.public
         if not public:
-            denied = self.sec.authorize(operation="read", required_level=need, name=address)
+            denied = self._authorize("read", need, address)
             if denied is not None:
                 return denied
         ds = read_register(self.vm.meter, address)
-        return _err("ER01") if ds is None else DataAnswer(datasets=(ds,))
+        if ds is None:
+            return self._refuse("ER01", f"{address}: no such value (history *NN beyond the stored billing periods?)")
+        return DataAnswer(datasets=(ds,))
 
     def _profile(self, which: str, value: str) -> Message:
-        denied = self.sec.authorize(operation="read", required_level=2, name=which)
+        denied = self._authorize("read", 2, which)
         if denied is not None:
             return denied
         start, _, end = value.partition(";")
         lo = _parse_stamp(start, self.vm) if start else None
-        hi = _parse_stamp(end, self.vm) if end else None
+        # both ends inclusive at minute resolution: everything stamped up to and including the minute ``end``
+        hi = _parse_stamp(end, self.vm) + timedelta(minutes=1) if end else None
+
+        def inside(t: datetime) -> bool:
+            return (lo is None or t >= lo) and (hi is None or t < hi)
+
         meter = self.vm.meter
         if which == "P.01":
-            rows = [r for r in meter.profile if (lo is None or r.end > lo) and (hi is None or r.end <= hi)]
+            rows = [r for r in meter.profile if inside(r.end)]
             header = DataSet(
                 address="P.01",
                 values=tuple(
@@ -176,22 +237,20 @@ class MeterSession:
             ]
             return DataAnswer(datasets=(header, *lines))
         if which == "P.99":  # the security log (no secrets in it)
-            entries = [
-                e for e in self.vm.security.log_entries() if (lo is None or e.at > lo) and (hi is None or e.at <= hi)
-            ]
+            entries = [e for e in self.vm.security.log_entries() if inside(e.at)]
             sec_lines = [
                 DataSet(
                     address="",
                     values=(
                         Value(value=_stamp(e.at, self.vm)),
                         Value(value=e.kind),
-                        Value(value=_SAFE.sub(" ", e.detail)[:100]),
+                        Value(value=port_safe(e.detail)[:100]),
                     ),
                 )
                 for e in entries
             ]
             return DataAnswer(datasets=(DataSet(address="P.99", values=(Value(value=str(len(entries))),)), *sec_lines))
-        events = [e for e in meter.events if (lo is None or e.at > lo) and (hi is None or e.at <= hi)]
+        events = [e for e in meter.events if inside(e.at)]
         header = DataSet(address="P.98", values=(Value(value=str(len(events))),))
         lines = [
             DataSet(
@@ -199,7 +258,7 @@ class MeterSession:
                 values=(
                     Value(value=_stamp(e.at, self.vm)),
                     Value(value=f"{e.code:02d}"),
-                    Value(value=_SAFE.sub(" ", e.text)[:128]),
+                    *(Value(value=part) for part in split_value(port_safe(e.text))),
                 ),
             )
             for e in events
@@ -207,30 +266,30 @@ class MeterSession:
         return DataAnswer(datasets=(header, *lines))
 
     def _write_tou(self, address: str, value: str) -> Message:
-        denied = self.sec.authorize(operation="write", required_level=3, name=address)
+        denied = self._authorize("write", 3, address)
         if denied is not None:
             return denied
         meter = self.vm.meter
         old = port_read(meter.calendar, address) or ""
         meter.calendar = with_port_write(meter.calendar, address, value)  # ConfigError -> ER03, logged
-        meter.log(5, f"{address} changed from {old} to {value}"[:200])
+        meter.log(5, f"{address} changed from {old} to {value}"[:EVENT_TEXT_MAX])
         self.sec.record_change(address, old, value)
         self.vm.save()
         return Ack()
 
     def _write(self, address: str, value: str) -> Message:
         if address in ("KEY.L2", "KEY.L3"):
-            denied = self.sec.authorize(operation="write", required_level=3, name=address)
+            denied = self._authorize("write", 3, address)
             if denied is not None:
                 return denied
             self.vm.security.rotate_key(int(address[-1]), value)  # ConfigError -> ER03
             return Ack()
         reg = BY_ADDRESS.get(address)
         if reg is None:
-            return _err("ER01")
+            return self._refuse("ER01", f"no register {address}")
         if reg.write_level is None:
-            return _err("ER02")
-        denied = self.sec.authorize(operation="write", required_level=reg.write_level, name=address)
+            return self._refuse("ER02", f"{address} is read-only")
+        denied = self._authorize("write", reg.write_level, address)
         if denied is not None:
             return denied
         meter = self.vm.meter
@@ -266,18 +325,18 @@ class MeterSession:
             return DataAnswer(datasets=(DataSet.single("C.90.1", self.vm.self_test()),))
         if function == "RELAY.CONNECT":  # reconnecting after a tamper trip needs level 3
             if self.level < 3:
-                return _err("ER02")
+                return self._refuse("ER02", "level 3 needed to reconnect the relay")
             self.vm.security.connect_relay()
             return Ack()
-        denied = self.sec.authorize(operation="execute", required_level=3, name=function)
+        denied = self._authorize("execute", 3, function)
         if denied is not None:
             return denied
         meter = self.vm.meter
         if function == "BILLING.RESET":
             try:
                 meter.billing_reset("command")
-            except MeterkitError:
-                return _err("ER05")
+            except DeviceError as exc:
+                return self._refuse("ER05", str(exc), log=True)
             return Ack()
         if function == "DEMAND.RESET":
             meter.reset_demand()
@@ -291,7 +350,7 @@ class MeterSession:
             self.vm.clear_profile()
             meter.log(8, "load profile reset")
             return Ack()
-        return _err("ER01")
+        return self._refuse("ER01", f"no function {function}")
 
 
 def _stamp(t: datetime, vm: VirtualMeter) -> str:
@@ -299,5 +358,8 @@ def _stamp(t: datetime, vm: VirtualMeter) -> str:
 
 
 def _parse_stamp(text: str, vm: VirtualMeter) -> datetime:
-    local = datetime.strptime(text, "%y%m%d%H%M").replace(tzinfo=vm.meter.zone)
-    return local + timedelta(0)
+    try:
+        local = datetime.strptime(text, "%y%m%d%H%M")
+    except ValueError as exc:
+        raise ValueError(f"time {text!r} is not YYMMDDhhmm") from exc
+    return local.replace(tzinfo=vm.meter.zone) + timedelta(0)

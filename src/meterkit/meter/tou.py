@@ -7,8 +7,9 @@ Plain-dict form (TOML and the optical port use it)::
      "seasons": [{"start": "01-01", "week": "standard"}],
      "special_days": {"12-25": "offpeak", "2026-12-31": "offpeak"}}
 
-Validation refuses gaps (each day profile starts at 00:00), overlaps (a switch time given twice), unsorted switch
-times, unknown references and tariffs outside 1-8, with the offending key in the message.  Special days take
+Validation refuses gaps (each day profile starts at 00:00), overlaps (a switch time given twice, a weekday, season
+start or special day given twice in a port write), unsorted switch times, unknown references and tariffs outside 1-8,
+with the offending key in the message.  Special days take
 precedence over seasons: a one-off date (``YYYY-MM-DD``) over a yearly one (``MM-DD``).  A season runs from its start
 day until the next season's start; the last season of the year continues into January until the first one starts.
 """
@@ -185,13 +186,19 @@ def day_text(switches: tuple[tuple[time, int], ...]) -> str:
     return ";".join(f"{t.isoformat('minutes')}={tariff}" for t, tariff in switches)
 
 
-def parse_pairs(text: str, where: str) -> list[tuple[str, str]]:
-    pairs = []
+def parse_pairs(text: str, where: str, *, unique: bool = False) -> list[tuple[str, str]]:
+    """``key=value;key=value`` pairs; with ``unique`` a key given twice is refused (nothing is silently replaced)."""
+    pairs: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
     for part in filter(None, text.split(";")):
         key, sep, value = part.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise ConfigError(f"{where}: expected key=value pairs separated by ';', got {part!r}")
-        pairs.append((key.strip(), value.strip()))
+        key, value = key.strip(), value.strip()
+        if unique and key in seen:
+            raise ConfigError(f"{where}: {key} is given twice ({key}={seen[key]} and {key}={value}); give each once")
+        seen[key] = value
+        pairs.append((key, value))
     return pairs
 
 
@@ -206,11 +213,11 @@ def with_port_write(calendar: TouCalendar, address: str, value: str) -> TouCalen
         except ValueError as exc:
             raise ConfigError(f"{address}: tariffs must be numbers 1-8") from exc
     elif address.startswith("TOU.W."):
-        d["week_profiles"][address.removeprefix("TOU.W.")] = dict(parse_pairs(value, address))
+        d["week_profiles"][address.removeprefix("TOU.W.")] = dict(parse_pairs(value, address, unique=True))
     elif address == "TOU.SEASONS":
-        d["seasons"] = [{"start": k, "week": v} for k, v in parse_pairs(value, address)]
+        d["seasons"] = [{"start": k, "week": v} for k, v in parse_pairs(value, address, unique=True)]
     elif address == "TOU.SPECIAL":
-        d["special_days"] = dict(parse_pairs(value, address))
+        d["special_days"] = dict(parse_pairs(value, address, unique=True))
     else:
         raise ConfigError(f"{address}: not a tariff address")
     return TouCalendar.from_dict(d)

@@ -1,15 +1,24 @@
 """The virtual meter: a :class:`~meterkit.meter.core.Meter`, its load source, its NV memory and its optical port.
 
 ``load_virtual_meter`` is what ``meterkit serve`` runs.  With ``--state`` the meter's non-volatile memory lives in a
-SQLite file: a restart after ``kill -9`` resumes from the last committed load-profile interval, logging the gap as a
-power-down/power-up pair.  With ``--replay`` the meter runs through a load-profile file on a simulated clock as fast
-as possible (resuming after the last committed interval when the state already holds part of the file), then holds
-its clock at the end of the file.
+SQLite file.  What is committed when (see :mod:`.nvram`): every load-profile capture, billing reset, event, parameter
+change and new maximum demand; in live serving also the end of every minute, so of every demand sub-period (at most
+one commit a minute of meter time).  A restart after ``kill -9`` resumes from the last commit and logs the gap as a
+power-down event (at the last commit) and a power-up event (now): nothing completed is lost, only the running
+sub-period.  With ``--replay`` the meter runs through a load-profile file on a simulated clock as fast as possible
+(resuming after the last committed interval when the state already holds part of the file), then holds its clock at
+the end of the file.  A file whose peak is beyond the meter's measuring range is refused before anything runs.
+
+Live inputs beyond the measuring range (``[metrology] max_current_a``, ``max_voltage_v``) saturate at the range, as a
+real meter's measurement does: bit 3 of ``F.F`` is set while they do, and the start and end are logged (event 06).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -24,11 +33,41 @@ from .core import Meter
 from .metrology import PhaseInput, measure
 from .nvram import MeterNv
 from .session import MeterSession
-from .sources import LiveSource, SyntheticSource, read_replay
+from .sources import LiveSource, ReplayInterval, SyntheticSource, read_replay
 
-__all__ = ["VirtualMeter", "demo_config_path", "load_virtual_meter"]
+__all__ = ["ERROR_BITS", "VirtualMeter", "check_replay_range", "demo_config_path", "load_virtual_meter"]
 
 STEP_S = 1.0
+#: live serving commits the state at the end of every minute of meter time (every demand sub-period is whole minutes,
+#: so each sub-period end is committed), at most once a minute, once for a whole catch-up
+LIVE_COMMIT_S = 60
+#: the bits of the error register ``F.F``
+ERROR_BITS = {0: "NV memory", 1: "clock", 2: "registers", 3: "input beyond the measuring range (saturated)"}
+_RANGE_BIT = 0x08
+
+
+def check_replay_range(config: MeterConfig, peak_mwh: int, step_s: float, where: str = "replay") -> None:
+    """Refuse a replay whose highest interval is beyond the meter's measuring range (ConfigError naming the peak, the
+    range and the settings that would take it)."""
+    if peak_mwh <= 0 or step_s <= 0:
+        return
+    peak_kw = (Decimal(peak_mwh) * 3600 / (Decimal(str(step_s)) * 1_000_000)).quantize(Decimal("0.01"))
+    pf = Decimal(str(config.source.replay_pf))
+    peak_kva = (peak_kw / pf).quantize(Decimal("0.01"))
+    metrology = config.metrology
+    if peak_kva <= metrology.range_kw:
+        return
+    amps = math.ceil(float(peak_kva) * 1000 / (3 * metrology.voltage_limit_v))
+    factor = 2 if metrology.va_method == "effective" else 1
+    scale = config.demand.display_scale
+    limits = {"W": Decimal("9.99999"), "kW": Decimal("9999.99"), "MW": Decimal("9999990")}
+    fitting = next((s for s in ("W", "kW", "MW") if limits[s] >= peak_kva * factor), "MW")
+    unit = "" if limits[scale] >= peak_kva * factor else f' and [demand] display_scale = "{fitting}"'
+    raise ConfigError(
+        f"{where}: the load peaks at {peak_kw} kW ({peak_kva} kVA at the replay power factor {pf}), beyond the meter's "
+        f"measuring range of {metrology.describe_range()}; configure a bigger range: [metrology] max_current_a = "
+        f"{amps} or more{unit}"
+    )
 
 
 def demo_config_path() -> Path:
@@ -72,8 +111,10 @@ class VirtualMeter:
         if restored:
             self.nv.load()
         self.nv.attach()
+        self._saturated = False
         if restored:
-            down = self.meter.now
+            alive = self.nv.last_alive()
+            down = self.meter.now if alive is None else max(self.meter.now, alive)  # the last commit
             self.meter.power_down(down)
             up = max(down, self.clock.now()) if follow_clock else down
             self.meter.power_up(up)
@@ -120,13 +161,48 @@ class VirtualMeter:
             self.advance_to(self.clock.now())
 
     def advance_to(self, when: datetime, step_s: float = STEP_S) -> None:
+        """Measure the source in steps of ``step_s`` up to ``when``.  Following the clock (live), the state is
+        committed when a minute (so also any demand sub-period) has ended since the last commit."""
         meter = self.meter
-        while meter.now + timedelta(seconds=step_s) <= when:
+        metrology = self.config.metrology
+        imax, vmax, frequency = metrology.max_current_a, metrology.voltage_limit_v, metrology.frequency_hz
+        step = timedelta(seconds=step_s)
+        while meter.now + step <= when:
             phases = self.source.phases(meter.now)
+            for ph in phases:
+                if ph.current_a > imax or ph.voltage_v > vmax:
+                    phases = self._saturate(phases, imax, vmax)
+                    break
+            else:
+                if self._saturated:
+                    self._saturation_ended()
             meter.phase_inputs = phases
-            meter.step(
-                measure(phases, self.config.metrology.frequency_hz), step_s, relay_closed=self.security.relay_connected
+            meter.step(measure(phases, frequency), step_s, relay_closed=self.security.relay_connected)
+        if self.follow_clock:
+            epoch = int(meter.now.timestamp())
+            if datetime.fromtimestamp(epoch - epoch % LIVE_COMMIT_S, UTC) > self.nv.snapshot_at:
+                self.save()  # a minute (and with it any demand sub-period) ended after the last commit
+
+    def _saturate(self, phases: tuple[PhaseInput, ...], imax: float, vmax: float) -> tuple[PhaseInput, ...]:
+        """Inputs beyond the measuring range are measured at the range (F.F bit 3, logged when it starts)."""
+        if not self._saturated:
+            self._saturated = True
+            self.meter.error_register |= _RANGE_BIT
+            worst = ", ".join(f"L{i} {ph.voltage_v:g} V {ph.current_a:g} A" for i, ph in enumerate(phases, start=1))
+            self.meter.log(
+                6,
+                f"input beyond the measuring range ({worst}; range {vmax:g} V {imax:g} A per phase): "
+                "measured at the range",
             )
+        return tuple(
+            PhaseInput(voltage_v=min(ph.voltage_v, vmax), current_a=min(ph.current_a, imax), angle_deg=ph.angle_deg)
+            for ph in phases
+        )
+
+    def _saturation_ended(self) -> None:
+        self._saturated = False
+        self.meter.error_register &= ~_RANGE_BIT
+        self.meter.log(6, "input back within the measuring range")
 
     def set_phases(self, phases: tuple[PhaseInput, ...]) -> None:
         """Live control: the load from now on (switches the meter to the live source)."""
@@ -139,7 +215,8 @@ class VirtualMeter:
             self.clock.set(when)
 
     def press_button(self) -> None:
-        """The sealed billing-reset button."""
+        """The sealed billing-reset button (the meter first catches up with the clock when it follows it)."""
+        self.tick()
         self.meter.billing_reset("button")
 
     def open_cover(self) -> None:
@@ -151,8 +228,9 @@ class VirtualMeter:
 
     def self_test(self) -> str:
         """Check the NV memory, the clock and the registers; sets the bits of the error register ``F.F``:
-        bit 0 NV memory, bit 1 clock, bit 2 registers.  Returns ``OK`` or ``ERR <bits>``."""
-        bits = 0
+        bit 0 NV memory, bit 1 clock, bit 2 registers (bit 3, input beyond the measuring range, is kept as it is).
+        Returns ``OK`` or ``ERR <bits>``."""
+        bits = self.meter.error_register & _RANGE_BIT
         try:
             ok = self.store.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         except Exception:
@@ -183,14 +261,23 @@ class VirtualMeter:
     # --- replay ---------------------------------------------------------------------------------------
 
     def replay(self, path: Path) -> int:
-        """Run through a load-profile file; returns the number of intervals applied."""
-        _step, intervals = read_replay(path)
+        """Run through a load-profile file; returns the number of intervals applied.  A file beyond the measuring
+        range is refused (ConfigError) before anything runs."""
+        step, intervals = read_replay(path)
+        if intervals:
+            check_replay_range(self.config, max(iv.a_plus_mwh for iv in intervals), step, str(path))
+        return self.replay_intervals(intervals)
+
+    def replay_intervals(self, intervals: Iterable[ReplayInterval]) -> int:
+        """Run through replayed intervals in time order (the range is the caller's to check, see
+        :func:`check_replay_range`), then hold the clock; returns the number of intervals applied."""
         pf = self.config.source.replay_pf
+        add = self.meter.add_interval
         applied = 0
         for iv in intervals:
             if iv.end <= self.meter.now:
                 continue  # already in the NV memory (resumed replay)
-            self.meter.add_interval(iv.end, iv.a_plus_mwh, pf=pf)
+            add(iv.end, iv.a_plus_mwh, pf=pf)
             applied += 1
         self.nv.save_snapshot()
         self.frozen = True
@@ -207,18 +294,18 @@ def load_virtual_meter(
 ) -> VirtualMeter:
     """The meter ``meterkit serve`` runs: the demo meter when no config is given, in-memory NV without a state."""
     cfg = load_config(text=config_text) if config_text is not None else load_config(config or demo_config_path())
-    store = NvStore(state) if state is not None else NvStore(":memory:")
     if replay is not None:
-        from .sources import read_replay as _read
-
-        _step, intervals = _read(replay)
+        step, intervals = read_replay(replay)
         if not intervals:
             raise ConfigError(f"{replay}: nothing to replay")
-        first_start = intervals[0].end - timedelta(seconds=_step)
+        check_replay_range(cfg, max(iv.a_plus_mwh for iv in intervals), step, str(replay))
+        first_start = intervals[0].end - timedelta(seconds=step)
+        store = NvStore(state) if state is not None else NvStore(":memory:")
         sim = clock if isinstance(clock, SimulatedClock) else SimulatedClock(first_start)
         vm = VirtualMeter(cfg, clock=sim, store=store, start=first_start, follow_clock=False)
-        vm.replay(replay)
+        vm.replay_intervals(intervals)
         if isinstance(sim, SimulatedClock):
             sim.set(vm.meter.now)
         return vm
+    store = NvStore(state) if state is not None else NvStore(":memory:")
     return VirtualMeter(cfg, clock=clock, store=store, follow_clock=True)
