@@ -355,3 +355,17 @@ def test_recompute_md_refuses_steps_that_straddle_sub_periods() -> None:
     with pytest.raises(ConfigError, match="must divide the sub-period"):
         recompute_md([1, 2, 3], 420, T0, DemandConfig.parse("fixed 15"))
     assert recompute_md([1_000_000] * 14, 60, T0, DemandConfig.parse("fixed 15")) is None
+
+
+def test_windows_that_round_alike_are_told_apart_by_their_exact_energy() -> None:
+    # fixed 15: 25,000,500 mWh -> 100.002 kW and 25,001,000 mWh -> 100.004 kW both show 0100.00; the second is higher
+    config = DemandConfig.parse("fixed 15")
+    energies = [25_000_500 // 15] * 15 + [25_001_000 // 15] * 15
+    energies[14] += 25_000_500 - sum(energies[:15])
+    energies[29] += 25_001_000 - sum(energies[15:30])
+    md = recompute_md(energies, 60, minutes(0), config)
+    assert md == MaximumDemand(value_kw=Decimal("100.00"), at=minutes(30))
+    engine = DemandEngine(config, start=minutes(0))
+    for i, e in enumerate(energies):
+        engine.add_energy(e, minutes(i + 1))
+    assert engine.maximum == md and engine.maximum is not None and engine.maximum.energy_mwh == 25_001_000

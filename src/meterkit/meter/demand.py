@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -154,6 +154,9 @@ class MaximumDemand:
 
     value_kw: Decimal
     at: datetime
+    #: the window's exact energy (milli-Wh); None for a maximum from an older state.  Windows are compared on it, so
+    #: the register points at the truly highest window even where two round to the same 0.01 kW.
+    energy_mwh: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +228,15 @@ def _us(t: datetime) -> int:
 def epoch_us(t: datetime) -> int:
     """An aware time as integer microseconds since the epoch (the engines' time scale)."""
     return _us(t)
+
+
+def _higher(energy_mwh: int, value_kw: Decimal, best: MaximumDemand | None) -> bool:
+    """Whether a window beats the maximum: strictly more energy (ties keep the first window)."""
+    if best is None:
+        return True
+    if best.energy_mwh is None:
+        return value_kw > best.value_kw
+    return energy_mwh > best.energy_mwh
 
 
 def _dt(us: int) -> datetime:
@@ -327,8 +339,8 @@ class DemandEngine:
         avg = to_kw(self._window, self.config.period_min, self.places)
         at = _dt(end)
         self.last_average_kw = avg
-        if self.maximum is None or avg > self.maximum.value_kw:
-            self.maximum = MaximumDemand(value_kw=avg, at=at)
+        if _higher(self._window, avg, self.maximum):
+            self.maximum = MaximumDemand(value_kw=avg, at=at, energy_mwh=self._window)
         return DemandValue(value_kw=avg, at=at)
 
     def _restart(self, t: int) -> None:
@@ -426,7 +438,9 @@ class DemandEngine:
             "cur_complete": self._cur_complete,
             "last": self._last,
             "down": self._down,
-            "max": None if self.maximum is None else [str(self.maximum.value_kw), self.maximum.at.isoformat()],
+            "max": None
+            if self.maximum is None
+            else [str(self.maximum.value_kw), self.maximum.at.isoformat(), self.maximum.energy_mwh],
             "last_avg": None if self.last_average_kw is None else str(self.last_average_kw),
         }
 
@@ -461,8 +475,12 @@ class DemandEngine:
             engine._last = int(state["last"])
             engine._down = bool(state["down"])
             if state["max"] is not None:
-                value, at = state["max"]
-                engine.maximum = MaximumDemand(value_kw=Decimal(value), at=datetime.fromisoformat(at))
+                value, at, *exact = state["max"]
+                engine.maximum = MaximumDemand(
+                    value_kw=Decimal(value),
+                    at=datetime.fromisoformat(at),
+                    energy_mwh=int(exact[0]) if exact and exact[0] is not None else None,
+                )
             engine.last_average_kw = None if state["last_avg"] is None else Decimal(state["last_avg"])
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise DataError(f"stored demand state is malformed: {exc!r}") from exc
@@ -494,8 +512,9 @@ def recompute_md(
         if window_start >= t0:
             first = (window_start - t0) // step_s
             last = (window_end - t0) // step_s
-            value = to_kw(sum(energies_mwh[first:last]), config.period_min)
-            if best is None or value > best.value_kw:
-                best = MaximumDemand(value_kw=value, at=_dt(window_end * _US))
+            energy = sum(energies_mwh[first:last])
+            value = to_kw(energy, config.period_min)
+            if _higher(energy, value, best):
+                best = MaximumDemand(value_kw=value, at=_dt(window_end * _US), energy_mwh=energy)
         window_end += sub_s
     return best
