@@ -1,4 +1,5 @@
-"""``meterkit read | get | set | exec | profile``: the hand-held unit on the command line."""
+"""``meterkit read | get | set | exec | profile``: the hand-held unit on the command line; ``meterkit control``: the
+physical inputs of a served virtual meter."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from rich.console import Console
 
 from ..client import MeterClient, PasswordAuthenticator
 from ..client.auth import Authenticator
-from ..errors import DeviceError
+from ..errors import ConfigError, DeviceError
 from ..iec62056_21.baud import MODE_C_BAUD, baud_char_for
 from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet
 from ..iec62056_21.trace import FrameRecord
 from ..transport import open_transport
+from ..transport.control import send_control
 from .render import console, datasets_json, print_datasets, write_csv
 
 __all__ = ["register"]
@@ -92,7 +94,7 @@ def _baud_char(baud: int | None) -> str | None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add read, get, set, exec and profile."""
+    """Add read, get, set, exec, profile and control."""
 
     @app.command("read")
     def read_cmd(
@@ -239,4 +241,25 @@ def register(app: typer.Typer) -> None:
             console().print(f"{len(rows)} profile lines written to {out}")
         else:
             print_datasets(console(), rows, title="load profile P.01")
+        return 0
+
+    @app.command(
+        "control",
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    )
+    def control_cmd(
+        url: Annotated[str, typer.Argument(help="The served meter's control channel, tcp://127.0.0.1:PORT.")],
+        command: Annotated[
+            list[str], typer.Argument(help="cover open|close, button, power down|up [cover-open], load ..., status")
+        ],
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the reply.")] = 5.0,
+    ) -> int:
+        """Operate a served meter's physical inputs (``meterkit serve --control``): one command, one reply."""
+        try:
+            reply = send_control(url, " ".join(command), timeout=timeout)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="URL") from exc
+        if reply.startswith("error:"):
+            raise DeviceError("control: " + reply.removeprefix("error:").strip())
+        sys.stdout.write(reply + "\n")
         return 0

@@ -1,4 +1,7 @@
-"""``meterkit serve``: the virtual meter on TCP, a pseudo-terminal or a serial port."""
+"""``meterkit serve``: the virtual meter on TCP, a pseudo-terminal or a serial port, with an optional control channel.
+
+:func:`run_meter` is the whole command as a library call (tests run it in a thread with their own ``stop`` event).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,73 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ..iec62056_21.trace import FrameRecord
+from ..errors import ConfigError
+from ..iec62056_21.trace import FrameRecord, TraceHook
+from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter, load_virtual_meter
-from ..transport.server import serve
+from ..transport.control import ControlServer, parse_control_url, start_control_server
+from ..transport.server import start_server
 
-__all__ = ["register"]
+__all__ = ["register", "run_meter"]
 
 TICK_S = 1.0
+
+
+async def run_meter(
+    meter: VirtualMeter,
+    listen: list[str],
+    *,
+    control: str | None = None,
+    control_allow_remote: bool = False,
+    baud_emulation: bool = False,
+    trace: TraceHook | None = None,
+    ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+    tick_s: float = TICK_S,
+) -> None:
+    """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
+    ``control``; ``ready`` gets each ``listening on ...`` / ``control on ...`` line once that endpoint accepts."""
+    channel = ControlChannel(meter)
+
+    async def ticker() -> None:  # a live meter keeps measuring between sessions (not while its supply is off)
+        while True:
+            if channel.powered:
+                meter.tick()
+            await asyncio.sleep(tick_s)
+
+    tick_task = asyncio.create_task(ticker())
+    handle = None
+    control_server: ControlServer | None = None
+    try:
+        handle = await start_server(
+            meter,
+            listen or ["tcp://127.0.0.1:2100"],
+            baud_emulation=baud_emulation,
+            trace=trace,
+            powered=lambda: channel.powered,
+        )
+        if control is not None:
+            control_server = await start_control_server(channel.handle, control, allow_remote=control_allow_remote)
+        if ready is not None:
+            for ep in handle.endpoints:
+                ready(f"listening on {ep}")
+            if control_server is not None:
+                ready(f"control on {control_server.url}")
+        await (stop or asyncio.Event()).wait()
+    finally:
+        tick_task.cancel()
+        if control_server is not None:
+            await control_server.close()
+        if handle is not None:
+            await handle.close()
+        meter.save()
 
 
 def register(app: typer.Typer) -> None:
@@ -47,8 +104,23 @@ def register(app: typer.Typer) -> None:
                 "--bench", help="Test-bench mode: the terminal cover is off (logged), so level-3 writes work."
             ),
         ] = False,
+        control: Annotated[
+            str | None,
+            typer.Option(
+                "--control",
+                help="Control channel tcp://127.0.0.1:PORT (cover, button, power, load); it is physical access.",
+            ),
+        ] = None,
+        control_allow_remote: Annotated[
+            bool, typer.Option("--control-allow-remote", help="Allow a non-loopback --control address.")
+        ] = False,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
+        if control is not None:
+            try:
+                parse_control_url(control, allow_remote=control_allow_remote)
+            except ConfigError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--control") from exc
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
         if bench:
             meter.security.bench_mode()
@@ -65,9 +137,8 @@ def register(app: typer.Typer) -> None:
         def hook(record: FrameRecord) -> None:
             err.print(record.format(), markup=False)
 
-        def ready(endpoints: list[str]) -> None:
-            for ep in endpoints:
-                print(f"listening on {ep}", flush=True)
+        def ready(line: str) -> None:
+            print(line, flush=True)
 
         async def main() -> None:
             stop = asyncio.Event()
@@ -75,25 +146,18 @@ def register(app: typer.Typer) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, stop.set)
-
-            async def ticker() -> None:  # a live meter keeps measuring between sessions
-                while True:
-                    meter.tick()
-                    await asyncio.sleep(TICK_S)
-
-            tick_task = asyncio.create_task(ticker())
             try:
-                await serve(
+                await run_meter(
                     meter,
                     listen or ["tcp://127.0.0.1:2100"],
+                    control=control,
+                    control_allow_remote=control_allow_remote,
                     baud_emulation=baud_emulation,
                     trace=hook if trace else None,
                     ready=ready,
                     stop=stop,
                 )
             finally:
-                tick_task.cancel()
-                meter.save()
                 if forwarder is not None:
                     forwarder.stop()
 

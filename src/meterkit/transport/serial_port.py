@@ -2,14 +2,25 @@
 
 The port is opened 7E1 at 300 Bd with a short fixed read time-out set in the constructor (pyserial cannot change
 the time-out later on a 7E1 pty), and reads poll until the requested time has passed.
+
+Pseudo-terminals carry bytes, not characters on a wire: Linux forces them to 8 data bits without parity, and
+``tcsetattr`` then fails with ``EINVAL`` whenever the only requested change is the framing (7E1 re-applied at the speed
+the pty already has, e.g. after an earlier session left it at 300 Bd).  A pty is therefore opened 8N1 and only its
+speed is switched; 7-bit ASCII passes through it unchanged.  :func:`open_serial` and :func:`apply_line` are shared
+with the meter's ``serial://`` endpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import select
 import socket
+import stat
+import termios
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 import serial
@@ -18,11 +29,88 @@ from ..errors import TransportError
 from ..iec62056_21.baud import INITIAL_BAUD
 from ..iec62056_21.events import SetLine
 
-__all__ = ["SerialTransport", "TcpTransport", "open_transport"]
+__all__ = ["SerialTransport", "TcpTransport", "apply_line", "is_pty", "open_serial", "open_transport"]
 
 _PARITY = {"E": serial.PARITY_EVEN, "N": serial.PARITY_NONE, "O": serial.PARITY_ODD}
 _BYTESIZE = {7: serial.SEVENBITS, 8: serial.EIGHTBITS}
 _POLL = 0.02
+#: Linux: the majors of Unix98 pty slaves (``/dev/pts/N``); macOS names them ``/dev/ttysNNN``.
+_PTY_MAJORS = range(136, 144)
+_MAC_PTY = re.compile(r"^/dev/ttys\d+$")
+#: What pyserial, termios and the OS raise for a device that fails or refuses a setting.
+_DEVICE_ERRORS = (serial.SerialException, termios.error, OSError, ValueError)
+
+
+def is_pty(device: str) -> bool:
+    """Whether ``device`` (a path, not a URL) is the slave side of a pseudo-terminal."""
+    if "://" in device:
+        return False
+    try:
+        real = os.path.realpath(device)
+        st = os.stat(real)
+    except OSError:
+        return False
+    if not stat.S_ISCHR(st.st_mode):
+        return False
+    return real.startswith("/dev/pts/") or os.major(st.st_rdev) in _PTY_MAJORS or bool(_MAC_PTY.match(real))
+
+
+def _one_line(exc: BaseException) -> str:
+    """``termios.error(22, 'Invalid argument')`` -> ``Invalid argument (errno 22)``; other errors on one line."""
+    args: tuple[object, ...] = tuple(exc.args)
+    if isinstance(exc, termios.error) and len(args) == 2 and isinstance(args[0], int):
+        text = f"{args[1]} (errno {args[0]})"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def open_serial(
+    url: str, *, baud: int = INITIAL_BAUD, timeout: float | None = _POLL, write_timeout: float = 5.0
+) -> Any:
+    """Open ``url`` through pyserial's ``serial_for_url`` at ``baud`` 7E1 (8N1 on a pty, see the module notes).
+
+    Every failure, including ``termios.error``, is a :class:`TransportError` with a one-line message.
+    """
+    pty = is_pty(url)
+    try:
+        port = serial.serial_for_url(
+            url,
+            baudrate=baud,
+            bytesize=serial.EIGHTBITS if pty else serial.SEVENBITS,
+            parity=serial.PARITY_NONE if pty else serial.PARITY_EVEN,
+            stopbits=serial.STOPBITS_ONE,
+            timeout=timeout,
+            write_timeout=write_timeout,
+            do_not_open=True,
+        )
+        port.open()
+    except _DEVICE_ERRORS as exc:
+        raise TransportError(f"cannot open {url}: {_one_line(exc)}") from exc
+    return port
+
+
+def apply_line(port: Any, line: SetLine, *, pty: bool = False) -> None:
+    """Switch an open pyserial port to ``line`` (the caller has drained the output), touching only what changes.
+
+    On a pty only the speed is switched (its framing is always 8N1).  Raises :class:`TransportError`.
+    """
+    framing = f"{line.bytesize}{line.parity}{line.stopbits}"
+    if line.bytesize not in _BYTESIZE or line.parity not in _PARITY:
+        raise TransportError(f"{port.port}: unsupported framing {framing} (7E1 or 8N1)")
+    try:
+        if port.baudrate != line.baud:
+            port.baudrate = line.baud
+        if pty:
+            return
+        if port.bytesize != _BYTESIZE[line.bytesize]:
+            port.bytesize = _BYTESIZE[line.bytesize]
+        if port.parity != _PARITY[line.parity]:
+            port.parity = _PARITY[line.parity]
+    except _DEVICE_ERRORS as exc:
+        raise TransportError(
+            f"{port.port}: cannot switch the line to {line.baud} Bd {framing}: {_one_line(exc)}"
+        ) from exc
 
 
 class SerialTransport:
@@ -30,27 +118,15 @@ class SerialTransport:
 
     def __init__(self, url: str, *, baud: int = INITIAL_BAUD, open_timeout: float = 5.0) -> None:
         self.url = url
-        try:
-            self._port = serial.serial_for_url(
-                url,
-                baudrate=baud,
-                bytesize=serial.SEVENBITS,
-                parity=serial.PARITY_EVEN,
-                stopbits=serial.STOPBITS_ONE,
-                timeout=_POLL,
-                write_timeout=open_timeout,
-                do_not_open=True,
-            )
-            self._port.open()
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise TransportError(f"cannot open {url}: {exc}") from exc
+        self.is_pty = is_pty(url)
+        self._port = open_serial(url, baud=baud, timeout=_POLL, write_timeout=open_timeout)
 
     def write(self, data: bytes) -> None:
         try:
             self._port.write(data)
             self._port.flush()
-        except (serial.SerialException, OSError) as exc:
-            raise TransportError(f"{self.url}: write failed: {exc}") from exc
+        except _DEVICE_ERRORS as exc:
+            raise TransportError(f"{self.url}: write failed: {_one_line(exc)}") from exc
 
     def read(self, timeout: float) -> bytes:
         end = time.monotonic() + max(0.0, timeout)
@@ -62,26 +138,20 @@ class SerialTransport:
                     return bytes(data) + (bytes(self._port.read(rest)) if rest else b"")
                 if time.monotonic() >= end:
                     return b""
-        except (serial.SerialException, OSError) as exc:
-            raise TransportError(f"{self.url}: read failed: {exc}") from exc
+        except _DEVICE_ERRORS as exc:
+            raise TransportError(f"{self.url}: read failed: {_one_line(exc)}") from exc
 
     def set_line(self, line: SetLine) -> None:
         try:
             self._port.flush()
-            if line.delay:
-                time.sleep(line.delay)
-            # only touch what changes: a pty rejects re-applying 7E1 settings (termios EINVAL)
-            if self._port.baudrate != line.baud:
-                self._port.baudrate = line.baud
-            if self._port.bytesize != _BYTESIZE[line.bytesize]:
-                self._port.bytesize = _BYTESIZE[line.bytesize]
-            if self._port.parity != _PARITY[line.parity]:
-                self._port.parity = _PARITY[line.parity]
-        except (serial.SerialException, OSError, KeyError, ValueError) as exc:
-            raise TransportError(f"{self.url}: cannot switch the line to {line.baud} Bd: {exc}") from exc
+        except _DEVICE_ERRORS as exc:
+            raise TransportError(f"{self.url}: cannot drain the output: {_one_line(exc)}") from exc
+        if line.delay:
+            time.sleep(line.delay)
+        apply_line(self._port, line, pty=self.is_pty)
 
     def close(self) -> None:
-        with contextlib.suppress(serial.SerialException, OSError):
+        with contextlib.suppress(*_DEVICE_ERRORS):
             self._port.close()
 
 

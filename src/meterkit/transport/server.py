@@ -4,6 +4,16 @@ One :class:`SessionDriver` per connection runs a :class:`~meterkit.iec62056_21.m
 application's sessions; it honours ``Transmit.not_before`` (reaction time), applies ``SetLine`` after draining, and
 optionally paces output at the current baud rate (10 bits per character).  Nothing a client sends can stop the
 server: errors inside one connection close that connection and are reported through the trace/log hook.
+
+Timers follow the injected clock: the driver never waits longer than ``timer_poll`` real seconds before it looks at the
+clock again, so a simulated clock moved forward by a test expires the protocol's time-outs (inactivity, option select)
+within ``timer_poll``.  While ``powered()`` (optional) says the meter has no supply, the port is dead: received bytes
+are dropped and a running session ends.
+
+A served pty is put back into its initial raw state after every session (a client may leave it at any speed or in
+cooked mode).  ``serial://URL`` serves on any pyserial URL (``serial:///dev/ttyUSB0``, ``serial://rfc2217://HOST:PORT``,
+``serial://socket://HOST:PORT``) opened through ``serial_for_url``; device files are driven by the event loop, other
+URL handlers by a reader thread.
 """
 
 from __future__ import annotations
@@ -11,20 +21,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import termios
+import threading
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError, TransportError
 from ..iec62056_21.application import MeterApplication, MeterPortSession
+from ..iec62056_21.baud import INITIAL_BAUD
 from ..iec62056_21.events import MeterEvent, SessionEnded, SetLine, SignOn, Transmit
 from ..iec62056_21.meter import MeterConnection, MeterPortConfig
 from ..iec62056_21.trace import FrameRing, TraceHook
 from .pacing import line_time
+from .serial_port import apply_line, is_pty, open_serial
 
 __all__ = ["Endpoint", "ServerHandle", "SessionDriver", "serve", "start_server"]
+
+#: Longest real wait before the driver looks at the (possibly simulated) clock again.
+TIMER_POLL_S = 0.25
 
 
 class Endpoint:
@@ -38,8 +56,11 @@ class Endpoint:
     async def write(self, data: bytes) -> None:
         raise NotImplementedError
 
-    def set_line(self, line: SetLine) -> None:
-        """Serial endpoints switch the device; TCP and pty only remember the rate for pacing."""
+    async def set_line(self, line: SetLine) -> None:
+        """Serial endpoints switch the device (after draining); TCP and pty have no line settings."""
+
+    async def session_ended(self) -> None:
+        """A session ended: put the medium back into its idle state (a pty's termios)."""
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -71,12 +92,19 @@ class StreamEndpoint(Endpoint):
 class FdEndpoint(Endpoint):
     """A file descriptor (pty master or serial device) driven by the event loop."""
 
-    def __init__(self, fd: int, name: str, on_line: Callable[[SetLine], None] | None = None) -> None:
+    def __init__(
+        self,
+        fd: int,
+        name: str,
+        on_line: Callable[[SetLine], None] | None = None,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self.fd = fd
         self.name = name
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._on_line = on_line
+        self._on_idle = on_idle
         os.set_blocking(fd, False)
         self._loop.add_reader(fd, self._readable)
 
@@ -103,13 +131,60 @@ class FdEndpoint(Endpoint):
             except BlockingIOError:
                 await asyncio.sleep(0.005)
 
-    def set_line(self, line: SetLine) -> None:
-        if self._on_line is not None:
-            self._on_line(line)
+    async def set_line(self, line: SetLine) -> None:
+        if self._on_line is not None:  # drains the output first: in a worker thread, not in the event loop
+            await self._loop.run_in_executor(None, self._on_line, line)
+
+    async def session_ended(self) -> None:
+        if self._on_idle is not None:
+            self._on_idle()
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError, OSError):
             self._loop.remove_reader(self.fd)
+
+
+class PortEndpoint(Endpoint):
+    """A pyserial URL handler without a file descriptor (``rfc2217://``, ``socket://``): a reader thread feeds the
+    event loop; writes and line switches run in worker threads."""
+
+    def __init__(self, port: Any, name: str) -> None:
+        self.port = port
+        self.name = name
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._reader, name=f"meterkit {name}", daemon=True)
+        self._thread.start()
+
+    def _reader(self) -> None:
+        while not self._closed.is_set():
+            try:
+                data = bytes(self.port.read(1))
+                if data and self.port.in_waiting:
+                    data += bytes(self.port.read(self.port.in_waiting))
+            except Exception:  # the device went away: end of stream
+                data = b""
+                self._closed.set()
+            if data or self._closed.is_set():
+                with contextlib.suppress(RuntimeError):  # the loop is already closed
+                    self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
+
+    async def read(self) -> bytes:
+        return await self._queue.get()
+
+    async def write(self, data: bytes) -> None:
+        await self._loop.run_in_executor(None, self.port.write, data)
+
+    async def set_line(self, line: SetLine) -> None:
+        def switch() -> None:
+            self.port.flush()
+            apply_line(self.port, line)
+
+        await self._loop.run_in_executor(None, switch)
+
+    async def close(self) -> None:
+        self._closed.set()
 
 
 @dataclass
@@ -122,6 +197,9 @@ class SessionDriver:
     baud_emulation: bool = False
     trace: TraceHook | None = None
     close_on_eof: bool = True
+    #: False while the meter has no supply (its port is dead); None: always powered.
+    powered: Callable[[], bool] | None = None
+    timer_poll: float = TIMER_POLL_S
 
     def __post_init__(self) -> None:
         config = self.app.port_config()
@@ -130,32 +208,65 @@ class SessionDriver:
         self.connection = MeterConnection(config)
         self.frames = FrameRing(hook=self.trace)
         self.session: MeterPortSession | None = None
-        self.baud = 300
+        self.baud = INITIAL_BAUD
+        self._ended = False
+        self._down = False
 
     async def run(self) -> None:
-        conn = self.connection
+        # one read stays pending across timer wake-ups (never cancelled and restarted: no byte is lost, and the
+        # driver's own cancellation is never swallowed as asyncio.wait_for may do on Python 3.11)
+        reading: asyncio.Task[bytes] | None = None
         try:
             while True:
-                deadline = conn.deadline()
-                timeout = None if deadline is None else max(0.0, deadline - self.clock.monotonic())
-                try:
-                    data = await asyncio.wait_for(self.endpoint.read(), timeout)
-                except TimeoutError:
-                    conn.handle_timer(self.clock.monotonic())
+                deadline = self.connection.deadline()
+                timeout = (
+                    None if deadline is None else min(self.timer_poll, max(0.0, deadline - self.clock.monotonic()))
+                )
+                if reading is None:
+                    reading = asyncio.ensure_future(self.endpoint.read())
+                done, _ = await asyncio.wait({reading}, timeout=timeout)
+                if not done:
+                    if await self._dead():
+                        continue
+                    self.connection.handle_timer(self.clock.monotonic())
                     await self._process()
+                    continue
+                data, reading = reading.result(), None
+                if await self._dead():
+                    if not data and self.close_on_eof:
+                        break
                     continue
                 now = self.clock.monotonic()
                 if data:
                     self.frames.record("<-", data, now)
-                conn.receive_data(data, now)
+                self.connection.receive_data(data, now)
                 await self._process()
                 if not data and self.close_on_eof:
                     break
         finally:
+            if reading is not None:
+                reading.cancel()
             if self.session is not None:
                 self.session.close("disconnect")
                 self.session = None
             await self.endpoint.close()
+
+    async def _dead(self) -> bool:
+        """No supply: drop what arrives; at the power cut the session ends and the port starts afresh (idle, 300 Bd)."""
+        if self.powered is None or self.powered():
+            self._down = False
+            return False
+        if not self._down:
+            self._down = True
+            if self.session is not None:
+                self.session.close("power-down")
+                self.session = None
+            self.connection = MeterConnection(self.connection.config)
+            if self.baud != INITIAL_BAUD:
+                self.baud = INITIAL_BAUD
+                await self.endpoint.set_line(SetLine(baud=INITIAL_BAUD))
+            await self.endpoint.session_ended()
+        return True
 
     async def _process(self) -> None:
         conn = self.connection
@@ -174,7 +285,10 @@ class SessionDriver:
                 if directive.delay:
                     await asyncio.sleep(directive.delay)
                 self.baud = directive.baud
-                self.endpoint.set_line(directive)
+                await self.endpoint.set_line(directive)
+        if self._ended:
+            self._ended = False
+            await self.endpoint.session_ended()
 
     async def _write(self, data: bytes) -> None:
         self.frames.record("->", data, self.clock.monotonic())
@@ -189,6 +303,8 @@ class SessionDriver:
             await asyncio.sleep(line_time(len(part), self.baud))
 
     def _dispatch(self, event: MeterEvent) -> None:
+        if isinstance(event, SessionEnded):
+            self._ended = True
         if isinstance(event, SignOn):
             if self.session is not None:
                 self.session.close("restart")
@@ -240,26 +356,31 @@ async def start_server(
     baud_emulation: bool = False,
     trace: TraceHook | None = None,
     clock: Clock | None = None,
+    powered: Callable[[], bool] | None = None,
+    timer_poll: float = TIMER_POLL_S,
 ) -> ServerHandle:
-    """Open every endpoint in ``listen`` (``tcp://HOST:PORT``, ``pty``, ``serial:///dev/ttyX``) and serve ``app``."""
+    """Open every endpoint in ``listen`` (``tcp://HOST:PORT``, ``pty``, ``serial://URL``) and serve ``app``.
+
+    ``clock`` times the protocol (reaction and time-outs); ``powered`` (optional) tells whether the meter has supply.
+    """
     handle = ServerHandle()
     clk = clock or SystemClock()
 
+    def driver(endpoint: Endpoint, *, close_on_eof: bool) -> SessionDriver:
+        return SessionDriver(app, endpoint, clk, baud_emulation, trace, close_on_eof, powered, timer_poll)
+
     def spawn(endpoint: Endpoint, *, close_on_eof: bool) -> None:
-        driver = SessionDriver(app, endpoint, clk, baud_emulation, trace, close_on_eof)
-        task = asyncio.create_task(driver.run())
+        task = asyncio.create_task(driver(endpoint, close_on_eof=close_on_eof).run())
         handle._tasks.add(task)
         task.add_done_callback(handle._tasks.discard)
 
     try:
         for url in listen or ["tcp://127.0.0.1:2100"]:
             if url == "pty":
-                master, slave = os.openpty()
-                tty.setraw(slave)
-                handle._fds += [master, slave]
-                path = os.ttyname(slave)
-                spawn(FdEndpoint(master, f"pty {path}"), close_on_eof=False)
-                handle.endpoints.append(f"pty {path}")
+                handle.endpoints.append(_open_pty(handle, spawn))
+                continue
+            if url.startswith("serial://"):
+                handle.endpoints.append(_open_serial(url.removeprefix("serial://"), handle, spawn))
                 continue
             parsed = urlparse(url)
             if parsed.scheme == "tcp":
@@ -272,8 +393,7 @@ async def start_server(
                     if task is not None:
                         handle._tasks.add(task)
                     try:
-                        driver = SessionDriver(app, StreamEndpoint(reader, writer), clk, baud_emulation, trace)
-                        await driver.run()
+                        await driver(StreamEndpoint(reader, writer), close_on_eof=True).run()
                     except asyncio.CancelledError:
                         pass
                     finally:
@@ -284,9 +404,6 @@ async def start_server(
                 handle._servers.append(server)
                 port = server.sockets[0].getsockname()[1]
                 handle.endpoints.append(f"tcp://{host}:{port}")
-            elif parsed.scheme == "serial":
-                device = parsed.path or parsed.netloc
-                handle.endpoints.append(_open_serial(device, handle, spawn))
             else:
                 raise ConfigError(f"--listen {url}: use tcp://HOST:PORT, pty or serial:///dev/DEVICE")
     except OSError as exc:
@@ -298,23 +415,45 @@ async def start_server(
     return handle
 
 
-def _open_serial(device: str, handle: ServerHandle, spawn: Callable[..., None]) -> str:
+def _open_pty(handle: ServerHandle, spawn: Callable[..., None]) -> str:
+    """A raw pseudo-terminal; the meter keeps the slave open so the master never sees EIO between clients."""
+    master, slave = os.openpty()
+    handle._fds += [master, slave]
+    tty.setraw(slave)
+    initial = termios.tcgetattr(slave)
+    path = os.ttyname(slave)
+
+    def reset() -> None:
+        # whatever the last client left (a speed, cooked mode, echo), the next one finds the pty as it was created
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(slave, termios.TCSANOW, initial)
+
+    spawn(FdEndpoint(master, f"pty {path}", on_idle=reset), close_on_eof=False)
+    return f"pty {path}"
+
+
+def _open_serial(url: str, handle: ServerHandle, spawn: Callable[..., None]) -> str:
+    """``url`` is a device path or any pyserial URL, opened through ``serial_for_url`` (7E1 at 300 Bd)."""
+    if not url:
+        raise ConfigError(
+            "--listen serial://: name a device, e.g. serial:///dev/ttyUSB0 or serial://rfc2217://HOST:PORT"
+        )
     import serial
 
-    try:
-        port = serial.Serial(device, baudrate=300, bytesize=7, parity="E", stopbits=1, timeout=0)
-    except (serial.SerialException, OSError) as exc:
-        raise TransportError(f"cannot open serial device {device}: {exc}") from exc
-
-    def on_line(line: SetLine) -> None:
-        port.flush()
-        port.baudrate = line.baud
-        port.bytesize = line.bytesize
-        port.parity = line.parity
-
+    pty = is_pty(url)
+    port = open_serial(url, baud=INITIAL_BAUD, timeout=0.05 if "://" in url else 0)
     handle._closers.append(port.close)
-    spawn(FdEndpoint(port.fileno(), f"serial {device}", on_line), close_on_eof=False)
-    return f"serial {device}"
+    name = f"serial {url}"
+    if type(port).__module__ == serial.Serial.__module__:  # a device file: the event loop watches its descriptor
+
+        def on_line(line: SetLine) -> None:
+            port.flush()
+            apply_line(port, line, pty=pty)
+
+        spawn(FdEndpoint(port.fileno(), name, on_line), close_on_eof=False)
+    else:
+        spawn(PortEndpoint(port, name), close_on_eof=False)
+    return name
 
 
 async def serve(
@@ -325,9 +464,11 @@ async def serve(
     trace: TraceHook | None = None,
     ready: Callable[[list[str]], None] | None = None,
     stop: asyncio.Event | None = None,
+    clock: Clock | None = None,
+    powered: Callable[[], bool] | None = None,
 ) -> None:
     """Serve until ``stop`` is set (or forever); ``ready`` gets the endpoint descriptions once they accept."""
-    handle = await start_server(app, listen, baud_emulation=baud_emulation, trace=trace)
+    handle = await start_server(app, listen, baud_emulation=baud_emulation, trace=trace, clock=clock, powered=powered)
     try:
         if ready is not None:
             ready(handle.endpoints)
