@@ -204,3 +204,20 @@ def test_hhu_reads_an_encrypting_meter_over_tcp_transparently() -> None:
     assert profile[0].address == "P.01"
     frames = b"".join(f.data for f in client.frames.frames() if f.direction == "<-")
     assert b"ENC(" in frames and b"*kW)" not in frames.split(b"ENC(")[1]
+
+
+@pytest.mark.e2e
+def test_cli_get_with_required_encryption(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from meterkit.cli.app import main
+
+    with running_server(encrypting_meter(), ["tcp://127.0.0.1:0"]) as server:
+        argv = ["get", server.tcp_url, "1.6.0", "--password", "20261125", "--require-encryption", "--format", "json"]
+        assert main(argv) == 0
+    (md,) = json.loads(capsys.readouterr().out)["datasets"]
+    assert md["address"] == "1.6.0" and md["values"][0]["unit"] == "kW"
+    with running_server(encrypting_meter(encrypt=False), ["tcp://127.0.0.1:0"]) as server:
+        assert main(["get", server.tcp_url, "1.6.0", "--password", "20261125", "--require-encryption"]) == 1
+    assert "plain text although encryption is required" in capsys.readouterr().err
+    assert main(["get", "socket://127.0.0.1:1", "1.6.0", "--require-encryption"]) == 2

@@ -46,12 +46,18 @@ SwitchOpt = Annotated[
 ]
 WakeOpt = Annotated[bool, typer.Option("--wake-up", help="Send the NUL wake-up sequence first (battery meters).")]
 TraceOpt = Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")]
-PasswordOpt = Annotated[str | None, typer.Option("--password", help="Static password (P1).")]
+PasswordOpt = Annotated[
+    str | None, typer.Option("--password", help="Static password (as P2 to meterkit meters, P1 to others).")
+]
 KeyFileOpt = Annotated[
     Path | None,
     typer.Option("--key-file", help="Key package for challenge-response (P2); passphrase in METERKIT_KEY_PASSPHRASE."),
 ]
 LevelOpt = Annotated[int, typer.Option("--level", help="Access level to request with --key-file (2 or 3).")]
+EncryptOpt = Annotated[
+    bool,
+    typer.Option("--require-encryption", help="Refuse plain answers (the meter must encrypt; see docs/security.md)."),
+]
 BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to switch to in mode C (default: the best).")]
 
 
@@ -75,14 +81,22 @@ def _connect(port: str, address: str, timeout: float, switch_delay: float, wake_
     return MeterClient(open_transport(port), config, trace=hook if trace else None)
 
 
-def _auth(password: str | None, key_file: Path | None = None, level: int = 2) -> Authenticator | None:
+def _auth(
+    password: str | None, key_file: Path | None = None, level: int = 2, require_encryption: bool = False
+) -> Authenticator | None:
     if password is not None and key_file is not None:
         raise typer.BadParameter("give either --password or --key-file, not both")
+    if require_encryption and password is None and key_file is None:
+        raise typer.BadParameter(
+            "--require-encryption needs --password or --key-file (the session key comes from them)"
+        )
     if key_file is not None:
         from ..security.hhu import load_key_authenticator
 
-        return load_key_authenticator(key_file, level)
-    return PasswordAuthenticator(password) if password is not None else None
+        auth = load_key_authenticator(key_file, level)
+        auth.require_encryption = require_encryption
+        return auth
+    return PasswordAuthenticator(password, require_encryption=require_encryption) if password is not None else None
 
 
 def _baud_char(baud: int | None) -> str | None:
@@ -143,6 +157,7 @@ def register(app: typer.Typer) -> None:
         password: PasswordOpt = None,
         key_file: KeyFileOpt = None,
         level: LevelOpt = 2,
+        require_encryption: EncryptOpt = False,
         fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
@@ -151,7 +166,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read registers in programming mode (R1), after authenticating if asked."""
-        auth = _auth(password, key_file, level)
+        auth = _auth(password, key_file, level, require_encryption)
         found: list[DataSet] = []
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
@@ -171,6 +186,7 @@ def register(app: typer.Typer) -> None:
         password: PasswordOpt = None,
         key_file: KeyFileOpt = None,
         level: LevelOpt = 3,
+        require_encryption: EncryptOpt = False,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -178,7 +194,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Write one register (W1)."""
-        auth = _auth(password, key_file, level)
+        auth = _auth(password, key_file, level, require_encryption)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             client.write(register_address, value)
@@ -193,6 +209,7 @@ def register(app: typer.Typer) -> None:
         password: PasswordOpt = None,
         key_file: KeyFileOpt = None,
         level: LevelOpt = 3,
+        require_encryption: EncryptOpt = False,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -200,7 +217,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Execute a meter function (E2)."""
-        auth = _auth(password, key_file, level)
+        auth = _auth(password, key_file, level, require_encryption)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             result = client.execute(function, value)
@@ -219,6 +236,7 @@ def register(app: typer.Typer) -> None:
         password: PasswordOpt = None,
         key_file: KeyFileOpt = None,
         level: LevelOpt = 2,
+        require_encryption: EncryptOpt = False,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 10.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -226,7 +244,7 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read the load profile P.01 (R5) for a time range."""
-        auth = _auth(password, key_file, level)
+        auth = _auth(password, key_file, level, require_encryption)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             rows = client.load_profile(start, end)
