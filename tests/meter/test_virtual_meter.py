@@ -286,3 +286,23 @@ def test_self_test_and_demand_register_reset() -> None:
     assert value(pair, "1.6.0") == ("0000.00", "")
     assert value(pair, "1.8.0") == ("000069.400",)  # energy is never reset
     assert vm.meter.events[-1].code == 7
+
+
+def test_a_mode_d_virtual_meter_pushes_its_public_readout_at_its_interval() -> None:
+    from meterkit.iec62056_21.events import ReadoutReceived
+
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = text.replace('protocol_mode = "C"', 'protocol_mode = "D"').replace('baud_char = "5"', 'baud_char = "3"')
+    text = text.replace("# push_interval_s = 10", "push_interval_s = 10")
+    vm = VirtualMeter(load_config(text=text), follow_clock=False)
+    pair = ConnectionPair.for_application(vm)
+    pair.client.listen(baud=2400)
+    pair.advance(25)
+    pushes = [e for e in pair.client_events if isinstance(e, ReadoutReceived)]
+    assert len(pushes) == 3
+    assert [ds.address for ds in pushes[0].message.datasets] == ["0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F"]
+    assert pair.wire.sent_by("client") == []
+    with pytest.raises(ConfigError, match="mode D meter pushes at a mode C rate"):
+        load_config(text=text.replace('baud_char = "3"', 'baud_char = "C"'))
+    with pytest.raises(ConfigError, match="push_interval_s is for protocol_mode D"):
+        load_config(text=text.replace('protocol_mode = "D"', 'protocol_mode = "C"'))

@@ -33,8 +33,18 @@ class Identity(_Strict):
 
 
 class Port(_Strict):
-    protocol_mode: Literal["A", "B", "C"] = "C"
+    protocol_mode: Literal["A", "B", "C", "D"] = "C"
     baud_char: str = Field("5", min_length=1, max_length=1)
+    #: mode D: seconds between two pushes of the data message (a push-only meter; requests are ignored)
+    push_interval_s: float | None = Field(None, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _mode_d(self) -> Port:
+        if self.protocol_mode == "D" and self.baud_char not in "0123456":
+            raise ValueError("a mode D meter pushes at a mode C rate: baud_char 0-6 (3 = 2400 Bd, the standard's)")
+        if self.push_interval_s is not None and self.protocol_mode != "D":
+            raise ValueError("push_interval_s is for protocol_mode D")
+        return self
 
 
 #: the upper end of the voltage measuring range when ``max_voltage_v`` is not given (IEC 62052-31 extended range)

@@ -148,6 +148,7 @@ class VirtualMeter:
             baud_char=self.meter.baud_char if mode == "C" else self.config.port.baud_char,
             protocol_mode=mode,
             device_address=self.meter.device_address,
+            push_interval=self.config.port.push_interval_s,
         )
 
     def open_session(self) -> MeterSession:
