@@ -609,3 +609,20 @@ def test_a_flood_of_refused_attempts_keeps_the_lockout_record_small() -> None:
         lock.refused(vm.meter.now + timedelta(seconds=i))
     assert len(lock.recent) == vm.security.config.lockout.alarm_failures
     assert len(vm.security.store.get_value("security.lockout") or "") < 2000
+
+
+def test_after_a_replay_security_time_runs_on_so_a_lockout_ends() -> None:
+    from meterkit.meter.virtual import load_virtual_meter
+
+    faq = Path(__file__).resolve().parents[2] / "examples" / "faq-0900-0930.csv"
+    vm = load_virtual_meter(None, None, replay=faq)
+    held = vm.meter.now
+    for _ in range(3):
+        pair, _op = signed_in(vm)
+        assert er(pair.command(R("P2", "", "0" * 32)))
+    pair, operand = signed_in(vm)
+    assert er(pair.command(R("P2", "", tag_for(operand, 3))))  # locked
+    vm.clock.advance(61)  # type: ignore[attr-defined]
+    pair, operand = signed_in(vm)
+    assert isinstance(pair.command(R("P2", "", tag_for(operand, 3))), PositiveAck)
+    assert vm.meter.now == held  # the meter's registers stay at the end of the file

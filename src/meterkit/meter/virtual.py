@@ -76,13 +76,18 @@ def demo_config_path() -> Path:
 
 
 class _MeterTime:
-    """The security's clock is the meter's own time (simulated during a replay)."""
+    """The security's clock is the meter's own time (simulated during a replay).  Once a replay has ended and the
+    meter's clock is held at the end of the file, security time goes on in real time from there, so lockouts expire
+    and write windows close while the meter is served."""
 
     def __init__(self, vm: VirtualMeter) -> None:
         self.vm = vm
 
     def now(self) -> datetime:
-        return self.vm.meter.now
+        vm = self.vm
+        if vm.frozen_at is None:
+            return vm.meter.now
+        return vm.meter.now + timedelta(seconds=max(0.0, vm.clock.monotonic() - vm.frozen_at))
 
     def monotonic(self) -> float:
         return self.vm.clock.monotonic()
@@ -135,6 +140,7 @@ class VirtualMeter:
             SyntheticSource(config.source, voltage, config.zone) if config.source.kind == "synthetic" else self.live
         )
         self.frozen = False
+        self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.self_test()
 
     # --- MeterApplication -----------------------------------------------------------------------------
@@ -282,6 +288,7 @@ class VirtualMeter:
             applied += 1
         self.nv.save_snapshot()
         self.frozen = True
+        self.frozen_at = self.clock.monotonic()
         return applied
 
 
