@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,13 @@ from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
 from meterkit.security.challenge import parse_operand
-from meterkit.security.hhu import KeyPackageAuthenticator
 from meterkit.security.keys import MeterIdentity, derive_meter_key, password_key
-from meterkit.security.package import open_package, write_package
 from meterkit.security.port import SecurityConfig
 from meterkit.transport import open_transport
 
 from ..e2e.conftest import running_server
+from .keyfix import IDENT, MASTER, START, package_auth
 
-MASTER = bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563")
-IDENT = MeterIdentity("MKT", "12345678")
-START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 KEY = bytes(range(32))
 
 
@@ -110,20 +105,7 @@ def test_encrypt_reads_must_be_a_boolean() -> None:
 
 
 def test_meter_encrypts_reads_after_challenge_response_and_the_hand_held_decrypts(tmp_path: Path) -> None:
-    path = tmp_path / "pkg.json"
-    write_package(
-        path,
-        MASTER,
-        [IDENT],
-        levels=(2,),
-        version=1,
-        valid_for=timedelta(days=1),
-        now=START,
-        issuer="ks",
-        hhu="HHU-1",
-        passphrase="pw",
-    )
-    auth = KeyPackageAuthenticator(open_package(path, "pw", now=START), 2)
+    auth = package_auth(tmp_path, level=2, levels=(2,))
     vm = encrypting_meter()
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,9 +19,8 @@ from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.security.challenge import answer_tag, make_challenge, parse_operand
 from meterkit.security.keys import MeterIdentity, derive_meter_key, password_key, work_order_key
 
-MASTER = bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563")
-IDENT = MeterIdentity("MKT", "12345678")
-START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+from .keyfix import IDENT, MASTER, START
+
 SOH, STX, ETX = b"\x01", b"\x02", b"\x03"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,13 +22,11 @@ from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.security.challenge import answer_tag, make_challenge, parse_operand, parse_operand_full, verify_tag
 from meterkit.security.hhu import KeyPackageAuthenticator
 from meterkit.security.keys import MeterIdentity, derive_meter_key, work_order_key
-from meterkit.security.package import open_package, write_package
+from meterkit.security.package import open_package
 from meterkit.security.port import AUTH_ERROR, AUTH_FAILURE_DELAY
 from meterkit.storage import NvStore
 
-MASTER = bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563")
-IDENT = MeterIdentity("MKT", "12345678")
-START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+from .keyfix import IDENT, MASTER, START, package_auth, package_file
 
 
 def meter(store: NvStore | None = None) -> VirtualMeter:
@@ -454,19 +452,7 @@ def test_case_36_key_rotation_over_the_port_refuses_old_keys_and_rollback() -> N
 
 
 def test_case_37_key_packages_refuse_expired_foreign_tampered_and_wrong_passphrase(tmp_path: Path) -> None:
-    path = tmp_path / "pkg.json"
-    write_package(
-        path,
-        MASTER,
-        [IDENT],
-        levels=(2, 3),
-        version=1,
-        valid_for=timedelta(days=1),
-        now=START,
-        issuer="ks",
-        hhu="HHU-1",
-        passphrase="pass phrase",
-    )
+    path = package_file(tmp_path, passphrase="pass phrase")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     pkg = open_package(path, "pass phrase", now=START + timedelta(hours=1))
     meter_key = derive_meter_key(MASTER, IDENT, 3, 1)
@@ -490,46 +476,16 @@ def test_case_37_key_packages_refuse_expired_foreign_tampered_and_wrong_passphra
 
 
 def test_hand_held_with_a_package_authenticates_at_level_3_without_the_master_key(tmp_path: Path) -> None:
-    path = tmp_path / "pkg.json"
-    pkg = write_package(
-        path,
-        MASTER,
-        [IDENT],
-        levels=(3,),
-        version=1,
-        valid_for=timedelta(days=1),
-        now=START,
-        issuer="ks",
-        hhu="HHU-1",
-        passphrase="pw",
-    )
-    auth = KeyPackageAuthenticator(open_package(path, "pw", now=START), 3)
+    auth = package_auth(tmp_path, levels=(3,))
     vm = meter()
     pair, operand = signed_in(vm)
     p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
     assert isinstance(pair.command(p2), PositiveAck)
-    assert MASTER not in str(pkg.meters).encode()
-
-
-def _package(tmp_path: Path, *, days: float = 1.0, hhu: str = "HHU-1") -> KeyPackageAuthenticator:
-    path = tmp_path / f"{hhu}.json"
-    write_package(
-        path,
-        MASTER,
-        [IDENT],
-        levels=(2, 3),
-        version=1,
-        valid_for=timedelta(days=days),
-        now=START,
-        issuer="ks",
-        hhu=hhu,
-        passphrase="pw",
-    )
-    return KeyPackageAuthenticator(open_package(path, "pw", now=START), 3)
+    assert MASTER.hex() not in str(auth.package.meters)
 
 
 def test_the_meter_itself_refuses_an_expired_work_order_key(tmp_path: Path) -> None:
-    auth = _package(tmp_path, days=1)
+    auth = package_auth(tmp_path, days=1)
     vm = meter()
     vm.advance_to(START + timedelta(days=1, minutes=1), step_s=60)  # the hand-held's own check is bypassed
     pair, operand = signed_in(vm)
@@ -540,7 +496,7 @@ def test_the_meter_itself_refuses_an_expired_work_order_key(tmp_path: Path) -> N
 def test_a_package_whose_expiry_was_forged_does_not_open_the_meter(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    honest = _package(tmp_path, days=1)
+    honest = package_auth(tmp_path, days=1)
     forged = KeyPackageAuthenticator(replace(honest.package, not_after=START + timedelta(days=3650)), 3)
     vm = meter()
     pair, operand = signed_in(vm)
@@ -551,7 +507,7 @@ def test_a_package_whose_expiry_was_forged_does_not_open_the_meter(tmp_path: Pat
 
 
 def test_a_revoked_hand_held_is_refused_by_the_meter(tmp_path: Path) -> None:
-    auth = _package(tmp_path, hhu="HHU-7")
+    auth = package_auth(tmp_path, hhu="HHU-7")
     text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
     text = text.replace('start = "2026-11-01T00:00:00+00:00"', f'start = "{START.isoformat()}"')
     text = text.replace("[security]\n", '[security]\nrevoked_hhus = ["HHU-7"]\n', 1)
@@ -567,7 +523,7 @@ def test_a_meter_configured_with_its_own_keys_needs_no_master(tmp_path: Path) ->
     own = "\n".join(f'level{lv}_key = "{derive_meter_key(MASTER, IDENT, lv, 1).hex()}"' for lv in (2, 3))
     vm = VirtualMeter(load_config(text=text.replace(master_line, own)), follow_clock=False)
     assert vm.security.config.master_key is None
-    auth = _package(tmp_path)
+    auth = package_auth(tmp_path)
     pair, operand = signed_in(vm)
     assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not both"):
