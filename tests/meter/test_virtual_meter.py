@@ -11,44 +11,17 @@ import pytest
 
 from meterkit.errors import ConfigError, DeviceError
 from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
-from meterkit.iec62056_21.messages import CommandMessage, DataSet
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.metrology import PhaseInput
 from meterkit.meter.tou import TouCalendar
 from meterkit.meter.virtual import VirtualMeter, demo_config_path, load_virtual_meter
-from meterkit.security.challenge import answer_tag, parse_operand
-from meterkit.security.keys import MeterIdentity, derive_meter_key
 from meterkit.storage import NvStore
+
+from .portkit import READ_PW, R, level3, session
 
 ROOT = Path(__file__).parents[2]
 FAQ = ROOT / "examples" / "faq-0900-0930.csv"
-READ_PW = "20261125"
-DEMO_MASTER = bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563")
-
-
-def R(code: str, address: str, value: str = "") -> CommandMessage:
-    return CommandMessage(command=code[0], command_type=code[1], data_set=DataSet.single(address, value))
-
-
-def session(vm: VirtualMeter, password: str | None = READ_PW) -> ConnectionPair:
-    pair = ConnectionPair.for_application(vm)
-    pair.programming()
-    if password is not None:
-        assert isinstance(pair.command(R("P1", "", password)), PositiveAck)
-    return pair
-
-
-def level3(vm: VirtualMeter, *, cover: bool = True) -> ConnectionPair:
-    """Challenge-response with the demo level-3 key, then (authorised) open the terminal cover."""
-    pair = ConnectionPair.for_application(vm)
-    challenge, serial = parse_operand(pair.programming())
-    ident = MeterIdentity("MKT", serial)
-    tag = answer_tag(derive_meter_key(DEMO_MASTER, ident, 3, 1), ident, 3, challenge)
-    assert isinstance(pair.command(R("P2", "", tag.hex().upper())), PositiveAck)
-    if cover:
-        vm.open_cover()
-    return pair
 
 
 def value(pair: ConnectionPair, address: str) -> tuple[str, ...]:
