@@ -361,3 +361,11 @@ def test_a_period_without_maximum_demand_is_no_data_not_within_the_contract() ->
     assert within.exceeded is False and within.excess_kw == Decimal("0") and within.penalty == Decimal("0.00")
     assert empty.result.md_kw is None  # no complete hour in half an hour of data
     assert empty.exceeded is None and empty.excess_kw is None and empty.penalty is None
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=50), st.sampled_from([5, 15, 30, 60]))
+def test_vectorised_rounding_equals_the_decimal_rounding(energies: list[int], period: int) -> None:
+    from meterkit.analytics.engine import centikw, to_kw
+
+    got = centikw(np.array(energies, dtype=np.int64), period).tolist()
+    assert got == [int(to_kw(e, period) * 100) for e in energies]

@@ -28,7 +28,7 @@ from .billing import BillingSchedule
 from .configs import DemandWindow
 from .loadprofile import MWH_PER_KWH, LoadProfile
 
-__all__ = ["DemandResult", "compute_demand", "demand_series", "to_kw"]
+__all__ = ["DemandResult", "DemandTable", "centikw", "compute_demand", "compute_demand_table", "demand_series", "to_kw"]
 
 _CENT = Decimal("0.01")
 
@@ -81,6 +81,56 @@ def _prefix(a: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return cs
 
 
+@dataclass(frozen=True, slots=True)
+class DemandTable:
+    """Maximum demand of every configuration, billing period and meter, as arrays (axis order: configuration,
+    period, meter).  ``md_centikw`` is the demand in 0.01 kW (rounded half-up) or -1 where no window counted;
+    ``at_s`` the end of the winning window in Unix seconds (-1 likewise); ``windows`` the complete windows that
+    counted; ``skipped`` the windows left out because they were incomplete."""
+
+    meters: list[str]
+    windows: tuple[DemandWindow, ...]
+    periods: list[str]
+    md_centikw: npt.NDArray[np.int64]
+    at_s: npt.NDArray[np.int64]
+    counted: npt.NDArray[np.int64]
+    skipped: npt.NDArray[np.int64]
+
+    def results(self) -> list[DemandResult]:
+        """One :class:`DemandResult` per configuration, period and meter (in that order)."""
+        out: list[DemandResult] = []
+        md = self.md_centikw.tolist()
+        at = self.at_s.tolist()
+        counted = self.counted.tolist()
+        skipped = self.skipped.tolist()
+        for c, window in enumerate(self.windows):
+            for p, label in enumerate(self.periods):
+                for j, meter in enumerate(self.meters):
+                    value = md[c][p][j]
+                    found = value >= 0
+                    out.append(
+                        DemandResult(
+                            meter=meter,
+                            window=window,
+                            billing_period=label,
+                            md_kw=Decimal(value).scaleb(-2) if found else None,
+                            at=datetime.fromtimestamp(at[c][p][j], UTC) if found else None,
+                            windows=counted[c][p][j],
+                            skipped=skipped[c][p][j],
+                        )
+                    )
+        return out
+
+
+def centikw(window_mwh: npt.NDArray[np.int64], period_min: int | npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Demand in 0.01 kW, rounded half-up, of window energies in mWh (vectorised :func:`to_kw`)."""
+    num = window_mwh * 6  # 0.01 kW = mWh * 60 * 100 / (10**6 * period) = mWh * 6 / (1000 * period)
+    den = 1000 * period_min
+    up: npt.NDArray[np.int64] = (2 * num + den) // (2 * den)
+    down: npt.NDArray[np.int64] = -((-2 * num + den) // (2 * den))
+    return np.where(num >= 0, up, down)
+
+
 def compute_demand(
     profile: LoadProfile,
     windows: Sequence[DemandWindow],
@@ -89,9 +139,21 @@ def compute_demand(
     allow_straddle: bool = False,
 ) -> list[DemandResult]:
     """Maximum demand per meter, window configuration and billing period."""
+    return compute_demand_table(profile, windows, billing=billing, allow_straddle=allow_straddle).results()
+
+
+def compute_demand_table(
+    profile: LoadProfile,
+    windows: Sequence[DemandWindow],
+    *,
+    billing: BillingSchedule | None = None,
+    allow_straddle: bool = False,
+) -> DemandTable:
+    """:func:`compute_demand` as arrays: what fleet-scale callers use (no Python object per result)."""
     billing = billing or BillingSchedule()
+    windows = tuple(windows)
     energy = profile.energy
-    n_steps, _n_meters = energy.shape
+    n_steps, n_meters = energy.shape
     start_s = int(profile.start.timestamp())
     step = profile.step_s
     labels, bounds = billing.periods(start_s, start_s + n_steps * step)
@@ -107,8 +169,10 @@ def compute_demand(
     # every billing period that holds data is listed (without a maximum when no window in it counts), as the
     # compiled path does
     data_periods = np.unique(billing.index_of(steps_end, bounds))
-    results: list[DemandResult] = []
-    for window in windows:
+    shape = (len(windows), data_periods.size, n_meters)
+    md, at = np.full(shape, -1, np.int64), np.full(shape, -1, np.int64)
+    counted, skipped = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    for c, window in enumerate(windows):
         k = _steps(profile, window.period_min, "integration period")
         q = _steps(profile, window.sub_min, "sub-period")
         ends = np.arange(q - 1, n_steps, q, dtype=np.int64)  # grid index of the last interval of each window
@@ -128,41 +192,33 @@ def compute_demand(
             keep = p_start == p_end
             ok = keep[:, None] if ok is None else ok & keep[:, None]
         masked = sums if ok is None else np.where(ok, sums, -1)
-        for p in data_periods:
+        for pi, p in enumerate(data_periods):
             rows = np.flatnonzero(p_end == p)
-            a, b = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
+            if rows.size == 0:
+                continue
+            a, b = int(rows[0]), int(rows[-1]) + 1
             block = masked[a:b]
-            best = np.argmax(block, axis=0) if rows.size else np.zeros(block.shape[1], dtype=np.int64)
-            best_val = block[best, np.arange(block.shape[1])] if rows.size else best
-            counted = (block >= 0).sum(axis=0)
-            for j, meter in enumerate(profile.meters):
-                if counted[j] == 0:
-                    md, at = None, None
-                else:
-                    md = to_kw(int(best_val[j]), window.period_min)
-                    at = datetime.fromtimestamp(int(end_s[a + int(best[j])]), UTC)
-                results.append(
-                    DemandResult(
-                        meter=meter,
-                        window=window,
-                        billing_period=labels[int(p)] if 0 <= p < len(labels) else "?",
-                        md_kw=md,
-                        at=at,
-                        windows=int(counted[j]),
-                        skipped=0 if partial is None else int(partial[a:b, j].sum()),
-                    )
-                )
-    return results
+            best = np.argmax(block, axis=0)
+            best_val = block[best, np.arange(n_meters)]
+            n_ok = (block >= 0).sum(axis=0)
+            found = n_ok > 0
+            md[c, pi] = np.where(found, centikw(best_val, window.period_min), -1)
+            at[c, pi] = np.where(found, end_s[a + best], -1)
+            counted[c, pi] = n_ok
+            if partial is not None:
+                skipped[c, pi] = partial[a:b].sum(axis=0)
+    names = [labels[int(p)] if 0 <= p < len(labels) else "?" for p in data_periods]
+    return DemandTable(list(profile.meters), windows, names, md, at, counted, skipped)
 
 
 def _compute_fused(
     profile: LoadProfile,
-    windows: Sequence[DemandWindow],
+    windows: tuple[DemandWindow, ...],
     labels: list[str],
     bounds: npt.NDArray[np.int64],
     billing: BillingSchedule,
     allow_straddle: bool,
-) -> list[DemandResult]:
+) -> DemandTable:
     """Complete data: the compiled one-pass kernel (same rules, same results as the NumPy path)."""
     step = profile.step_s
     start_s = int(profile.start.timestamp())
@@ -174,28 +230,15 @@ def _compute_fused(
     ks = np.array([_steps(profile, w.period_min, "integration period") for w in windows], dtype=np.int64)
     qs = np.array([_steps(profile, w.sub_min, "sub-period") for w in windows], dtype=np.int64)
     best, best_t, counted = fused.fused_md(profile.energy, period_of, ks, qs, n_periods, allow_straddle)
-    results: list[DemandResult] = []
-    present = set(np.unique(period_of).tolist())
-    for c, window in enumerate(windows):
-        for p in range(n_periods):
-            if p not in present:
-                continue
-            label = labels[p + first] if 0 <= p + first < len(labels) else "?"
-            for j, meter in enumerate(profile.meters):
-                value = int(best[c, p, j])
-                found = value >= 0 and counted[c, p] > 0
-                results.append(
-                    DemandResult(
-                        meter=meter,
-                        window=window,
-                        billing_period=label,
-                        md_kw=to_kw(value, window.period_min) if found else None,
-                        at=datetime.fromtimestamp(int(ends_s[best_t[c, p, j]]), UTC) if found else None,
-                        windows=int(counted[c, p]),
-                        skipped=0,
-                    )
-                )
-    return results
+    present = np.unique(period_of)
+    best, best_t = best[:, present], best_t[:, present]
+    periods_ = np.array([w.period_min for w in windows], dtype=np.int64)[:, None, None]
+    found = (best >= 0) & (counted[:, present] > 0)[:, :, None]
+    md = np.where(found, centikw(best, periods_), -1)
+    at = np.where(found, ends_s[np.maximum(best_t, 0)], -1)
+    n = np.broadcast_to(counted[:, present][:, :, None], best.shape).copy()
+    names = [labels[int(p) + first] if 0 <= int(p) + first < len(labels) else "?" for p in present]
+    return DemandTable(list(profile.meters), windows, names, md, at, n, np.zeros_like(best))
 
 
 def demand_series(
