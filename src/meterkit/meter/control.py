@@ -276,10 +276,7 @@ class ControlChannel:
         if not self.powered:
             raise ControlError("the meter is already powered down")
         vm = self.vm
-        vm.tick()
-        vm.meter.power_down(vm.meter.now)
-        vm.security.power_down()
-        vm.save()
+        vm.power_down()
         self._opened_unpowered = False
         return f"ok power=down at {vm.meter.now.isoformat()}"
 
@@ -290,15 +287,12 @@ class ControlChannel:
         if cover_open is not None:
             self._opened_unpowered |= cover_open and not self.cover_physically_open
             self.cover_physically_open = cover_open
-        at = vm.clock.now() if vm.follow_clock and not vm.frozen else vm.meter.now
-        vm.meter.power_up(at)
         mark = self._log_mark()
         # the cover switch latches while unpowered: an opening found at power-up is a tamper event
-        vm.security.power_up(cover_open=self.cover_physically_open or self._opened_unpowered)
+        vm.power_up(cover_open=self.cover_physically_open or self._opened_unpowered)
         if vm.security.cover_open and not self.cover_physically_open:
             vm.close_cover()
         self._opened_unpowered = False
-        vm.save()
         events = ",".join(self._events_since(mark)) or "-"
         cover = "open" if vm.security.cover_open else "closed"
         relay = "closed" if vm.security.relay_connected else "open"

@@ -226,6 +226,21 @@ class VirtualMeter:
         self.tick()
         self.meter.billing_reset("button")
 
+    def power_down(self) -> None:
+        """The supply fails now: the meter logs the outage, stops measuring and commits its memory."""
+        self.tick()
+        self.meter.power_down(self.meter.now)
+        self.security.power_down()
+        self.save()
+
+    def power_up(self, *, cover_open: bool) -> None:
+        """The supply returns (at the clock's time, or at the held time of a replayed meter).  ``cover_open``: the
+        cover switch as latched while unpowered; an opening found now is a tamper event."""
+        at = self.clock.now() if self.follow_clock and not self.frozen else self.meter.now
+        self.meter.power_up(at)
+        self.security.power_up(cover_open=cover_open)
+        self.save()
+
     def open_cover(self) -> None:
         """The terminal cover is opened (a tamper event unless a level-3 session authorised it)."""
         self.security.cover_opened()
