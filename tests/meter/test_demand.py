@@ -369,3 +369,18 @@ def test_windows_that_round_alike_are_told_apart_by_their_exact_energy() -> None
     for i, e in enumerate(energies):
         engine.add_energy(e, minutes(i + 1))
     assert engine.maximum == md and engine.maximum is not None and engine.maximum.energy_mwh == 25_001_000
+
+
+def test_fixed_windows_start_at_the_local_full_hour_in_a_half_hour_zone() -> None:
+    # Asia/Kolkata is UTC+5:30: 10:00-12:00 local is 04:30-06:30 UTC, two fixed 60-minute windows
+    start = datetime(2026, 11, 2, 4, 30, tzinfo=UTC)
+    engine = DemandEngine(DemandConfig.parse("fixed 60"), start=start, align_s=5 * 3600 + 1800)
+    values = []
+    for i in range(120):
+        values += engine.add_energy(1_000_000 if i < 60 else 2_000_000, start + timedelta(minutes=i + 1))
+    assert [(v.value_kw, v.at) for v in values] == [
+        (Decimal("60.00"), start + timedelta(hours=1)),
+        (Decimal("120.00"), start + timedelta(hours=2)),
+    ]
+    restored = DemandEngine.from_state(engine.config, engine.state())
+    assert restored.align_s == 1800

@@ -144,7 +144,9 @@ class Meter:
         self._tariff_keys = {t: tuple(f"{q}/T{t}" for q in DEMAND_QUANTITIES) for t in range(1, 9)}
 
     def _engine(self, start: datetime, config: DemandConfig | None = None) -> DemandEngine:
-        return DemandEngine(config or self.demand_config, start=start, places=self._places)
+        offset = start.astimezone(self.zone).utcoffset()
+        align = int(offset.total_seconds()) if offset is not None else 0
+        return DemandEngine(config or self.demand_config, start=start, places=self._places, align_s=align)
 
     # --- time and billing schedule ---------------------------------------------------------------------
 

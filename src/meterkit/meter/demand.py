@@ -255,6 +255,7 @@ class DemandEngine:
         outage: Policy = "discard",
         keep_buffer_on_reset: bool = True,
         places: int = 2,
+        align_s: int = 0,
     ) -> None:
         if startup not in ("discard", "count") or outage not in ("discard", "count"):
             raise ConfigError("demand startup and outage policies are 'discard' or 'count'")
@@ -267,6 +268,8 @@ class DemandEngine:
         self.outage: Policy = outage
         self.keep_buffer_on_reset = keep_buffer_on_reset
         self.sub_us = config.sub_period_min * 60 * _US
+        #: the local time's offset from UTC (seconds): sub-periods and fixed windows start at the local full hour
+        self.align_s = align_s % 3600
         self.n = config.sub_periods
         self._subs: deque[int] = deque()  # energies of the last closed sub-periods (at most n)
         self._ok: deque[bool] = deque()  # whether each was complete
@@ -349,7 +352,7 @@ class DemandEngine:
         self._ok.clear()
         self._window = 0
         self._holes = 0
-        self._sub_start = t - t % self.sub_us
+        self._sub_start = t - (t + self.align_s * _US) % self.sub_us
         self._cur = 0
         self._last = t
         if self.startup == "count":
@@ -430,6 +433,7 @@ class DemandEngine:
                 "outage": self.outage,
                 "keep_buffer_on_reset": self.keep_buffer_on_reset,
                 "places": self.places,
+                "align_s": self.align_s,
             },
             "subs": list(self._subs),
             "ok": list(self._ok),
@@ -460,6 +464,7 @@ class DemandEngine:
                 outage=settings["outage"],
                 keep_buffer_on_reset=bool(settings["keep_buffer_on_reset"]),
                 places=int(settings.get("places", 2)),
+                align_s=int(settings.get("align_s", 0)),
             )
             subs = [int(x) for x in state["subs"]]
             ok = [bool(x) for x in state["ok"]]
