@@ -135,3 +135,30 @@ def test_baud_emulation_paces_the_readout_at_the_negotiated_rate() -> None:
     assert size == 9
     # ident (14 chars) + readout (~190 chars) at 300 Bd take well over a second; without pacing it is ~0.2 s
     assert elapsed > 1.0
+
+
+@pytest.mark.parametrize(("mode", "z"), [("A", "Z"), ("B", "E")])
+def test_the_hand_held_programs_a_mode_a_or_b_meter_after_its_readout(mode: str, z: str) -> None:
+    from meterkit.client import MeterClient, PasswordAuthenticator
+    from meterkit.errors import DeviceError
+    from meterkit.meter.config import load_config
+    from meterkit.meter.virtual import VirtualMeter, demo_config_path
+    from meterkit.security.hhu import KeyPackageAuthenticator
+    from meterkit.security.package import KeyPackage
+    from meterkit.transport import open_transport
+
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = text.replace('protocol_mode = "C"', f'protocol_mode = "{mode}"').replace(
+        'baud_char = "5"', f'baud_char = "{z}"'
+    )
+    vm = VirtualMeter(load_config(text=text), follow_clock=False)
+    with running_server(vm, ["tcp://127.0.0.1:0"]) as server:
+        with MeterClient(open_transport(server.tcp_url)) as client:
+            assert client.programming(PasswordAuthenticator("20261125")) == ""  # no P0 in modes A and B
+            (md,) = client.read("1.6.0")  # level 2: not in the public readout
+            assert md.address == "1.6.0" and md.unit == "kW"
+        package = KeyPackage(issuer="x", hhu="H", not_after=vm.meter.now, meters={})
+        with MeterClient(open_transport(server.tcp_url)) as client:
+            with pytest.raises(DeviceError, match="only a password can authenticate"):
+                client.programming(KeyPackageAuthenticator(package, 3))
+    assert [e.kind for e in vm.security.log_entries()].count("AUTH_OK") == 1

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..clock import Clock, SystemClock
-from ..errors import DeviceError, LocalProtocolError, TransportTimeout
+from ..errors import DeviceError, LocalProtocolError, MeterkitError, TransportTimeout
 from ..iec62056_21.client import ClientConfig, ClientConnection
 from ..iec62056_21.events import (
     AnswerReceived,
@@ -131,10 +131,26 @@ class MeterClient:
         return Readout(identification=ident, mode=mode, datasets=event.message.datasets)
 
     def programming(self, auth: Authenticator | None = None, *, baud_char: str | None = None) -> str:
-        """Enter programming mode (mode C), authenticate with ``auth`` if given; returns the P0 operand."""
+        """Enter programming mode, authenticate with ``auth`` if given; returns the P0 operand.
+
+        Mode C: option select ``1``, the meter's P0, then P1/P2.  Modes A and B have no option select: the meter sends
+        its data readout and accepts commands right after it (IEC 62056-21 §6.4.1/§6.4.2), without a P0, so only a
+        static password (P1) can authenticate there; the operand returned is empty."""
         ident = self.identify()
         if self.connection.state is not ClientState.IDENTIFIED:
-            raise DeviceError(f"meter {ident.manufacturer} announces mode {_mode(ident)}; programming needs mode C")
+            self._wait(ReadoutReceived)
+            if auth is not None:
+                try:
+                    command = auth.respond("", ident)
+                except MeterkitError as exc:
+                    raise DeviceError(
+                        f"meter {ident.manufacturer} works in mode {_mode(ident)}: it sends no challenge (P0), "
+                        "so only a password can authenticate"
+                    ) from exc
+                self._auth = auth
+                if not isinstance(self._command(command), PositiveAck):
+                    raise DeviceError("the meter did not accept the password")
+            return ""
         self.connection.select_option(self._now(), mode="1", baud_char=baud_char)
         event = self._wait(OperandReceived)
         assert isinstance(event, OperandReceived)
