@@ -58,21 +58,6 @@ def run(config: str, units: list[int], start: datetime = T0, step_min: int = 1) 
     return engine
 
 
-@pytest.mark.parametrize(
-    ("config", "value", "minute"),
-    [
-        ("fixed 15", "141.00", 15),
-        ("sliding 15/1", "157.00", 22),
-        ("sliding 15/5", "155.00", 20),
-        ("fixed 5", "169.80", 15),
-        ("fixed 30", "138.80", 30),
-    ],
-)
-def test_faq_profile_through_the_streaming_engine(config: str, value: str, minute: int) -> None:
-    md = run(config, FAQ_UNITS).maximum
-    assert md is not None and md.value_kw == Decimal(value) and md.at == T0 + timedelta(minutes=minute)
-
-
 def test_register_shows_six_digits_four_integers_two_decimals_and_overflow_is_refused() -> None:
     assert format_md(Decimal("157")) == "0157.00"
     assert format_md(Decimal("0.157"), "W") == "0157.00"
