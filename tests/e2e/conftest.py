@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -30,39 +30,49 @@ class RunningServer:
 
 
 @contextmanager
-def running_server(app: MeterApplication, listen: list[str], **kw: object) -> Iterator[RunningServer]:
+def _in_background(
+    main: Callable[[asyncio.Event, threading.Event, dict[str, object]], Awaitable[None]],
+) -> Iterator[dict[str, object]]:
+    """Run ``main(stop, ready, box)`` in an event loop on a daemon thread until the block ends.  ``main`` sets
+    ``ready`` once serving (or after putting an exception under ``box["error"]``, which is raised here)."""
     loop = asyncio.new_event_loop()
-    started = threading.Event()
+    ready = threading.Event()
     box: dict[str, object] = {}
+    stop = asyncio.Event()
 
-    async def main() -> None:
+    async def run() -> None:
         try:
-            handle = await start_server(app, listen, **kw)  # type: ignore[arg-type]
+            await main(stop, ready, box)
         except BaseException as exc:
             box["error"] = exc
-            started.set()
-            return
-        box["handle"] = handle
-        box["stop"] = stop = asyncio.Event()
-        started.set()
-        await stop.wait()
-        await handle.close()
+            ready.set()
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
-    assert started.wait(10)
+    assert ready.wait(10)
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
-    handle = box["handle"]
-    assert isinstance(handle, ServerHandle)
     try:
-        yield RunningServer(handle.endpoints)
+        yield box
     finally:
-        stop = box["stop"]
-        assert isinstance(stop, asyncio.Event)
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+@contextmanager
+def running_server(app: MeterApplication, listen: list[str], **kw: object) -> Iterator[RunningServer]:
+    async def main(stop: asyncio.Event, ready: threading.Event, box: dict[str, object]) -> None:
+        handle = await start_server(app, listen, **kw)  # type: ignore[arg-type]
+        box["handle"] = handle
+        ready.set()
+        await stop.wait()
+        await handle.close()
+
+    with _in_background(main) as box:
+        handle = box["handle"]
+        assert isinstance(handle, ServerHandle)
+        yield RunningServer(handle.endpoints)
 
 
 @contextmanager
@@ -71,43 +81,24 @@ def running_meter(meter: object, listen: list[str], **kw: object) -> Iterator[di
     printed endpoints by kind: ``{"tcp": "socket://...", "pty": "/dev/pts/N", "control": "tcp://..."}``."""
     from meterkit.cli.serve import run_meter
 
-    loop = asyncio.new_event_loop()
     lines: list[str] = []
-    box: dict[str, object] = {}
     expected = len(listen) + (1 if kw.get("control") else 0)
-    ready = threading.Event()
 
-    def on_line(line: str) -> None:
-        lines.append(line)
-        if len(lines) == expected:
-            ready.set()
+    async def main(stop: asyncio.Event, ready: threading.Event, box: dict[str, object]) -> None:
+        def on_line(line: str) -> None:
+            lines.append(line)
+            if len(lines) == expected:
+                ready.set()
 
-    async def main() -> None:
-        box["stop"] = stop = asyncio.Event()
-        try:
-            await run_meter(meter, listen, ready=on_line, stop=stop, **kw)  # type: ignore[arg-type]
-        except BaseException as exc:
-            box["error"] = exc
-            ready.set()
+        await run_meter(meter, listen, ready=on_line, stop=stop, **kw)  # type: ignore[arg-type]
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    found: dict[str, str] = {}
-    for line in lines:
-        if line.startswith("listening on tcp://"):
-            found["tcp"] = "socket://" + line.removeprefix("listening on tcp://")
-        elif line.startswith("listening on pty "):
-            found["pty"] = line.removeprefix("listening on pty ")
-        elif line.startswith("control on "):
-            found["control"] = line.removeprefix("control on ")
-    try:
+    with _in_background(main):
+        found: dict[str, str] = {}
+        for line in lines:
+            if line.startswith("listening on tcp://"):
+                found["tcp"] = "socket://" + line.removeprefix("listening on tcp://")
+            elif line.startswith("listening on pty "):
+                found["pty"] = line.removeprefix("listening on pty ")
+            elif line.startswith("control on "):
+                found["control"] = line.removeprefix("control on ")
         yield found
-    finally:
-        stop = box["stop"]
-        assert isinstance(stop, asyncio.Event)
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
