@@ -20,14 +20,12 @@ session, and a tampered answer fails the tag check.
 from __future__ import annotations
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import MeterkitError, SecurityError
 from ..iec62056_21.dataset import parse_datasets
 from ..iec62056_21.messages import MAX_VALUE_LEN_PROGRAMMING, DataSet
-from .keys import MeterIdentity
+from .keys import MeterIdentity, hkdf_sha256
 
 __all__ = [
     "ENC_ADDRESS",
@@ -44,13 +42,9 @@ _CHUNK = MAX_VALUE_LEN_PROGRAMMING
 _MAX_COUNTER = 0xFFFFFFFF
 
 
-def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
-
-
 def session_key(meter_key: bytes, challenge: bytes, identity: MeterIdentity, level: int) -> bytes:
     """The answer key of a challenge-response session at ``level``."""
-    return _hkdf(meter_key, challenge, b"OP2v1-sess" + identity.encode() + bytes([level]))
+    return hkdf_sha256(meter_key, b"OP2v1-sess" + identity.encode() + bytes([level]), salt=challenge)
 
 
 def is_encrypted(datasets: tuple[DataSet, ...]) -> bool:

@@ -19,6 +19,7 @@ __all__ = [
     "KEY_LEN",
     "MeterIdentity",
     "derive_meter_key",
+    "hkdf_sha256",
     "parse_key_hex",
     "password_key",
     "valid_hhu_id",
@@ -56,10 +57,15 @@ def derive_meter_key(master: bytes, identity: MeterIdentity, level: int, version
     if not 1 <= level <= 4 or not 0 <= version <= 255:
         raise ConfigError(f"level must be 1-4 and key version 0-255 (got {level}, {version})")
     info = _INFO + identity.encode() + bytes([level, version])
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=info).derive(master)
+    return hkdf_sha256(master, info)
 
 
 _HHU_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def hkdf_sha256(ikm: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    """HKDF-SHA256 (RFC 5869) to a 32-byte key: every key of OP2-HMAC comes from here."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=salt, info=info).derive(ikm)
 
 
 def valid_hhu_id(hhu: str) -> bool:
@@ -76,14 +82,14 @@ def work_order_key(meter_key: bytes, hhu: str, not_after: int) -> bytes:
     if not 0 <= not_after <= 0xFFFFFFFF:
         raise ConfigError("the expiry does not fit 32 bits of Unix seconds")
     info = _INFO_WO + hhu.encode("ascii").ljust(16, b"\x00") + not_after.to_bytes(4, "big")
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=info).derive(meter_key)
+    return hkdf_sha256(meter_key, info)
 
 
 def password_key(password: str, identity: MeterIdentity) -> bytes:
     """The read password as a challenge-response key, so it never crosses the port in clear.  A password has little
     entropy: one sniffed exchange allows an offline guess at it; use a long one, or the level-2 key."""
     info = _INFO_PW + identity.encode()
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=None, info=info).derive(password.encode("utf-8"))
+    return hkdf_sha256(password.encode("utf-8"), info)
 
 
 def parse_key_hex(text: str, what: str = "key") -> bytes:
