@@ -1,9 +1,9 @@
 """Lockout of the optical port after failed authentications, kept in non-volatile memory.
 
 The failure counter is incremented *before* a password or tag is verified (a power cut during the check cannot
-undo it) and cleared only by a success of the same method (P1 or P2).  From the third consecutive failure the port locks for 60 s, doubling with
-every further failure up to 24 h; while locked no P1/P2 is evaluated, even a correct one; the level-1 readout stays
-available.  Ten failures within 24 h raise a brute-force alarm.
+undo it) and cleared only by a success of the same method (P1 or P2).  From the third consecutive failure the port
+locks for 60 s, doubling with every further failure up to 24 h; while locked no P1/P2 is evaluated, even a correct
+one; the level-1 readout stays available.  Ten failures within 24 h raise a brute-force alarm.
 """
 
 from __future__ import annotations
