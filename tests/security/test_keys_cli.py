@@ -69,7 +69,7 @@ def test_key_package_writes_to_a_bench_meter_over_tcp(
 def test_package_versions_per_level_and_bad_ids_are_usage_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("METERKIT_KEY_PASSPHRASE", "pp")
+    monkeypatch.setenv("METERKIT_KEY_PASSPHRASE", "pp for the test")
     master = tmp_path / "master.key"
     assert main(["keys", "new-master", str(master)]) == 0
     pkg = tmp_path / "order.json"

@@ -79,16 +79,19 @@ def test_answer_tag_matches_the_documented_hmac_layout_and_a_pinned_value() -> N
     assert tag.hex().upper() == PINNED_TAG
 
 
-def test_work_order_and_password_keys_match_rfc5869_written_out() -> None:
+def test_work_order_key_matches_rfc5869_and_password_key_the_documented_scrypt_written_out() -> None:
     meter_key = derive_meter_key(MASTER, IDENT, 3, 1)
     info = b"OP2v1-wo" + b"HHU-1".ljust(16, b"\x00") + (1_800_000_000).to_bytes(4, "big")
     assert work_order_key(meter_key, "HHU-1", 1_800_000_000) == _hkdf_sha256(meter_key, info)
-    info_pw = b"OP2v1-pw" + b"MKT" + b"12345678".ljust(16, b"\x00")
-    assert password_key("20261125", IDENT) == _hkdf_sha256(b"20261125", info_pw)
+    salt_pw = b"OP2v2-pw" + b"MKT" + b"12345678".ljust(16, b"\x00")
+    scrypt = hashlib.scrypt(b"20261125", salt=salt_pw, n=2**15, r=8, p=1, maxmem=64 * 2**20, dklen=32)
+    assert password_key("20261125", IDENT) == scrypt
+    assert scrypt.hex() == PINNED_PASSWORD_KEY
 
 
 PINNED_L3_KEY = "989d59a087663c14a99fa9727c31ef4d1751515b5914972810c0e80c7afa4196"
 PINNED_TAG = "8BA545E7955C1DD2E18F2D5FB08F37D1"
+PINNED_PASSWORD_KEY = "9143e04a04615a9c28be6e866342c6428c9dfdcd37b2e7847799b2256d0514c2"
 
 
 # --- fuzzing the command handler with raw bytes ---------------------------------------------------------------

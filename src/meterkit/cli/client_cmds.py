@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -47,7 +48,31 @@ SwitchOpt = Annotated[
 WakeOpt = Annotated[bool, typer.Option("--wake-up", help="Send the NUL wake-up sequence first (battery meters).")]
 TraceOpt = Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")]
 PasswordOpt = Annotated[
-    str | None, typer.Option("--password", help="Static password (as P2 to meterkit meters, P1 to others).")
+    str | None,
+    typer.Option(
+        "--password",
+        help="Static password (as P2 to meterkit meters). Visible to other users in ps: prefer --password-file or "
+        "METERKIT_PASSWORD.",
+    ),
+]
+PasswordFileOpt = Annotated[
+    Path | None,
+    typer.Option("--password-file", help="Read the password from the first line of this file (- for stdin)."),
+]
+PlainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-plain-password",
+        help="Send the password in clear (P1) to a meter without challenge-response (never with --require-encryption).",
+    ),
+]
+KnownOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--known-meters",
+        envvar="METERKIT_KNOWN_METERS",
+        help="Known-meters file: pins each meter's challenge-response and encryption on first use, refuses a downgrade.",
+    ),
 ]
 KeyFileOpt = Annotated[
     Path | None,
@@ -82,21 +107,55 @@ def _connect(port: str, address: str, timeout: float, switch_delay: float, wake_
 
 
 def _auth(
-    password: str | None, key_file: Path | None = None, level: int = 2, require_encryption: bool = False
+    password: str | None,
+    key_file: Path | None = None,
+    level: int = 2,
+    require_encryption: bool = False,
+    *,
+    password_file: Path | None = None,
+    allow_plain: bool = False,
+    known_meters: Path | None = None,
 ) -> Authenticator | None:
+    if password is not None and password_file is not None:
+        raise typer.BadParameter("give either --password or --password-file, not both")
+    if password_file is not None:
+        password = _read_password_file(password_file)
+    if password is None and key_file is None:
+        password = os.environ.get("METERKIT_PASSWORD") or None
     if password is not None and key_file is not None:
-        raise typer.BadParameter("give either --password or --key-file, not both")
+        raise typer.BadParameter("give either a password or --key-file, not both")
     if require_encryption and password is None and key_file is None:
         raise typer.BadParameter(
-            "--require-encryption needs --password or --key-file (the session key comes from them)"
+            "--require-encryption needs --password-file or --key-file (the session key comes from them)"
         )
+    auth: Authenticator | None
     if key_file is not None:
         from ..security.hhu import load_key_authenticator
 
-        auth = load_key_authenticator(key_file, level)
-        auth.require_encryption = require_encryption
-        return auth
-    return PasswordAuthenticator(password, require_encryption=require_encryption) if password is not None else None
+        key_auth = load_key_authenticator(key_file, level)
+        key_auth.require_encryption = require_encryption
+        auth = key_auth
+    elif password is not None:
+        auth = PasswordAuthenticator(password, require_encryption=require_encryption, allow_plain=allow_plain)
+    else:
+        return None
+    if known_meters is not None:
+        from ..client.auth import PinnedAuthenticator
+        from ..client.known_meters import KnownMeters
+
+        auth = PinnedAuthenticator(auth, KnownMeters.load(known_meters))
+    return auth
+
+
+def _read_password_file(path: Path) -> str:
+    try:
+        text = sys.stdin.readline() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the password file ({getattr(exc, 'strerror', None) or exc})") from exc
+    password = text.splitlines()[0] if text.strip() else ""
+    if not password:
+        raise ConfigError(f"{path}: the password file is empty")
+    return password
 
 
 def _baud_char(baud: int | None) -> str | None:
@@ -158,6 +217,9 @@ def register(app: typer.Typer) -> None:
         key_file: KeyFileOpt = None,
         level: LevelOpt = 2,
         require_encryption: EncryptOpt = False,
+        password_file: PasswordFileOpt = None,
+        allow_plain_password: PlainOpt = False,
+        known_meters: KnownOpt = None,
         fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
@@ -166,7 +228,15 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read registers in programming mode (R1), after authenticating if asked."""
-        auth = _auth(password, key_file, level, require_encryption)
+        auth = _auth(
+            password,
+            key_file,
+            level,
+            require_encryption,
+            password_file=password_file,
+            allow_plain=allow_plain_password,
+            known_meters=known_meters,
+        )
         found: list[DataSet] = []
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
@@ -187,6 +257,9 @@ def register(app: typer.Typer) -> None:
         key_file: KeyFileOpt = None,
         level: LevelOpt = 3,
         require_encryption: EncryptOpt = False,
+        password_file: PasswordFileOpt = None,
+        allow_plain_password: PlainOpt = False,
+        known_meters: KnownOpt = None,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -194,7 +267,15 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Write one register (W1)."""
-        auth = _auth(password, key_file, level, require_encryption)
+        auth = _auth(
+            password,
+            key_file,
+            level,
+            require_encryption,
+            password_file=password_file,
+            allow_plain=allow_plain_password,
+            known_meters=known_meters,
+        )
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             client.write(register_address, value)
@@ -210,6 +291,9 @@ def register(app: typer.Typer) -> None:
         key_file: KeyFileOpt = None,
         level: LevelOpt = 3,
         require_encryption: EncryptOpt = False,
+        password_file: PasswordFileOpt = None,
+        allow_plain_password: PlainOpt = False,
+        known_meters: KnownOpt = None,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -217,7 +301,15 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Execute a meter function (E2)."""
-        auth = _auth(password, key_file, level, require_encryption)
+        auth = _auth(
+            password,
+            key_file,
+            level,
+            require_encryption,
+            password_file=password_file,
+            allow_plain=allow_plain_password,
+            known_meters=known_meters,
+        )
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             result = client.execute(function, value)
@@ -237,6 +329,9 @@ def register(app: typer.Typer) -> None:
         key_file: KeyFileOpt = None,
         level: LevelOpt = 2,
         require_encryption: EncryptOpt = False,
+        password_file: PasswordFileOpt = None,
+        allow_plain_password: PlainOpt = False,
+        known_meters: KnownOpt = None,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 10.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -244,7 +339,15 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read the load profile P.01 (R5) for a time range."""
-        auth = _auth(password, key_file, level, require_encryption)
+        auth = _auth(
+            password,
+            key_file,
+            level,
+            require_encryption,
+            password_file=password_file,
+            allow_plain=allow_plain_password,
+            known_meters=known_meters,
+        )
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             rows = client.load_profile(start, end)

@@ -14,7 +14,7 @@ import typer
 from ..clock import SystemClock
 from ..errors import ConfigError
 from ..security.keys import MeterIdentity, derive_meter_key, parse_key_hex, valid_hhu_id
-from ..security.package import open_package, write_package
+from ..security.package import MIN_PASSPHRASE_LEN, open_package, write_package
 from .render import console
 
 __all__ = ["register"]
@@ -27,10 +27,12 @@ def _master(path: Path) -> bytes:
         raise ConfigError(f"{path}: cannot read the master key ({exc.strerror})") from exc
 
 
-def _passphrase(given: str | None) -> str:
+def _passphrase(given: str | None, *, new: bool = False) -> str:
     value = given if given is not None else os.environ.get("METERKIT_KEY_PASSPHRASE")
     if not value:
         raise ConfigError("give the package passphrase in METERKIT_KEY_PASSPHRASE (or --passphrase)")
+    if new and len(value) < MIN_PASSPHRASE_LEN:
+        raise ConfigError(f"the package passphrase needs at least {MIN_PASSPHRASE_LEN} characters")
     return value
 
 
@@ -87,8 +89,12 @@ def register(app: typer.Typer) -> None:
         valid_days: Annotated[float, typer.Option("--valid-days", help="Days until the package expires.")] = 7.0,
         issuer: Annotated[str, typer.Option("--issuer", help="Who issued it.")] = "key-server",
         passphrase: Annotated[str | None, typer.Option("--passphrase", hidden=True)] = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     ) -> int:
-        """Issue an expiring, encrypted package with only the keys of the meters on one work order."""
+        """Issue an expiring, encrypted package with only the keys of the meters on one work order.
+
+        The passphrase comes from METERKIT_KEY_PASSPHRASE and needs at least 12 characters; an existing --out file
+        is refused unless --force."""
         try:
             lv = tuple(int(x) for x in levels.split(","))
         except ValueError as exc:
@@ -109,6 +115,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--hhu takes 1-16 letters, digits, '-', '_' or '.'")
         if not 0 < valid_days <= 366:
             raise typer.BadParameter("--valid-days must be between 0 and 366")
+        secret = _passphrase(passphrase, new=True)
+        if out.exists() and not force:
+            raise ConfigError(f"{out} exists; refusing to overwrite a key package (--force replaces it)")
         pkg = write_package(
             out,
             _master(master),
@@ -119,7 +128,8 @@ def register(app: typer.Typer) -> None:
             now=SystemClock().now(),
             issuer=issuer,
             hhu=hhu,
-            passphrase=_passphrase(passphrase),
+            passphrase=secret,
+            overwrite=force,
         )
         console().print(
             f"{out}: {len(pkg.meters)} meter(s), levels {levels}, for {hhu}, valid until {pkg.not_after:%Y-%m-%d %H:%M} UTC"

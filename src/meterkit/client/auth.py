@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import MeterkitError
+from ..errors import MeterkitError, SecurityError
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
-from ..security.answer_crypto import AnswerCipher, session_key, unwrap_answer
-from ..security.challenge import answer_tag, answer_text, parse_operand_full
+from ..security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
+from ..security.challenge import Operand, answer_tag, answer_text, parse_operand_full
 from ..security.keys import MeterIdentity, password_key
+from .known_meters import KnownMeters, meter_key
 
-__all__ = ["Authenticator", "PasswordAuthenticator"]
+__all__ = ["Authenticator", "PasswordAuthenticator", "PinnedAuthenticator"]
 
 
 class Authenticator(Protocol):
@@ -25,29 +26,49 @@ class Authenticator(Protocol):
         ...
 
 
+def _op2(operand: str) -> Operand | None:
+    try:
+        return parse_operand_full(operand)
+    except MeterkitError:  # another manufacturer's operand, or none (modes A and B)
+        return None
+
+
 class PasswordAuthenticator:
     """A static password (access level 2 in most meters).
 
     To a meter whose P0 operand is an OP2-HMAC challenge (meterkit's virtual meter) the password never goes in
     clear: the hand-held answers with ``P2`` keyed by the password (:func:`~meterkit.security.keys.password_key`), and
-    encrypted answers (``ENC(...)``) are decrypted transparently.  Any other meter gets the classic ``P1(password)``;
-    ``clear=True`` forces P1."""
+    encrypted answers (``ENC(...)``) are decrypted transparently.  Any other meter (another manufacturer's P0, or none
+    in modes A and B) would get the classic ``P1(password)`` in clear, which a fake meter or a man in the middle can
+    provoke: it is refused unless ``allow_plain`` (``--allow-plain-password``), and always refused with
+    ``require_encryption``.  ``clear=True`` forces P1 (for a meter that takes only P1) and implies ``allow_plain``."""
 
-    def __init__(self, password: str, *, clear: bool = False, require_encryption: bool = False) -> None:
+    def __init__(
+        self, password: str, *, clear: bool = False, require_encryption: bool = False, allow_plain: bool = True
+    ) -> None:
         self._password = password
         self._clear = clear
         self.require_encryption = require_encryption
+        self.allow_plain = allow_plain or clear
         self._cipher: AnswerCipher | None = None
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
         self._cipher = None
-        try:
-            parsed = parse_operand_full(operand)
-            identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
-        except MeterkitError:  # another manufacturer's operand: the classic clear-text password
-            parsed = None
+        parsed = _op2(operand)
         if parsed is None or self._clear:
+            if self.require_encryption:
+                raise SecurityError(
+                    f"meter {identification.manufacturer} {identification.ident} sent no OP2-HMAC challenge: "
+                    "refusing to send the password in clear with --require-encryption (a fake meter or a man in the "
+                    "middle?)"
+                )
+            if not self.allow_plain:
+                raise SecurityError(
+                    f"meter {identification.manufacturer} {identification.ident} sent no OP2-HMAC challenge and "
+                    "would get the password in clear (P1); pass --allow-plain-password if this meter takes only P1"
+                )
             return CommandMessage(command="P", command_type="1", data_set=DataSet.single("", self._password))
+        identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
         key = password_key(self._password, identity)
         tag = answer_tag(key, identity, 2, parsed.challenge)
         self._cipher = AnswerCipher(session_key(key, parsed.challenge, identity, 2), identity, 2)
@@ -58,3 +79,55 @@ class PasswordAuthenticator:
 
     def __repr__(self) -> str:
         return "PasswordAuthenticator(***)"
+
+
+class PinnedAuthenticator:
+    """Any authenticator, held to what each meter showed the first time (trust on first use, :mod:`.known_meters`).
+
+    A meter whose identification is pinned as answering with an OP2-HMAC challenge gets nothing from the hand-held
+    unless it sends a challenge again, for the same serial number (so a fake meter or a man in the middle cannot make
+    it send ``P1``); a meter pinned as encrypting must encrypt every data answer.  A meter met for the first time is
+    pinned when it sends a challenge and the hand-held answers ``P2``, and pinned as encrypting once one of its
+    encrypted answers opened under the session key."""
+
+    def __init__(self, inner: Authenticator, known: KnownMeters) -> None:
+        self.inner = inner
+        self.known = known
+        self._identification: IdentificationMessage | None = None
+
+    def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
+        self._identification = identification
+        entry = self.known.get(identification)
+        parsed = _op2(operand)
+        if entry is not None and entry.challenge:
+            where = f"meter {meter_key(identification)} (pinned in {self.known.path})"
+            if parsed is None:
+                raise SecurityError(
+                    f"{where} answered with a challenge before and now sends none: refusing to authenticate "
+                    "(a fake meter or a man in the middle?)"
+                )
+            if parsed.serial != entry.serial:
+                raise SecurityError(
+                    f"{where} had serial number {entry.serial}, now it says {parsed.serial}: refusing to authenticate"
+                )
+        command = self.inner.respond(operand, identification)
+        if parsed is not None and command.command == "P" and command.command_type == "2":
+            self.known.pin_challenge(identification, parsed.serial)
+        return command
+
+    def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
+        ident = self._identification
+        entry = self.known.get(ident) if ident is not None else None
+        encrypted = is_encrypted(datasets)
+        if ident is not None and entry is not None and entry.encrypts and not encrypted:
+            raise SecurityError(
+                f"meter {meter_key(ident)} (pinned in {self.known.path}) encrypted its answers before and now "
+                "answers in plain text: refused (a man in the middle?)"
+            )
+        plain = self.inner.unwrap(datasets)
+        if encrypted and ident is not None:  # opened under the session key: the meter knows the key
+            self.known.pin_encryption(ident)
+        return plain
+
+    def __repr__(self) -> str:
+        return f"PinnedAuthenticator({self.inner!r}, {self.known.path})"

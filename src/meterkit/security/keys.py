@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ..errors import ConfigError
 
 __all__ = [
     "KEY_LEN",
+    "PASSWORD_KDF",
     "MeterIdentity",
     "derive_meter_key",
     "hkdf_sha256",
@@ -29,7 +31,10 @@ __all__ = [
 KEY_LEN = 32
 _INFO = b"OP2v1-kdf"
 _INFO_WO = b"OP2v1-wo"
-_INFO_PW = b"OP2v1-pw"
+_SALT_PW = b"OP2v2-pw"
+#: The cost of :func:`password_key` (scrypt, RFC 7914): 2**15 x 8 x 128 bytes = 32 MiB of memory and about 0.1 s of
+#: one core per guess (``benchmarks/bench_password_kdf.py``).
+PASSWORD_KDF = {"n": 2**15, "r": 8, "p": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +91,14 @@ def work_order_key(meter_key: bytes, hhu: str, not_after: int) -> bytes:
 
 
 def password_key(password: str, identity: MeterIdentity) -> bytes:
-    """The read password as a challenge-response key, so it never crosses the port in clear.  A password has little
-    entropy: one sniffed exchange allows an offline guess at it; use a long one, or the level-2 key."""
-    info = _INFO_PW + identity.encode()
-    return hkdf_sha256(password.encode("utf-8"), info)
+    """The read password as a challenge-response key, so it never crosses the port in clear.
+
+    ``scrypt(password (UTF-8), salt = "OP2v2-pw" ‖ FLAG(3) ‖ serial(16, NUL padded), n = 2**15, r = 8, p = 1,
+    length 32)``: one sniffed exchange still allows an offline guess at the password, but each guess costs what a
+    whole login costs the hand-held (:data:`PASSWORD_KDF`), and the salt makes every meter a separate effort.  A
+    long password or the level-2 key closes that door; the meter's generated default password has 128 bits."""
+    salt = _SALT_PW + identity.encode()
+    return Scrypt(salt=salt, length=KEY_LEN, **PASSWORD_KDF).derive(password.encode("utf-8"))
 
 
 def parse_key_hex(text: str, what: str = "key") -> bytes:

@@ -28,9 +28,11 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from ..errors import ConfigError, DataError, SecurityError
 from .keys import MeterIdentity, derive_meter_key, valid_hhu_id, work_order_key
 
-__all__ = ["KeyPackage", "open_package", "write_package"]
+__all__ = ["MIN_PASSPHRASE_LEN", "KeyPackage", "open_package", "write_package"]
 
 FORMAT = "meterkit-keys/2"
+#: The shortest passphrase ``meterkit keys package`` accepts for a new package (characters).
+MIN_PASSPHRASE_LEN = 12
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
@@ -71,7 +73,10 @@ def write_package(
     issuer: str,
     hhu: str,
     passphrase: str,
+    overwrite: bool = True,
 ) -> KeyPackage:
+    """Write a package for ``identities`` to ``path`` (created with mode 0600; with ``overwrite=False`` an existing
+    file is refused with :class:`ConfigError`)."""
     versions = dict(version) if isinstance(version, Mapping) else dict.fromkeys(levels, version)
     if not valid_hhu_id(hhu):
         raise ConfigError(f"a hand-held id must be 1-16 letters, digits, '-', '_' or '.', got {hhu!r}")
@@ -101,8 +106,16 @@ def write_package(
     aad = json.dumps(header, sort_keys=True).encode()
     ciphertext = AESGCM(_kek(passphrase, salt)).encrypt(nonce, plain, aad)
     doc = {**header, "nonce": nonce.hex(), "ciphertext": ciphertext.hex()}
-    path.write_text(json.dumps(doc, indent=1))
-    os.chmod(path, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError as exc:
+        raise ConfigError(f"{path} exists; refusing to overwrite a key package (--force replaces it)") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write the key package ({exc.strerror})") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, 0o600)  # an existing file replaced with overwrite keeps no wider mode
+        fh.write(json.dumps(doc, indent=1))
     return package
 
 

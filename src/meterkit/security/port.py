@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from ..clock import Clock
@@ -164,7 +165,8 @@ class PortSecurity:
         self.alarms = alarms
         self.log = SecurityLog(store)
         self.lockout = Lockout(store, config.lockout)
-        self.read_password = config.read_password or self._stored_secret("security.read_password", 8)
+        # generated: 128 bits (32 hex digits); a state written by an older meterkit keeps its 8 digits
+        self.read_password = config.read_password or self._stored_secret("security.read_password", 32, hex_=True)
         stored_versions = store.get_value("security.key_versions")
         legacy = store.get_value("security.key_version")
         self.key_versions: dict[int, int] = (
@@ -180,9 +182,6 @@ class PortSecurity:
         stored_keys = store.get_value("security.keys")
         if stored_keys:  # keys rotated over the port replace the configured or derived ones
             self.keys.update({int(k): bytes.fromhex(v) for k, v in json.loads(stored_keys).items()})
-        self.password_key = (
-            password_key(self.read_password, identity) if config.password_levels and self.read_password else None
-        )
         self.cover_open = store.get_value("security.cover_open") == "1"
         self.relay_connected = store.get_value("security.relay", "1") == "1"
         self.last_l3: datetime | None = None
@@ -190,6 +189,13 @@ class PortSecurity:
         self.button_until: datetime | None = None
         self.bench = False
         self.counter = int(store.get_value("security.challenge_counter", "0") or 0)
+
+    @cached_property
+    def password_key(self) -> bytes | None:
+        """The read password's challenge-response key (slow KDF): derived once, on the first P2 that needs it."""
+        if not self.config.password_levels or not self.read_password:
+            return None
+        return password_key(self.read_password, self.identity)
 
     def _stored_secret(self, key: str, digits: int, *, hex_: bool = False) -> str:
         value = self.store.get_value(key)

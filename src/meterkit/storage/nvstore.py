@@ -8,7 +8,9 @@ and writes inside :meth:`NvStore.transaction`, so a group of changes is atomic. 
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +25,8 @@ class NvStore:
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        if self.path != ":memory:":
+            _private_file(Path(self.path))
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             if self.path != ":memory:":
@@ -84,3 +88,20 @@ class NvStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create the state file readable by its owner only (0600; it holds the meter's keys and passwords), or take the
+    group and world bits off an existing one.  SQLite gives the WAL and shared-memory files the same mode."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open the meter state file ({exc.strerror})") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode) and mode & 0o077:
+            os.fchmod(fd, stat.S_IMODE(mode) & 0o700)
+    except OSError:  # not our file: SQLite reports what it can or cannot do with it
+        pass
+    finally:
+        os.close(fd)
