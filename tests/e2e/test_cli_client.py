@@ -54,10 +54,28 @@ def test_read_table_and_csv_and_trace(capsys: pytest.CaptureFixture[str]) -> Non
 def test_get_set_exec_with_password(capsys: pytest.CaptureFixture[str]) -> None:
     meter = app()
     with running_server(meter, ["tcp://127.0.0.1:0"]) as server:
-        assert main(["get", server.tcp_url, "1.8.0", "1.8.1", "--password", "00000000", "--format", "json"]) == 0
+        assert (
+            main(
+                [
+                    "get",
+                    server.tcp_url,
+                    "1.8.0",
+                    "1.8.1",
+                    "--password",
+                    "00000000",
+                    "--allow-plain-password",
+                    "--format",
+                    "json",
+                ]
+            )
+            == 0
+        )
         got = json.loads(capsys.readouterr().out)
-        assert main(["set", server.tcp_url, "1.8.2", "000002.000", "--password", "00000000"]) == 0
-        assert main(["exec", server.tcp_url, "RESET", "--password", "00000000"]) == 1
+        assert (
+            main(["set", server.tcp_url, "1.8.2", "000002.000", "--password", "00000000", "--allow-plain-password"])
+            == 0
+        )
+        assert main(["exec", server.tcp_url, "RESET", "--password", "00000000", "--allow-plain-password"]) == 1
         captured = capsys.readouterr()
     assert [d["address"] for d in got["datasets"]] == ["1.8.0", "1.8.1"]
     assert meter.registers["1.8.2"].value == "000002.000"
@@ -66,7 +84,7 @@ def test_get_set_exec_with_password(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_wrong_password_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with running_server(app(), ["tcp://127.0.0.1:0"]) as server:
-        assert main(["get", server.tcp_url, "1.8.0", "--password", "bad"]) == 1
+        assert main(["get", server.tcp_url, "1.8.0", "--password", "bad", "--allow-plain-password"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["meterkit: error: the meter refused P1: ERPASSWORD"]
 
