@@ -9,7 +9,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -57,7 +57,9 @@ PasswordOpt = Annotated[
 ]
 PasswordFileOpt = Annotated[
     Path | None,
-    typer.Option("--password-file", help="Read the password from the first line of this file (- for stdin)."),
+    typer.Option(
+        "--password-file", help="Read the password from the first line of this file (-: standard input or a prompt)."
+    ),
 ]
 PlainOpt = Annotated[
     bool,
@@ -126,7 +128,8 @@ def _auth(
         raise typer.BadParameter("give either a password or --key-file, not both")
     if require_encryption and password is None and key_file is None:
         raise typer.BadParameter(
-            "--require-encryption needs --password-file or --key-file (the session key comes from them)"
+            "--require-encryption needs a password (--password-file, METERKIT_PASSWORD) or --key-file "
+            "(the session key comes from them)"
         )
     auth: Authenticator | None
     if key_file is not None:
@@ -148,14 +151,20 @@ def _auth(
 
 
 def _read_password_file(path: Path) -> str:
+    """The first line of ``path``; ``-`` is standard input (a prompt without echo at a terminal)."""
+    if str(path) == "-" and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("password: ") or _empty(path)
     try:
         text = sys.stdin.readline() if str(path) == "-" else path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read the password file ({getattr(exc, 'strerror', None) or exc})") from exc
-    password = text.splitlines()[0] if text.strip() else ""
-    if not password:
-        raise ConfigError(f"{path}: the password file is empty")
-    return password
+    return (text.splitlines()[0] if text.strip() else "") or _empty(path)
+
+
+def _empty(path: Path) -> NoReturn:
+    raise ConfigError(f"{path}: the password file is empty")
 
 
 def _baud_char(baud: int | None) -> str | None:
