@@ -3,7 +3,8 @@
 ``K(meter, level, version) = HKDF(IKM = master, salt = none, info = "OP2v1-kdf" ‖ FLAG(3) ‖ serial(16, NUL padded) ‖
 level(1) ‖ version(1), length 32)``.  The fields have fixed lengths, so "12"+"3" and "1"+"23" cannot collide.
 The master key lives only with the key server; meters hold their own derived keys, hand-helds a package of the
-derived keys of one work order.
+derived keys of one work order.  The one key that starts from a human secret, the read password's
+(:func:`password_key`), goes through scrypt instead, so that offline guessing costs.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ _HHU_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 
 
 def hkdf_sha256(ikm: bytes, info: bytes, salt: bytes | None = None) -> bytes:
-    """HKDF-SHA256 (RFC 5869) to a 32-byte key: every key of OP2-HMAC comes from here."""
+    """HKDF-SHA256 (RFC 5869) to a 32-byte key: every key of OP2-HMAC from key material comes from here."""
     return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=salt, info=info).derive(ikm)
 
 
