@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meterkit.cli.app import main
 from meterkit.client.auth import PasswordAuthenticator, PinnedAuthenticator
 from meterkit.client.known_meters import KnownMeters
-from meterkit.errors import SecurityError
+from meterkit.errors import DataError, SecurityError
 from meterkit.iec62056_21.messages import DataSet, IdentificationMessage
 from meterkit.security.answer_crypto import AnswerCipher
 from meterkit.security.challenge import answer_tag
@@ -26,6 +28,12 @@ DEMO_B = IdentificationMessage(manufacturer="MKT", baud_char="E", ident="VM3PH-1
 FOREIGN_OPERAND = "12345678"  # another manufacturer's P0: not an OP2-HMAC challenge
 
 pytestmark = pytest.mark.e2e
+
+
+def _json_children(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["format", "meters", "MKT/x", "challenge", "serial", "encrypts"]), children, max_size=4
+    )
 
 
 @pytest.fixture
@@ -156,3 +164,18 @@ def test_an_encrypted_answer_that_opens_pins_encryption(tmp_path: Path) -> None:
     assert KnownMeters.load(tmp_path / "k.json").get(DEMO_C).encrypts is True  # type: ignore[union-attr]
     with pytest.raises(SecurityError, match="now answers in plain text"):
         pinned.unwrap(plain)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.recursive(st.none() | st.booleans() | st.text(max_size=8), _json_children)))
+def test_a_known_meters_file_loads_or_is_one_data_error(
+    tmp_path_factory: pytest.TempPathFactory, content: object
+) -> None:
+    path = tmp_path_factory.mktemp("known") / "k.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    try:
+        known = KnownMeters.load(path)
+    except DataError as exc:
+        assert str(exc).startswith(str(path))
+    else:
+        assert all(isinstance(e.challenge, bool) and isinstance(e.serial, str) for e in known.meters.values())

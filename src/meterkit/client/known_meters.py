@@ -40,6 +40,13 @@ def meter_key(identification: IdentificationMessage) -> str:
     return f"{identification.manufacturer}/{identification.ident}"
 
 
+def _entry(entry: dict[str, object]) -> KnownMeter:
+    challenge, serial, encrypts = entry["challenge"], entry["serial"], entry["encrypts"]
+    if not isinstance(challenge, bool) or not isinstance(serial, str) or not isinstance(encrypts, bool):
+        raise TypeError("a known meter is {challenge: bool, serial: str, encrypts: bool}")
+    return KnownMeter(challenge=challenge, serial=serial, encrypts=encrypts)
+
+
 class KnownMeters:
     """A known-meters file: look meters up, pin what they showed on first use (saved at once)."""
 
@@ -60,12 +67,7 @@ class KnownMeters:
             doc = json.loads(text)
             if doc["format"] != FORMAT:
                 raise DataError(f"{path}: known-meters format {doc['format']!r} is not {FORMAT!r}")
-            meters = {
-                str(key): KnownMeter(
-                    challenge=bool(entry["challenge"]), serial=str(entry["serial"]), encrypts=bool(entry["encrypts"])
-                )
-                for key, entry in doc["meters"].items()
-            }
+            meters = {key: _entry(entry) for key, entry in doc["meters"].items()}
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{path}: not a meterkit known-meters file") from exc
         return cls(path, meters)
