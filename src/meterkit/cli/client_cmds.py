@@ -83,7 +83,10 @@ KeyFileOpt = Annotated[
 LevelOpt = Annotated[int, typer.Option("--level", help="Access level to request with --key-file (2 or 3).")]
 EncryptOpt = Annotated[
     bool,
-    typer.Option("--require-encryption", help="Refuse plain answers (the meter must encrypt; see docs/security.md)."),
+    typer.Option(
+        "--require-encryption",
+        help="Refuse plain answers and never send the password in clear (the meter must encrypt; docs/security.md).",
+    ),
 ]
 BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to switch to in mode C (default: the best).")]
 
