@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.Abort:
         err.print("meterkit: aborted", markup=False)
         return 1
+    except OSError as exc:  # a file named on the command line cannot be written or read
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"meterkit: error: {exc.strerror or exc}{where}", markup=False)
+        return 1
     except KeyboardInterrupt:
         err.print("meterkit: interrupted", markup=False)
         return 130

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..clock import Clock, SystemClock
-from ..errors import DeviceError, LocalProtocolError, MeterkitError, TransportTimeout
+from ..errors import DeviceError, LocalProtocolError, MeterkitError, TransportError, TransportTimeout
 from ..iec62056_21.client import ClientConfig, ClientConnection
 from ..iec62056_21.events import (
     AnswerReceived,
@@ -33,17 +33,25 @@ from ..iec62056_21.trace import FrameRing, TraceHook
 from ..iec62056_21.transitions import ClientState
 from ..transport.base import Transport
 from .auth import Authenticator
+from .refusals import MeterRefusal
 
 __all__ = ["MeterClient", "Readout"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Readout:
-    """A data readout with the identification that preceded it."""
+    """A data readout with the identification that preceded it.
+
+    ``bcc_ok`` False: the data came with a wrong BCC (the repeats were spent, or the meter ignored NAK) and is not
+    verified; ``None``: no BCC was checked (a mode D push without CRC, a readout cut short).  ``complete`` False: the
+    readout ended without ETX/BCC and holds only the data sets whose lines were complete (``ClientConfig.lenient``).
+    """
 
     identification: IdentificationMessage
     mode: str
     datasets: tuple[DataSet, ...]
+    bcc_ok: bool | None = None
+    complete: bool = True
 
 
 class MeterClient:
@@ -63,6 +71,13 @@ class MeterClient:
         self.frames = FrameRing(hook=trace)
         self.identification: IdentificationMessage | None = None
         self._auth: Authenticator | None = None
+        #: The access level reached by :meth:`programming` (1 without authentication).
+        self.level = 1
+        #: What was handed over although its BCC did not match (``"readout"``, ``"answer to R1 1.8.0"``...): the
+        #: data is never dropped, and never silently trusted.
+        self.unverified: list[str] = []
+        #: After a refusal at level 2 or more, read the reason from ``C.91.0`` (meterkit meters keep it there).
+        self.fetch_reasons = True
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -98,7 +113,15 @@ class MeterClient:
                 event = conn.next_event()
             deadline = conn.deadline()
             timeout = 1.0 if deadline is None else max(0.0, deadline - self._now())
-            data = self.transport.read(min(timeout, 1.0))
+            try:
+                data = self.transport.read(min(timeout, 1.0))
+            except TransportError:
+                # the line closed: whatever arrived may still be complete enough (lenient readout, damaged answer)
+                conn.receive_data(b"", self._now())
+                event = self._pending(kinds)
+                if event is None:
+                    raise
+                return event
             now = self._now()
             if data:
                 self.frames.record("<-", data, now)
@@ -107,6 +130,12 @@ class MeterClient:
                 conn.handle_timer(now)
                 if deadline is None and conn.state in (ClientState.IDLE, ClientState.PROGRAMMING):
                     raise LocalProtocolError(f"nothing to wait for in state {conn.state.value}")
+
+    def _pending(self, kinds: tuple[type, ...]) -> ClientEvent | None:
+        while (event := self.connection.next_event()) is not None:
+            if isinstance(event, kinds):
+                return event
+        return None
 
     # --- operations -----------------------------------------------------------------------------------
 
@@ -128,7 +157,12 @@ class MeterClient:
             mode = "B" if ident.baud_char in "ABCDEFGHI" else "A"
         event = self._wait(ReadoutReceived)
         assert isinstance(event, ReadoutReceived)
-        return Readout(identification=ident, mode=mode, datasets=event.message.datasets)
+        ok = event.message.bcc_ok
+        if ok is False:
+            self.unverified.append("readout")
+        return Readout(
+            identification=ident, mode=mode, datasets=event.message.datasets, bcc_ok=ok, complete=event.complete
+        )
 
     def programming(self, auth: Authenticator | None = None, *, baud_char: str | None = None) -> str:
         """Enter programming mode, authenticate with ``auth`` if given; returns the P0 operand.
@@ -150,6 +184,7 @@ class MeterClient:
                 self._auth = auth
                 if not isinstance(self._command(command), PositiveAck):
                     raise DeviceError("the meter did not accept the password")
+                self.level = _level(auth)
             return ""
         self.connection.select_option(self._now(), mode="1", baud_char=baud_char)
         event = self._wait(OperandReceived)
@@ -159,14 +194,43 @@ class MeterClient:
             reply = self._command(auth.respond(event.operand, ident))
             if not isinstance(reply, PositiveAck):
                 raise DeviceError("the meter did not accept the password")
+            self.level = _level(auth)
         return event.operand
 
     def _command(self, command: CommandMessage) -> ClientEvent:
         self.connection.send(command, self._now())
         event = self._wait(AnswerReceived, ErrorReceived, PositiveAck)
+        name = (command.code + " " + _target(command)).strip()
         if isinstance(event, ErrorReceived):
-            raise DeviceError(f"the meter refused {(command.code + ' ' + _target(command)).strip()}: {event.text}")
+            raise self._refusal(name, event)
+        if isinstance(event, AnswerReceived) and event.answer.bcc_ok is False:
+            self.unverified.append(f"answer to {name}")
         return event
+
+    def _refusal(self, name: str, event: ErrorReceived) -> MeterRefusal:
+        """The refusal with what the meter says about it (``C.91.0`` at level 2 or more) and what follows."""
+        reason = ""
+        note = ""
+        code = event.text.strip()
+        if code == "ER10" or name.startswith(("P1", "P2")):
+            note = "the port locks after repeated failures (the meter does not say after how many)"
+        elif self.level >= 2 and self.fetch_reasons and self.connection.state is ClientState.PROGRAMMING:
+            reason = self._last_refusal_reason()
+        return MeterRefusal(name, code, reason=reason, note=note, bcc_ok=event.bcc_ok)
+
+    def _last_refusal_reason(self) -> str:
+        """``C.91.0`` = ``(code)(YYMMDDhhmm)(request)(reason…)``: the reason text, or "" when the meter has none."""
+        read = CommandMessage(command="R", command_type="1", data_set=DataSet.single("C.91.0"))
+        self.connection.send(read, self._now())
+        try:
+            event = self._wait(AnswerReceived, ErrorReceived)
+        except MeterkitError:
+            return ""
+        if not isinstance(event, AnswerReceived) or not event.answer.datasets:
+            return ""
+        datasets = self._auth.unwrap(event.answer.datasets) if self._auth is not None else event.answer.datasets
+        values = [v.value for v in datasets[0].values]
+        return "".join(values[3:]).strip() if len(values) > 3 else ""
 
     def _data(self, command: CommandMessage) -> tuple[DataSet, ...]:
         event = self._command(command)
@@ -214,6 +278,12 @@ class MeterClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _level(auth: Authenticator) -> int:
+    """The access level an accepted authenticator grants (a password: 2)."""
+    level = getattr(auth, "level", 2)
+    return level if isinstance(level, int) else 2
 
 
 def _mode(ident: IdentificationMessage) -> str:

@@ -152,6 +152,26 @@ class Decoder:
         self._scan = self._line_scan = self._lf_free = 0
         return rest
 
+    def salvage(self) -> tuple[tuple[DataSet, ...], list[RemoteProtocolError], bool] | None:
+        """A readout block that stopped without ETX/BCC: its data sets on complete lines, the damaged ones reported,
+        and whether its ``!`` end line arrived; the buffer is emptied.  None if no STX block is buffered."""
+        buf = self._buf
+        if not buf or buf[0] != _STX:
+            return None
+        body = bytes(buf[1:])
+        self.reset()
+        cut = max(body.rfind(b"\n"), body.rfind(b"\r"))
+        complete, tail = body[: cut + 1], body[cut + 1 :]
+        lines = complete.replace(b"\r", b"\n").split(b"\n")
+        ended = tail.strip() == b"!" or any(line.strip() == b"!" for line in lines)
+        kept = []
+        for line in lines:
+            if line.strip() == b"!":
+                break
+            kept.append(line)
+        datasets, errors = parse_datasets(b"\n".join(kept).decode("ascii", "replace"), lenient=True)
+        return datasets, errors, ended
+
     def feed(self, data: bytes) -> list[DecodedItem]:
         """Add received bytes; return every complete message and error they finish.
 

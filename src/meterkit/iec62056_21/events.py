@@ -169,9 +169,15 @@ class IdentificationReceived:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReadoutReceived:
-    """A complete readout data message (modes A, B, C) or mode D push."""
+    """A complete readout data message (modes A, B, C) or mode D push.
+
+    ``message.bcc_ok`` is False when the readout is handed over although its BCC did not match (the repeats were
+    spent or the meter ignored NAK); ``complete`` is False for a readout that ended without ETX/BCC
+    (``ClientConfig.lenient``): it holds only the data sets whose lines were complete.
+    """
 
     message: DataMessage
+    complete: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -190,9 +196,11 @@ class AnswerReceived:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ErrorReceived:
-    """The meter answered with an error message (text without the parentheses)."""
+    """The meter answered with an error message (text without the parentheses); ``bcc_ok`` False: the text came
+    with a wrong BCC (repeats spent), so it may be garbled."""
 
     text: str
+    bcc_ok: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
