@@ -146,7 +146,11 @@ class ClientConnection:
         if self.state is ClientState.BINARY:
             return
         if not data:
-            if self.state not in (ClientState.IDLE, ClientState.LISTEN):
+            if self.state is ClientState.LISTEN:  # the end of the stream: an unfinished telegram is reported
+                for item in self._decoder.feed(b""):
+                    self._on_item(item, now)
+                return
+            if self.state is not ClientState.IDLE:
                 self._timer = None
                 if not (self._deliver_damaged(now) or self._deliver_unterminated()):
                     self._timeout("data (the line was closed)")
@@ -192,14 +196,16 @@ class ClientConnection:
         self.state = ClientState.AWAIT_IDENT
         self._arm(start, self.config.response_timeout, "identification")
 
-    def listen(self, *, baud: int = MODE_D_BAUD) -> None:
+    def listen(self, *, baud: int = MODE_D_BAUD, framing: str = "7E1") -> None:
         """Wait for mode D pushes (identification, blank line, data, ``!``) at ``baud`` (2400 per the standard;
-        German push meters use 9600)."""
+        German push meters use 9600, DSMR P1 ports 115200 ``8N1``)."""
         if self.state is not ClientState.IDLE:
             raise LocalProtocolError(f"cannot listen in state {self.state.value}")
         if baud <= 0:
             raise LocalProtocolError(f"baud rate must be positive, got {baud}")
-        self._set_line(baud)
+        if framing not in ("7E1", "8N1"):
+            raise LocalProtocolError(f"framing must be 7E1 or 8N1, not {framing!r}")
+        self._set_line(baud, bytesize=int(framing[0]), parity=framing[1])
         self._decoder.reset()
         self._decoder.expect_mode_d = True
         self._programmable = False
@@ -391,7 +397,9 @@ class ClientConnection:
             self.identification = item.identification
             self._events.append(IdentificationReceived(identification=item.identification))
             # a DSMR P1 telegram's CRC16 stands where a readout has its BCC
-            self._events.append(ReadoutReceived(message=DataMessage(datasets=item.datasets, bcc_ok=item.crc_ok)))
+            self._events.append(
+                ReadoutReceived(message=DataMessage(datasets=item.datasets, bcc_ok=item.crc_ok), push=item)
+            )
         elif isinstance(item, DataMessage) and state in (
             ClientState.AWAIT_READOUT,
             ClientState.AWAIT_MODE_E,

@@ -382,7 +382,8 @@ class Decoder:
                     crc_ok = check.upper() == f"{crc16(telegram):04X}"
                     if not crc_ok and not self.lenient:
                         return RemoteProtocolError("telegram CRC mismatch", telegram[-64:] + line)
-                return ModeDMessage(identification=ident, datasets=datasets, check=check, crc_ok=crc_ok)
+                raw = self._pending_raw + body + bytes(line) + b"\r\n"
+                return ModeDMessage(identification=ident, datasets=datasets, check=check, crc_ok=crc_ok, raw=raw)
             self._scan = self._line_scan = nl + 1
 
     def _ack(self) -> DecodedItem | _Skip | None:

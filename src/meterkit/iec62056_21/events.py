@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import RemoteProtocolError
-from .messages import CommandMessage, DataAnswer, DataMessage, IdentificationMessage
+from .messages import CommandMessage, DataAnswer, DataMessage, IdentificationMessage, ModeDMessage
 
 __all__ = [
     "AnswerReceived",
@@ -178,6 +178,8 @@ class ReadoutReceived:
 
     message: DataMessage
     complete: bool = True
+    #: The mode D / DSMR telegram as decoded (its ``check`` and ``raw`` bytes), for a push.
+    push: ModeDMessage | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

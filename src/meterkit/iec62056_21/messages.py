@@ -278,6 +278,8 @@ class ModeDMessage:
     datasets: tuple[DataSet, ...] = ()
     check: str = ""
     crc_ok: bool | None = field(default=None, compare=False)
+    #: The received bytes from ``/`` up to the end of the ``!`` line (empty on messages built here).
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_chars("telegram check", self.check, _FORBIDDEN_VALUE)
