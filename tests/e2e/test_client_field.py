@@ -9,6 +9,7 @@ import pytest
 
 from meterkit.cli.app import main
 from meterkit.iec62056_21.bcc import bcc
+from meterkit.iec62056_21.messages import DataSet
 from meterkit.iec62056_21.meter import MeterPortConfig
 from meterkit.meter.static_table import StaticTableMeter
 from tests.fixtures.telegrams import LGZ_E350_ICRNL
@@ -136,3 +137,23 @@ def test_a_refusal_prints_its_meaning_and_the_meters_reason_and_set_translates_t
     assert "forbidden character" not in err[0]
     assert len(wrong) == 1 and "ER10 (authentication failed" in wrong[0]
     assert "the port locks after repeated failures" in wrong[0]
+
+
+def test_meter_client_reads_r3_and_writes_w3_in_partial_blocks_over_tcp() -> None:
+    from meterkit.client import MeterClient
+    from meterkit.transport import open_transport
+    from tests.protocol.partial_meter import PartialMeter
+
+    app = PartialMeter(nak_blocks={2})
+    with running_server(app, ["tcp://127.0.0.1:0"]) as server:
+        with MeterClient(open_transport(server.tcp_url)) as client:
+            client.programming()
+            blocks = client.read("P.01", partial=True)
+            assert "".join(ds.value for ds in blocks) == "0123456789" * 12 and client.complete
+            first = client.read("P.01", partial=True, max_blocks=2)
+            assert "".join(ds.value for ds in first) == ("0123456789" * 12)[:80] and not client.complete
+            client.write("C.1.0", "X" * 100, block_size=30)
+            assert client.read("C.1.0") == (DataSet.single("C.1.0", "X" * 100),) and client.complete
+    assert app.writes == {"C.1.0": "X" * 100}
+    w3 = [text for code, text in app.log if code == "W3"]
+    assert len(w3) == 5 and w3[0].startswith("C.1.0(") and w3[1] == w3[2]  # block 2 NAKed once, then repeated

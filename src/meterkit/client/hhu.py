@@ -76,6 +76,8 @@ class MeterClient:
         #: What was handed over although its BCC did not match (``"readout"``, ``"answer to R1 1.8.0"``...): the
         #: data is never dropped, and never silently trusted.
         self.unverified: list[str] = []
+        #: False after a read whose partial-block transfer was stopped by ``max_blocks``.
+        self.complete = True
         #: After a refusal at level 2 or more, read the reason from ``C.91.0`` (meterkit meters keep it there).
         self.fetch_reasons = True
 
@@ -197,10 +199,13 @@ class MeterClient:
             self.level = _level(auth)
         return event.operand
 
-    def _command(self, command: CommandMessage) -> ClientEvent:
-        self.connection.send(command, self._now())
+    def _command(
+        self, command: CommandMessage, *, name: str | None = None, max_blocks: int | None = None
+    ) -> ClientEvent:
+        self.connection.send(command, self._now(), max_blocks=max_blocks)
         event = self._wait(AnswerReceived, ErrorReceived, PositiveAck)
-        name = (command.code + " " + _target(command)).strip()
+        name = name or (command.code + " " + _target(command)).strip()
+        self.complete = not (isinstance(event, AnswerReceived) and event.answer.partial)
         if isinstance(event, ErrorReceived):
             raise self._refusal(name, event)
         if isinstance(event, AnswerReceived) and event.answer.bcc_ok is False:
@@ -232,21 +237,43 @@ class MeterClient:
         values = [v.value for v in datasets[0].values]
         return "".join(values[3:]).strip() if len(values) > 3 else ""
 
-    def _data(self, command: CommandMessage) -> tuple[DataSet, ...]:
-        event = self._command(command)
+    def _data(self, command: CommandMessage, *, max_blocks: int | None = None) -> tuple[DataSet, ...]:
+        event = self._command(command, max_blocks=max_blocks)
         if not isinstance(event, AnswerReceived):
             raise DeviceError(f"the meter answered {command.code} {_target(command)} without data")
         datasets = event.answer.datasets
         return self._auth.unwrap(datasets) if self._auth is not None else datasets
 
-    def read(self, address: str, count: str = "", *, partial: bool = False) -> tuple[DataSet, ...]:
-        """R1 (R3 with ``partial``): read ``address``; ``count`` is the number of locations, if any."""
-        cmd = CommandMessage(command="R", command_type="3" if partial else "1", data_set=DataSet.single(address, count))
-        return self._data(cmd)
+    def read(
+        self, address: str, count: str = "", *, partial: bool = False, max_blocks: int | None = None
+    ) -> tuple[DataSet, ...]:
+        """R1 (R3 with ``partial``): read ``address``; ``count`` is the number of locations, if any.
 
-    def write(self, address: str, value: str) -> None:
-        """W1: write ``value`` to ``address``."""
-        self._command(CommandMessage(command="W", command_type="1", data_set=DataSet.single(address, value)))
+        Partial blocks are acknowledged one by one (a damaged block is NAKed and repeated); ``max_blocks`` stops the
+        transfer after that many blocks (the next command aborts it at the meter) and :attr:`complete` says so."""
+        cmd = CommandMessage(command="R", command_type="3" if partial else "1", data_set=DataSet.single(address, count))
+        return self._data(cmd, max_blocks=max_blocks)
+
+    def write(self, address: str, value: str, *, block_size: int | None = None) -> None:
+        """W1: write ``value`` to ``address``; with ``block_size`` a longer value goes as W3 partial blocks of that
+        many characters (only the first carries the address; each is acknowledged, NAK repeats it; an error message
+        aborts the transfer and raises :class:`MeterRefusal`)."""
+        if block_size is None or len(value) <= block_size:
+            self._command(CommandMessage(command="W", command_type="1", data_set=DataSet.single(address, value)))
+            return
+        if block_size < 1:
+            raise LocalProtocolError(f"block_size must be at least 1, got {block_size}")
+        chunks = [value[i : i + block_size] for i in range(0, len(value), block_size)]
+        for i, chunk in enumerate(chunks):
+            block = CommandMessage(
+                command="W",
+                command_type="3",
+                data_set=DataSet.single(address if i == 0 else "", chunk),
+                partial=i < len(chunks) - 1,
+            )
+            reply = self._command(block, name=f"W3 {address} (block {i + 1} of {len(chunks)})")
+            if not isinstance(reply, PositiveAck):
+                raise DeviceError(f"the meter answered block {i + 1} of W3 {address} with data instead of ACK")
 
     def execute(self, function: str, value: str = "") -> tuple[DataSet, ...]:
         """E2: execute a predefined function (ACK or data)."""

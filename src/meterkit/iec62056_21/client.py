@@ -123,6 +123,8 @@ class ClientConnection:
         self._repeats = 0
         self._partial: list[DataSet] = []
         self._partial_ok = True
+        self._blocks = 0
+        self._max_blocks: int | None = None
         #: The last damaged message (bad BCC) while its repeat is awaited: delivered, flagged, if no repeat comes
         #: (a mode A meter has no repeat; some meters ignore NAK).
         self._damaged: DataMessage | DataAnswer | ErrorAnswer | None = None
@@ -264,12 +266,20 @@ class ClientConnection:
         self.state = ClientState.AWAIT_READOUT
         self._arm(now, self.config.readout_timeout, "readout")
 
-    def send(self, command: CommandMessage, now: float) -> None:
+    def send(self, command: CommandMessage, now: float, *, max_blocks: int | None = None) -> None:
         """Send a programming command (P1, P2, R.., W.., E2, B0, B1).
 
         Allowed in programming mode, and right after a mode A or B readout, where any command message (a password
         command included) starts programming mode (§6.4.1.3, §6.4.2.3; mode B: at 300 Bd).
+
+        An answer in partial blocks (R3, R6…) is acknowledged block by block and reassembled; with ``max_blocks`` the
+        client stops after that many blocks without acknowledging the last one (§6.4.7: the hand-held aborts by
+        issuing a new command) and hands over what it has as ``DataAnswer(partial=True)``.  A partial write (W3) is
+        one ``send`` per block (``CommandMessage(partial=True)``, only the first with the address), each answered by
+        ACK; NAK repeats the block.
         """
+        if max_blocks is not None and max_blocks < 1:
+            raise LocalProtocolError(f"max_blocks must be at least 1, got {max_blocks}")
         if self.state is ClientState.IDLE and self._programmable:
             self.state = ClientState.PROGRAMMING
         if self.state is not ClientState.PROGRAMMING:
@@ -280,6 +290,8 @@ class ClientConnection:
         self._partial = []
         self._partial_ok = True
         self._damaged = None
+        self._blocks = 0
+        self._max_blocks = max_blocks
         self._send_raw(command.to_bytes(), now)
         if command.command == "B" and command.command_type == "0":
             self._finish()
@@ -497,12 +509,14 @@ class ClientConnection:
         self._damaged = None
         self._partial.extend(answer.datasets)
         self._partial_ok = self._partial_ok and answer.bcc_ok is not False
-        if answer.partial:
+        self._blocks += 1
+        aborted = answer.partial and self._max_blocks is not None and self._blocks >= self._max_blocks
+        if answer.partial and not aborted:
             self._send_raw(Ack().to_bytes(), now)
             self._arm(now, self.config.response_timeout, self._timer_what)
             return
         ok: bool | None = answer.bcc_ok if self._partial_ok else False
-        merged = DataAnswer(datasets=tuple(self._partial), bcc_ok=ok)
+        merged = DataAnswer(datasets=tuple(self._partial), partial=aborted, bcc_ok=ok)
         self._partial = []
         self._partial_ok = True
         self.state = ClientState.PROGRAMMING
