@@ -299,6 +299,15 @@ class ClientConnection:
         self.state = ClientState.AWAIT_ANSWER
         self._arm(now, self.config.response_timeout, f"answer to {command.code}")
 
+    def reset(self) -> None:
+        """Forget the session (the meter ended it without a word, e.g. after its inactivity time-out): back to idle
+        at 300 Bd, ready for a new :meth:`sign_on`."""
+        self._decoder.reset()
+        self._finish()
+        self._damaged = None
+        self._partial = []
+        self._set_line(INITIAL_BAUD)
+
     def sign_off(self, now: float, *, battery: bool = False) -> None:
         """End the programming session with B0 (B1 for battery meters woken by fast wake-up)."""
         self.send(CommandMessage(command="B", command_type="1" if battery else "0"), now)
