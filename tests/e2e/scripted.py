@@ -23,6 +23,8 @@ class Step:
 @dataclass
 class Script:
     steps: Sequence[Step]
+    #: after the steps, send back whatever arrives (a tiny binary "face" behind mode E)
+    echo: bool = False
     received: bytearray = field(default_factory=bytearray)
     connections: int = 0
 
@@ -50,14 +52,16 @@ def _serve(conn: socket.socket, script: Script) -> None:
         try:
             while data := conn.recv(65536):
                 script.received += data
+                if script.echo:
+                    conn.sendall(data)
         except OSError:
             return
 
 
 @contextmanager
-def scripted_meter(*steps: Step) -> Iterator[tuple[str, Script]]:
+def scripted_meter(*steps: Step, echo: bool = False) -> Iterator[tuple[str, Script]]:
     """``(socket://127.0.0.1:PORT, script)``; every connection plays the steps from the start."""
-    script = Script(steps)
+    script = Script(steps, echo=echo)
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.2)
     stop = threading.Event()

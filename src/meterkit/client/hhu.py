@@ -16,6 +16,7 @@ from ..errors import DeviceError, LocalProtocolError, MeterkitError, TransportEr
 from ..iec62056_21.client import ClientConfig, ClientConnection
 from ..iec62056_21.events import (
     AnswerReceived,
+    BinaryModeRequested,
     BreakReceived,
     ClientEvent,
     ErrorReceived,
@@ -35,7 +36,7 @@ from ..transport.base import Transport
 from .auth import Authenticator
 from .refusals import MeterRefusal
 
-__all__ = ["MeterClient", "Readout"]
+__all__ = ["BinaryLink", "MeterClient", "Readout"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,6 +53,16 @@ class Readout:
     datasets: tuple[DataSet, ...]
     bcc_ok: bool | None = None
     complete: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BinaryLink:
+    """The line after a mode E switch, handed to a binary protocol (DLMS/HDLC): the transport (now 8N1 at
+    ``baud``), and the bytes that arrived after the meter's ``ACK 2 Z 2`` confirmation, to be read first."""
+
+    transport: Transport
+    baud: int
+    leftover: bytes
 
 
 class MeterClient:
@@ -165,6 +176,20 @@ class MeterClient:
         return Readout(
             identification=ident, mode=mode, datasets=event.message.datasets, bcc_ok=ok, complete=event.complete
         )
+
+    def binary(self, *, baud_char: str | None = None) -> BinaryLink:
+        """Mode E: sign on, select the binary protocol (``ACK 2 Z 2``), wait for the meter's confirmation and hand
+        over the line.  The meter must announce mode E (``\\2`` in its identification).  After this the client no
+        longer reads or writes the transport; :meth:`close` still closes it."""
+        ident = self.identify()
+        if not ident.mode_e or self.connection.state is not ClientState.IDENTIFIED:
+            raise DeviceError(
+                f"meter {ident.manufacturer} {ident.ident} does not announce mode E (no \\2 in its identification)"
+            )
+        self.connection.select_option(self._now(), mode="2", baud_char=baud_char)
+        event = self._wait(BinaryModeRequested)
+        assert isinstance(event, BinaryModeRequested)
+        return BinaryLink(transport=self.transport, baud=event.baud, leftover=event.leftover)
 
     def programming(self, auth: Authenticator | None = None, *, baud_char: str | None = None) -> str:
         """Enter programming mode, authenticate with ``auth`` if given; returns the P0 operand.

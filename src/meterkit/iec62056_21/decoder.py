@@ -129,6 +129,9 @@ class Decoder:
         #: Client role: the identification of a mode D push waiting for its data lines.
         self._pending_ident: IdentificationMessage | None = None
         self._pending_raw = b""
+        #: Client role: a mode E confirmation ``ACK 2 Z 2`` arrived; what follows is binary and waits, undecoded,
+        #: for :meth:`take_leftover`.
+        self._binary = False
         #: Client role: identifications start a mode D push (blank line, data lines, ``!`` line).
         self.expect_mode_d = False
 
@@ -146,9 +149,10 @@ class Decoder:
         return dropped
 
     def take_leftover(self) -> bytes:
-        """Hand the unparsed bytes to another protocol (mode E switch)."""
+        """Hand the unparsed bytes to another protocol (mode E switch); decoding resumes for later bytes."""
         rest = bytes(self._buf)
         self._buf.clear()
+        self._binary = False
         self._scan = self._line_scan = self._lf_free = 0
         return rest
 
@@ -179,10 +183,16 @@ class Decoder:
         """
         if not data:
             return self._end_of_stream()
+        if self._binary:  # 8-bit binary bytes after a mode E switch: kept as they came, not decoded
+            self._buf += data
+            return []
         self._buf += data.translate(_MASK7)
         out: list[DecodedItem] = []
         while self._step(out):
             pass
+        if self._binary and 0 < len(self._buf) <= len(data):
+            # what follows the confirmation came in this chunk: hand it over with its 8th bit, not masked
+            self._buf[:] = data[len(data) - len(self._buf) :]
         return out
 
     # --- internals ------------------------------------------------------------------------------------
@@ -219,6 +229,9 @@ class Decoder:
         out.extend(self._reports)  # damaged data sets skipped inside this message (lenient mode)
         self._reports.clear()
         out.append(item)
+        if self.role == "client" and isinstance(item, AckOptionSelect) and (item.protocol, item.mode) == ("2", "2"):
+            self._binary = True  # the mode E confirmation: the rest of the stream belongs to the binary protocol
+            return False
         return True
 
     def _skip_noise(self) -> RemoteProtocolError | None:
