@@ -57,10 +57,13 @@ def test_long_garbage_lines_decode_the_same_byte_by_byte_and_in_one_chunk(
     assert _shape(single) == _shape(whole)
 
 
-@given(st.binary(max_size=700), st.sampled_from(["meter", "client"]), st.booleans())
-def test_arbitrary_bytes_decode_the_same_byte_by_byte_and_in_one_chunk(data: bytes, role: str, ack: bool) -> None:
+@given(st.binary(max_size=700), st.sampled_from(["meter", "client"]), st.booleans(), st.booleans())
+def test_arbitrary_bytes_decode_the_same_byte_by_byte_and_in_one_chunk(
+    data: bytes, role: str, ack: bool, mode_d: bool
+) -> None:
     one, two = Decoder(role, max_message=256), Decoder(role, max_message=256)  # type: ignore[arg-type]
     one.expect_option_ack = two.expect_option_ack = ack
+    one.expect_mode_d = two.expect_mode_d = mode_d
     whole = one.feed(data) + one.feed(b"")
     single = _byte_at_a_time(two, data) + two.feed(b"")
     assert _shape(single) == _shape(whole)
@@ -143,3 +146,22 @@ def test_a_mode_d_push_that_never_ends_is_dropped_at_the_limit() -> None:
         datasets=(DataSet.single("1.8.0", "1"),),
     )
     assert push in decoder.feed(push.to_bytes())
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([b"/ABC5x\r\n", b"\r\n", b"1.8.0(1*kWh)\r\n", b"!\r\n", b"!12AB\r\n", b"!(\r\n", b"\x02"]),
+            st.binary(max_size=20),
+        ),
+        max_size=12,
+    )
+)
+def test_mode_d_streams_never_raise_and_decode_the_same_byte_by_byte(parts: list[bytes]) -> None:
+    stream = b"".join(parts)
+    one, two = Decoder("client", max_message=512), Decoder("client", max_message=512)
+    one.expect_mode_d = two.expect_mode_d = True
+    whole = one.feed(stream) + one.feed(b"")
+    single = _byte_at_a_time(two, stream) + two.feed(b"")
+    assert _shape(single) == _shape(whole)
+    assert one.buffered == two.buffered == 0

@@ -79,7 +79,7 @@ class MeterClient:
         self.transport = transport
         self.connection = ClientConnection(config)
         self.clock = clock or SystemClock()
-        self.frames = FrameRing(hook=trace)
+        self.frames = FrameRing(hook=trace, label="client")
         self.identification: IdentificationMessage | None = None
         self._auth: Authenticator | None = None
         #: The access level reached by :meth:`programming` (1 without authentication).
@@ -103,7 +103,7 @@ class MeterClient:
                 wait = directive.not_before - self._now()
                 if wait > 0:
                     time.sleep(wait)
-                self.frames.record("->", directive.data, self._now())
+                self.frames.record("->", directive.data, self._now(), wall=self.clock.now())
                 self.transport.write(directive.data)
             elif isinstance(directive, SetLine):
                 self.transport.set_line(directive)
@@ -137,7 +137,7 @@ class MeterClient:
                 return event
             now = self._now()
             if data:
-                self.frames.record("<-", data, now)
+                self.frames.record("<-", data, now, wall=self.clock.now())
                 conn.receive_data(data, now)
             else:
                 conn.handle_timer(now)

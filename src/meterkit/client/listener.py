@@ -54,7 +54,7 @@ def listen(
     """Yield every telegram (and every broken one) the meter pushes; stop after ``count`` telegrams, or when
     nothing arrived for ``idle_timeout`` seconds (``None``: listen until the line closes)."""
     clock = clock or SystemClock()
-    frames = FrameRing(hook=trace)
+    frames = FrameRing(hook=trace, label="listener")
     conn = ClientConnection(ClientConfig())
     conn.listen(baud=baud, framing=framing)
     for directive in conn.outputs():
@@ -73,7 +73,7 @@ def listen(
         now = clock.monotonic()
         if data:
             last = now
-            frames.record("<-", data, now)
+            frames.record("<-", data, now, wall=clock.now())
             conn.receive_data(data, now)
         elif closed:
             conn.receive_data(b"", now)  # the end of the stream: an unfinished telegram is reported

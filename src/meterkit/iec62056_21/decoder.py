@@ -185,6 +185,9 @@ class Decoder:
             return self._end_of_stream()
         if self._binary:  # 8-bit binary bytes after a mode E switch: kept as they came, not decoded
             self._buf += data
+            if len(self._buf) > self.max_message:  # nobody took them over: bounded all the same
+                self._binary = False
+                return [self._too_long()]
             return []
         self._buf += data.translate(_MASK7)
         out: list[DecodedItem] = []
@@ -396,7 +399,10 @@ class Decoder:
                     if not crc_ok and not self.lenient:
                         return RemoteProtocolError("telegram CRC mismatch", telegram[-64:] + line)
                 raw = self._pending_raw + body + bytes(line) + b"\r\n"
-                return ModeDMessage(identification=ident, datasets=datasets, check=check, crc_ok=crc_ok, raw=raw)
+                try:
+                    return ModeDMessage(identification=ident, datasets=datasets, check=check, crc_ok=crc_ok, raw=raw)
+                except LocalProtocolError as exc:
+                    return RemoteProtocolError(f"unreadable text after '!' ({exc})", bytes(line))
             self._scan = self._line_scan = nl + 1
 
     def _ack(self) -> DecodedItem | _Skip | None:
