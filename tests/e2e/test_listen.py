@@ -75,3 +75,11 @@ def test_listen_says_when_the_line_closes_before_count_telegrams(capsys: pytest.
 def test_listen_rejects_a_malformed_port_as_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["listen", "socket://127.0.0.1:99999"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_read_on_a_mode_d_meter_points_to_listen(capsys: pytest.CaptureFixture[str]) -> None:
+    text = demo_config_path().read_text().replace('protocol_mode = "C"', 'protocol_mode = "D"')
+    with running_server(VirtualMeter(load_config(text=text), follow_clock=False), ["tcp://127.0.0.1:0"]) as server:
+        assert main(["read", server.tcp_url, "--timeout", "0.5"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"try meterkit listen {server.tcp_url}" in err[0]

@@ -173,3 +173,31 @@ def test_lenient_keeps_the_e350_capture_that_stops_at_the_bang_when_the_line_clo
     assert len(readout.message.datasets) == 23
     assert readout.message.datasets[-1].address == "C.5.0"
     assert any("without ETX/BCC;" in str(e.error) for e in got if isinstance(e, ProtocolViolation))
+
+
+def test_a_damaged_operand_is_asked_for_again_and_the_meter_repeats_it() -> None:
+    from meterkit.iec62056_21.events import OperandReceived
+    from meterkit.iec62056_21.meter import MeterPortConfig
+    from meterkit.iec62056_21.testing import ConnectionPair
+    from meterkit.meter.static_table import StaticTableMeter
+
+    pair = ConnectionPair.for_application(
+        StaticTableMeter(config=MeterPortConfig(manufacturer="MKT", ident="OP1", baud_char="5"))
+    )
+    original = pair.client.receive_data
+    flipped = {"done": False}
+
+    def flip(data: bytes, now: float) -> None:
+        if not flipped["done"] and data.startswith(b"\x01P0"):
+            flipped["done"] = True
+            data = data[:-1] + bytes([data[-1] ^ 0x01])
+        original(data, now)
+
+    pair.client.receive_data = flip  # type: ignore[method-assign]
+    pair.sign_on()
+    pair.client.select_option(pair.now, mode="1")
+    event = pair.wait_for(OperandReceived)
+    assert isinstance(event, OperandReceived) and event.bcc_ok is True
+    assert flipped["done"] and pair.wire.sent_by("client").count(b"\x15") == 1
+    operands = [data for data in pair.wire.sent_by("meter") if data.startswith(b"\x01P0")]
+    assert len(operands) == 2 and operands[0] == operands[1]  # the same P0, repeated after the NAK

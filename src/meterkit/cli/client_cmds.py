@@ -17,7 +17,7 @@ from ..client import MeterClient, PasswordAuthenticator, Readout
 from ..client.auth import Authenticator
 from ..client.refusals import MeterRefusal, meaning
 from ..client.values import wire_value
-from ..errors import ConfigError, DeviceError
+from ..errors import ConfigError, DeviceError, TransportTimeout
 from ..iec62056_21.baud import MODE_C_BAUD, baud_char_for
 from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet
@@ -188,7 +188,14 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--mode must be A, B or C")
         baud_char = _baud_char(baud)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace, lenient=lenient) as client:
-            readout = client.readout(baud_char=baud_char)
+            try:
+                readout = client.readout(baud_char=baud_char)
+            except TransportTimeout as exc:
+                if client.identification is not None:
+                    raise
+                raise TransportTimeout(
+                    f"{exc}; a push meter (mode D) answers no request: try meterkit listen {port}"
+                ) from exc
         if mode is not None and readout.mode != mode.upper():
             raise DeviceError(f"the meter answered in mode {readout.mode}, not in mode {mode.upper()}")
         ident = readout.identification

@@ -127,7 +127,7 @@ class ClientConnection:
         self._max_blocks: int | None = None
         #: The last damaged message (bad BCC) while its repeat is awaited: delivered, flagged, if no repeat comes
         #: (a mode A meter has no repeat; some meters ignore NAK).
-        self._damaged: DataMessage | DataAnswer | ErrorAnswer | None = None
+        self._damaged: DataMessage | DataAnswer | ErrorAnswer | CommandMessage | None = None
         self._mode_e_baud = INITIAL_BAUD
         #: True right after a mode A/B readout: a command may still start programming mode (§6.4.1.3, §6.4.2.3).
         self._programmable = False
@@ -353,7 +353,7 @@ class ClientConnection:
         self._finish()
         self._events.append(ResponseTimeout(waiting_for=what))
 
-    def _retry(self, now: float, reason: str, damaged: DataMessage | DataAnswer | ErrorAnswer) -> bool:
+    def _retry(self, now: float, reason: str, damaged: DataMessage | DataAnswer | ErrorAnswer | CommandMessage) -> bool:
         """Send NAK to ask for a repeat; False once the retry budget is spent.  ``damaged`` is kept: if the meter
         does not repeat (mode A has no repeat, some meters ignore NAK) it is delivered flagged, never lost."""
         self._repeats += 1
@@ -380,6 +380,8 @@ class ClientConnection:
         self._repeats = self.config.max_repeats  # no more NAKs: take what we have
         if isinstance(damaged, DataMessage):
             self._accept_readout(damaged, self.state)
+        elif isinstance(damaged, CommandMessage):
+            self._accept_operand(damaged)
         elif isinstance(damaged, ErrorAnswer):
             self._accept_error(damaged)
         else:
@@ -431,9 +433,9 @@ class ClientConnection:
             self._damaged = None
             self._accept_readout(item, state)
         elif isinstance(item, CommandMessage) and item.command == "P" and state is ClientState.AWAIT_OPERAND:
-            self.state = ClientState.PROGRAMMING
-            self._timer = None
-            self._events.append(OperandReceived(operand=item.data_set.value if item.data_set else ""))
+            if item.bcc_ok is False and self.config.strict_bcc and self._retry(now, "operand BCC mismatch", item):
+                return  # a garbled challenge would only give a wrong answer: ask for it again
+            self._accept_operand(item)
         elif isinstance(item, CommandMessage) and item.command == "B":
             self._finish()
             self._events.append(BreakReceived())
@@ -497,6 +499,13 @@ class ClientConnection:
             self._set_line(INITIAL_BAUD)  # mode B: programming commands go at 300 Bd (§6.4.2.3)
             self._programmable = True
         self._events.append(ReadoutReceived(message=item, complete=complete))
+
+    def _accept_operand(self, item: CommandMessage) -> None:
+        self._damaged = None
+        self._repeats = 0
+        self.state = ClientState.PROGRAMMING
+        self._timer = None
+        self._events.append(OperandReceived(operand=item.data_set.value if item.data_set else "", bcc_ok=item.bcc_ok))
 
     def _accept_error(self, item: ErrorAnswer) -> None:
         self._repeats = 0

@@ -184,9 +184,11 @@ class ReadoutReceived:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OperandReceived:
-    """The meter's P0 operand (challenge or meter number; may be empty)."""
+    """The meter's P0 operand (challenge or meter number; may be empty); ``bcc_ok`` False: it stayed damaged after
+    the repeats (an answer computed from it will likely be refused)."""
 
     operand: str
+    bcc_ok: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
