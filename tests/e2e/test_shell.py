@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -83,3 +84,52 @@ def test_completion_offers_commands_first_then_register_addresses() -> None:
     assert complete("1.8", "read 1.8", addresses) == ["1.8.0", "1.8.1"]
     assert complete("", "write ", addresses) == sorted(addresses)
     assert complete("C.", "get 1.8.0 C.", addresses) == ["C.60.1"]
+
+
+def test_on_a_terminal_tab_completes_commands_and_addresses_and_history_is_kept(tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    def until(fd: int, pattern: bytes, seen: bytearray, count: int = 1, limit: float = 20.0) -> None:
+        end = time.monotonic() + limit
+        while seen.count(pattern) < count:
+            assert time.monotonic() < end, f"{pattern!r} not in {bytes(seen)[-400:]!r}"
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+
+    history = tmp_path / "history"
+    with running_server(static_meter(), ["tcp://127.0.0.1:0"]) as server:
+        master, slave = pty.openpty()
+        env = {**os.environ, "TERM": "dumb", "COLUMNS": "120"}
+        args = ["shell", server.tcp_url, "--history", str(history), "--format", "json"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "meterkit.cli.app", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            close_fds=True,
+        )
+        os.close(slave)
+        seen = bytearray()
+        try:
+            until(master, b"meterkit> ", seen)
+            os.write(master, b"rea\t 1.8.0\r")  # 'rea' completes to 'read' (read and read3 share it)
+            until(master, b"001234.567", seen)
+            until(master, b"meterkit> ", seen, count=2)
+            os.write(master, b"read C.90\t\r")  # a register of meterkit's catalogue: completed to C.90.1
+            until(master, b"R1 C.90.1", seen)
+            os.write(master, b"break\r")
+            assert proc.wait(20) == 1  # the unknown register failed
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+    assert history.read_text().splitlines()[-3:] == ["read 1.8.0", "read C.90.1", "break"]
