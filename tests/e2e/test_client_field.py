@@ -157,3 +157,25 @@ def test_meter_client_reads_r3_and_writes_w3_in_partial_blocks_over_tcp() -> Non
     assert app.writes == {"C.1.0": "X" * 100}
     w3 = [text for code, text in app.log if code == "W3"]
     assert len(w3) == 5 and w3[0].startswith("C.1.0(") and w3[1] == w3[2]  # block 2 NAKed once, then repeated
+
+
+def test_get_shows_an_answer_with_a_wrong_bcc_flags_it_and_exits_1_unless_accepted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = b"1.8.0(000042.0*kWh)\x03"
+    bad_answer = b"\x02" + body + bytes([bcc(body) ^ 0x08])
+    operand = b"P0\x02()\x03"
+    steps = [
+        Step(b"/?!\r\n", b"/MKT5FLAKY\r\n"),
+        Step(b"\x06051\r\n", b"\x01" + operand + bytes([bcc(operand)])),
+        Step(b"R1\x021.8.0", bad_answer),  # and NAKs are ignored
+    ]
+    with scripted_meter(*steps) as (url, script):
+        assert main(["get", url, "1.8.0", "--timeout", "0.5"]) == 1
+        out, err = capsys.readouterr()
+        assert "000042.0" in out and "BCC MISMATCH" in out
+        assert "BCC mismatch, data NOT verified: answer to R1 1.8.0" in err
+        assert main(["get", url, "1.8.0", "--timeout", "0.5", "--format", "json", "--accept-bad-bcc"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+    assert doc["bcc_ok"] is False and doc["datasets"][0]["values"][0]["value"] == "000042.0"
+    assert b"\x15" in script.received
