@@ -83,3 +83,10 @@ def test_read_on_a_mode_d_meter_points_to_listen(capsys: pytest.CaptureFixture[s
         assert main(["read", server.tcp_url, "--timeout", "0.5"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"try meterkit listen {server.tcp_url}" in err[0]
+
+
+def test_listen_on_a_pty_where_our_mode_d_meter_pushes(capsys: pytest.CaptureFixture[str]) -> None:
+    with running_server(mode_d_meter(), ["pty"]) as server:
+        assert main(["listen", server.pty_path, "--baud", "9600", "--count", "1", "--format", "json"]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(line)["identification"]["mode"] == "D"

@@ -67,3 +67,46 @@ def test_a_binary_echo_face_behind_mode_e_over_tcp() -> None:
             while len(got) < len(HDLC):
                 got += link.transport.read(2.0)
     assert got == HDLC
+
+
+def test_a_binary_echo_face_behind_mode_e_over_a_pty() -> None:
+    import os
+    import pty
+    import threading
+    import tty
+
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    done = threading.Event()
+
+    def meter() -> None:
+        seen = b""
+        while b"/?!\r\n" not in seen:
+            seen += os.read(master, 1024)
+        os.write(master, b"/ABC5\\2ECHO\r\n")
+        seen = b""
+        while b"\x06252\r\n" not in seen:
+            seen += os.read(master, 1024)
+        os.write(master, b"\x06252\r\n" + HDLC[:4])  # the confirmation and the start of a frame in one write
+        echoed = 0
+        while echoed < len(HDLC):
+            data = os.read(master, 1024)
+            os.write(master, data)
+            echoed += len(data)
+        done.set()
+
+    thread = threading.Thread(target=meter, daemon=True)
+    thread.start()
+    try:
+        with MeterClient(open_transport(path)) as client:
+            link = client.binary()
+            assert link.leftover == HDLC[:4] and link.baud == 9600
+            link.transport.write(HDLC)
+            got = b""
+            while len(got) < len(HDLC):
+                got += link.transport.read(2.0)
+        assert got == HDLC and done.wait(5)
+    finally:
+        os.close(slave)
+        os.close(master)
