@@ -21,6 +21,12 @@
   :class:`ErrorAnswer` (the error message of §6.3.10: no address, no unit, ``ER`` by convention); any other
   STX block without ``!`` is a :class:`DataAnswer`.
 
+* mode D (``expect_mode_d``): an identification starts a push that ends with a ``!`` line; what follows ``!`` is
+  the telegram's check (DSMR P1: a CRC16, verified: ``ModeDMessage.crc_ok``); :meth:`Decoder.salvage` gives the
+  complete data sets of a readout block that stopped without ETX/BCC;
+* client role: after the mode E confirmation ``ACK 2 Z 2`` nothing more is decoded; the rest (with its 8th bit)
+  waits for :meth:`Decoder.take_leftover`.
+
 The role decides what a message can be: a ``"meter"`` receives requests, option selects, commands, ACK and NAK;
 a ``"client"`` receives identifications, readouts, mode D pushes, answers, P0/B0 commands, ACK and NAK.
 A lone ACK is ambiguous with an option select (``ACK V Z Y CR LF``); the owning connection sets
