@@ -3,8 +3,11 @@ meter that ignores NAK, a partial block that is never repeated, a readout that s
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.fixtures.telegrams import LGZ_E350_ICRNL
 
+from meterkit.errors import LocalProtocolError
 from meterkit.iec62056_21.bcc import bcc
 from meterkit.iec62056_21.client import ClientConfig, ClientConnection
 from meterkit.iec62056_21.events import (
@@ -201,3 +204,78 @@ def test_a_damaged_operand_is_asked_for_again_and_the_meter_repeats_it() -> None
     assert flipped["done"] and pair.wire.sent_by("client").count(b"\x15") == 1
     operands = [data for data in pair.wire.sent_by("meter") if data.startswith(b"\x01P0")]
     assert len(operands) == 2 and operands[0] == operands[1]  # the same P0, repeated after the NAK
+
+
+_SAYS = [
+    b"/MKT5TEST1\r\n",
+    b"/KAM MC\r\n",
+    b"\x06252\r\n",
+    b"\x01P0\x02(123)\x03",
+    b"\x02(1*kWh)\x04",  # a partial block
+    b"\x02(ER01)\x03",
+    b"\x021.8.0(1)\r\n!\r\n\x03",
+    b"\x021.8.0(1)\r\n2.8",  # a readout that stops
+    b"\x06",
+    b"\x15",
+]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["sign_on", "select0", "select1", "send", "send1", "reset", "timer", "close"]),
+            st.sampled_from(_SAYS),
+            st.sampled_from(["good", "bad", "none"]),
+        ),
+        max_size=16,
+    ),
+    st.booleans(),
+)
+def test_flagging_repeats_lenient_endings_and_aborts_never_raise_and_always_settle(
+    steps: list[tuple[str, bytes, str]], lenient: bool
+) -> None:
+    client = ClientConnection(ClientConfig(lenient=lenient))
+    now = 0.0
+    for action, said, check in steps:
+        try:
+            match action:
+                case "sign_on":
+                    client.sign_on(now)
+                case "select0" | "select1":
+                    client.select_option(now, mode=action[-1])
+                case "send":
+                    client.send(CommandMessage(command="R", command_type="3", data_set=DataSet.single("P.01")), now)
+                case "send1":
+                    client.send(
+                        CommandMessage(command="R", command_type="3", data_set=DataSet.single("P.01")),
+                        now,
+                        max_blocks=1,
+                    )
+                case "reset":
+                    client.reset()
+                case "close":
+                    client.receive_data(b"", now)
+                case _:
+                    deadline = client.deadline()
+                    if deadline is not None:
+                        now = max(now, deadline)
+                        client.handle_timer(now)
+        except LocalProtocolError:
+            pass
+        if said[-1:] in (b"\x03", b"\x04") and check != "none":
+            said += bytes([bcc(said[1:]) ^ (0 if check == "good" else 0x40)])
+        now += 0.5
+        client.receive_data(said, now)
+        events(client)
+        client.outputs()
+    # every wait ends: a timer is pending exactly while something is awaited
+    for _ in range(8):
+        deadline = client.deadline()
+        if deadline is None:
+            break
+        now = max(now, deadline)
+        client.handle_timer(now)
+        events(client)
+    assert client.deadline() is None
+    assert client.state in (ClientState.IDLE, ClientState.PROGRAMMING, ClientState.IDENTIFIED, ClientState.LISTEN)
