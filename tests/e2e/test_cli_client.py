@@ -86,7 +86,9 @@ def test_wrong_password_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]
     with running_server(app(), ["tcp://127.0.0.1:0"]) as server:
         assert main(["get", server.tcp_url, "1.8.0", "--password", "bad", "--allow-plain-password"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["meterkit: error: the meter refused P1: ERPASSWORD"]
+    assert err == [
+        "meterkit: error: the meter refused P1: ERPASSWORD (wrong password); the port locks after repeated failures (the meter does not say after how many)"
+    ]
 
 
 def test_unreachable_port_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,3 +88,15 @@ def test_a_bcc_arriving_in_a_later_read_is_held_back_and_redacted() -> None:
 def test_other_frames_keep_their_bcc() -> None:
     r1 = b"\x01R1\x021.8.0()\x03Z"
     assert format_frame("->", r1, 0.0).endswith("<ETX>Z  [01 52 31 02 31 2E 38 2E 30 28 29 03 5A]")
+
+
+def test_a_labelled_ring_prints_the_side_and_wall_clock_time_in_iso_form() -> None:
+    from datetime import UTC, datetime
+
+    seen: list[str] = []
+    ring = FrameRing(hook=lambda rec: seen.append(rec.format()), label="client")
+    ring.record("->", b"\x01P1\x02(secret)\x03\x00", 1.0, wall=datetime(2026, 12, 1, 15, 0, 0, 123456, tzinfo=UTC))
+    assert seen == [
+        "client 2026-12-01T15:00:00.123+00:00 -> <SOH>P1<STX>(***)<ETX><BCC?>  [01 50 31 02 28 2A 2A 2A 29 03 **]"
+    ]
+    assert "secret" not in seen[0]

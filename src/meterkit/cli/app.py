@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from ..errors import MeterkitError
-from . import client_cmds, demand, demo, keys, serve
+from . import client_cmds, demand, demo, keys, listen, serve, shell
 
 __all__ = ["app", "main"]
 
@@ -38,7 +38,7 @@ def _root(
         raise typer.Exit(0)
 
 
-for _module in (serve, client_cmds, demand, keys, demo):
+for _module in (serve, client_cmds, demand, keys, demo, listen, shell):
     _module.register(app)
 
 
@@ -55,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.exit_code)
     except typer.Abort:
         err.print("meterkit: aborted", markup=False)
+        return 1
+    except OSError as exc:  # a file named on the command line cannot be written or read
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"meterkit: error: {exc.strerror or exc}{where}", markup=False)
         return 1
     except KeyboardInterrupt:
         err.print("meterkit: interrupted", markup=False)

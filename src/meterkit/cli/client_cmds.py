@@ -14,14 +14,16 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from ..client import MeterClient, PasswordAuthenticator
+from ..client import MeterClient, PasswordAuthenticator, Readout
 from ..client.auth import Authenticator
-from ..errors import ConfigError, DeviceError
+from ..client.refusals import MeterRefusal, meaning
+from ..client.values import wire_value
+from ..errors import ConfigError, DeviceError, TransportTimeout
 from ..iec62056_21.baud import MODE_C_BAUD, baud_char_for
 from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet
 from ..iec62056_21.trace import FrameRecord
-from ..transport import open_transport
+from ..transport import Transport, open_transport
 from ..transport.control import send_control
 from .render import console, datasets_json, print_datasets, write_csv
 
@@ -39,7 +41,9 @@ class TableOrJson(StrEnum):
     json = "json"
 
 
-PortArg = Annotated[str, typer.Argument(help="pyserial URL or device: /dev/ttyUSB0, socket://HOST:PORT, rfc2217://...")]
+PortArg = Annotated[
+    str, typer.Argument(help="pyserial URL or device: /dev/ttyUSB0, socket://HOST:PORT (or tcp://), rfc2217://...")
+]
 AddressOpt = Annotated[str, typer.Option("--address", help="Device address sent in the request (/?ADDR!).")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds to wait for each answer.")]
 SwitchOpt = Annotated[
@@ -89,26 +93,61 @@ EncryptOpt = Annotated[
     ),
 ]
 BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to switch to in mode C (default: the best).")]
+BadBccOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-bad-bcc",
+        help="Exit 0 even when data came with a wrong BCC (it is always shown, and flagged as not verified).",
+    ),
+]
 
 
 def _err() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _connect(port: str, address: str, timeout: float, switch_delay: float, wake_up: bool, trace: bool) -> MeterClient:
+def _connect(
+    port: str,
+    address: str,
+    timeout: float,
+    switch_delay: float,
+    wake_up: bool,
+    trace: bool,
+    *,
+    lenient: bool = False,
+) -> MeterClient:
     config = ClientConfig(
         device_address=address,
         wake_up=wake_up,
         response_timeout=timeout,
         readout_timeout=max(timeout, 10.0),
         baud_switch_delay=switch_delay,
+        lenient=lenient,
     )
     err = _err()
 
     def hook(record: FrameRecord) -> None:
         err.print(record.format(), markup=False)
 
-    return MeterClient(open_transport(port), config, trace=hook if trace else None)
+    return MeterClient(open_port(port), config, trace=hook if trace else None)
+
+
+def open_port(port: str) -> Transport:
+    """The client transport for ``port``; a malformed URL is a usage error (exit 2, one line)."""
+    try:
+        return open_transport(port)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="PORT") from exc
+
+
+def check_verified(client: MeterClient, accept_bad_bcc: bool) -> None:
+    """Say on stderr what came with a wrong BCC; exit 1 for it unless ``--accept-bad-bcc``."""
+    if not client.unverified:
+        return
+    what = ", ".join(client.unverified)
+    _err().print(f"meterkit: warning: BCC mismatch, data NOT verified: {what}", markup=False)
+    if not accept_bad_bcc:
+        raise DeviceError(f"data with a wrong BCC ({what}); shown above, --accept-bad-bcc accepts it")
 
 
 def _auth(
@@ -178,6 +217,21 @@ def _baud_char(baud: int | None) -> str | None:
     return baud_char_for(baud, "C")
 
 
+def refusal_json(r: MeterRefusal) -> dict[str, object]:
+    """One refused register for the JSON output."""
+    target = r.command.split(" ", 1)[1] if " " in r.command else r.command
+    return {"address": target, "error": r.code, "meaning": meaning(r.code) or "", "reason": r.reason}
+
+
+def readout_caption(readout: Readout) -> str | None:
+    notes = []
+    if readout.bcc_ok is False:
+        notes.append("BCC MISMATCH: data not verified")
+    if not readout.complete:
+        notes.append("INCOMPLETE: ended without ETX/BCC, complete data sets only")
+    return "; ".join(notes) or None
+
+
 def register(app: typer.Typer) -> None:
     """Add read, get, set, exec, profile and control."""
 
@@ -192,13 +246,27 @@ def register(app: typer.Typer) -> None:
         baud_switch_delay: SwitchOpt = 0.25,
         wake_up: WakeOpt = False,
         trace: TraceOpt = False,
+        accept_bad_bcc: BadBccOpt = False,
+        lenient: Annotated[
+            bool,
+            typer.Option(
+                "--lenient", help="Keep the complete data sets of a readout that ends without ETX/BCC (exit 1)."
+            ),
+        ] = False,
     ) -> int:
         """Sign on and print the meter's data readout."""
         if mode is not None and mode.upper() not in ("A", "B", "C"):
             raise typer.BadParameter("--mode must be A, B or C")
         baud_char = _baud_char(baud)
-        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
-            readout = client.readout(baud_char=baud_char)
+        with _connect(port, address, timeout, baud_switch_delay, wake_up, trace, lenient=lenient) as client:
+            try:
+                readout = client.readout(baud_char=baud_char)
+            except TransportTimeout as exc:
+                if client.identification is not None:
+                    raise
+                raise TransportTimeout(
+                    f"{exc}; a push meter (mode D) answers no request: try meterkit listen {port}"
+                ) from exc
         if mode is not None and readout.mode != mode.upper():
             raise DeviceError(f"the meter answered in mode {readout.mode}, not in mode {mode.upper()}")
         ident = readout.identification
@@ -212,13 +280,23 @@ def register(app: typer.Typer) -> None:
                     "mode": "E" if ident.mode_e else readout.mode,
                 },
                 "datasets": datasets_json(readout.datasets),
+                "bcc_ok": readout.bcc_ok,
+                "complete": readout.complete,
             }
             sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         elif fmt is Format.csv:
             sys.stdout.write(write_csv(readout.datasets))
         else:
             title = f"{ident.manufacturer} {ident.ident} (mode {readout.mode}, Z={ident.baud_char})"
-            print_datasets(console(), readout.datasets, title=title)
+            print_datasets(console(), readout.datasets, title=title, caption=readout_caption(readout))
+        if not readout.complete:
+            _err().print(
+                f"meterkit: error: the readout ended without ETX/BCC; only the {len(readout.datasets)} complete "
+                "data sets are shown (not verified)",
+                markup=False,
+            )
+            return 1
+        check_verified(client, accept_bad_bcc)
         return 0
 
     @app.command("get")
@@ -238,8 +316,10 @@ def register(app: typer.Typer) -> None:
         baud_switch_delay: SwitchOpt = 0.25,
         wake_up: WakeOpt = False,
         trace: TraceOpt = False,
+        accept_bad_bcc: BadBccOpt = False,
     ) -> int:
-        """Read registers in programming mode (R1), after authenticating if asked."""
+        """Read registers in programming mode (R1), after authenticating if asked; a refused register is reported
+        on its own and does not hide the others (exit 1 if any was refused)."""
         auth = _auth(
             password,
             key_file,
@@ -250,14 +330,27 @@ def register(app: typer.Typer) -> None:
             known_meters=known_meters,
         )
         found: list[DataSet] = []
+        refused: list[MeterRefusal] = []
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             for addr in addresses:
-                found.extend(client.read(addr))
+                try:
+                    found.extend(client.read(addr))
+                except MeterRefusal as exc:
+                    refused.append(exc)
         if fmt is TableOrJson.json:
-            sys.stdout.write(json.dumps({"datasets": datasets_json(found)}, indent=2) + "\n")
+            doc: dict[str, object] = {"datasets": datasets_json(found), "bcc_ok": not client.unverified}
+            if refused:
+                doc["errors"] = [refusal_json(r) for r in refused]
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         else:
-            print_datasets(console(), found)
+            caption = "BCC MISMATCH: not verified" if client.unverified else None
+            print_datasets(console(), found, caption=caption)
+        for r in refused:
+            _err().print(f"meterkit: error: {r}", markup=False)
+        check_verified(client, accept_bad_bcc)
+        if refused:
+            raise typer.Exit(1)
         return 0
 
     @app.command("set")
@@ -278,7 +371,8 @@ def register(app: typer.Typer) -> None:
         wake_up: WakeOpt = False,
         trace: TraceOpt = False,
     ) -> int:
-        """Write one register (W1)."""
+        """Write one register (W1).  Values in the spelling of the configuration (``sliding 15/1``) are translated to
+        the register's wire form (``sliding 15 1``)."""
         auth = _auth(
             password,
             key_file,
@@ -288,10 +382,12 @@ def register(app: typer.Typer) -> None:
             allow_plain=allow_plain_password,
             known_meters=known_meters,
         )
+        wire = wire_value(register_address, value)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
-            client.write(register_address, value)
-        console().print(f"{register_address} set to {value}")
+            client.write(register_address, wire)
+        shown = value if wire == value else f"{value} (sent as {wire!r})"
+        console().print(f"{register_address} set to {shown}")
         return 0
 
     @app.command("exec")
@@ -311,6 +407,7 @@ def register(app: typer.Typer) -> None:
         baud_switch_delay: SwitchOpt = 0.25,
         wake_up: WakeOpt = False,
         trace: TraceOpt = False,
+        accept_bad_bcc: BadBccOpt = False,
     ) -> int:
         """Execute a meter function (E2)."""
         auth = _auth(
@@ -326,9 +423,10 @@ def register(app: typer.Typer) -> None:
             client.programming(auth)
             result = client.execute(function, value)
         if result:
-            print_datasets(console(), result)
+            print_datasets(console(), result, caption="BCC MISMATCH: not verified" if client.unverified else None)
         else:
             console().print(f"{function}: done")
+        check_verified(client, accept_bad_bcc)
         return 0
 
     @app.command("profile")

@@ -28,8 +28,11 @@ def datasets_json(datasets: Sequence[DataSet]) -> list[dict[str, Any]]:
     ]
 
 
-def print_datasets(console: Console, datasets: Sequence[DataSet], *, title: str | None = None) -> None:
-    table = Table(title=title, show_lines=False)
+def print_datasets(
+    console: Console, datasets: Sequence[DataSet], *, title: str | None = None, caption: str | None = None
+) -> None:
+    """A table of data sets; ``caption`` (under the table) flags data that is not verified."""
+    table = Table(title=title, caption=caption, show_lines=False)
     table.add_column("address", style="cyan", no_wrap=True)
     table.add_column("value", justify="right")
     table.add_column("unit")

@@ -79,6 +79,9 @@ class ClientConfig:
     baud_switch_delay: float = 0.25
     strict_bcc: bool = True
     error_prefixes: tuple[str, ...] = ("ER", "#")
+    #: A readout that stops without ETX/BCC (the line closed or went quiet) is delivered with the data sets whose
+    #: lines were complete (``ReadoutReceived(complete=False)``) instead of a time-out.
+    lenient: bool = False
 
     def __post_init__(self) -> None:
         RequestMessage(address=self.device_address, start=self.request_start).to_bytes()
@@ -119,6 +122,12 @@ class ClientConnection:
         self._last_sent = b""
         self._repeats = 0
         self._partial: list[DataSet] = []
+        self._partial_ok = True
+        self._blocks = 0
+        self._max_blocks: int | None = None
+        #: The last damaged message (bad BCC) while its repeat is awaited: delivered, flagged, if no repeat comes
+        #: (a mode A meter has no repeat; some meters ignore NAK).
+        self._damaged: DataMessage | DataAnswer | ErrorAnswer | CommandMessage | None = None
         self._mode_e_baud = INITIAL_BAUD
         #: True right after a mode A/B readout: a command may still start programming mode (§6.4.1.3, §6.4.2.3).
         self._programmable = False
@@ -139,8 +148,14 @@ class ClientConnection:
         if self.state is ClientState.BINARY:
             return
         if not data:
-            if self.state not in (ClientState.IDLE, ClientState.LISTEN):
-                self._timeout("data (the line was closed)")
+            if self.state is ClientState.LISTEN:  # the end of the stream: an unfinished telegram is reported
+                for item in self._decoder.feed(b""):
+                    self._on_item(item, now)
+                return
+            if self.state is not ClientState.IDLE:
+                self._timer = None
+                if not (self._deliver_damaged(now) or self._deliver_unterminated()):
+                    self._timeout("data (the line was closed)")
             return
         self._last_rx = now
         for item in self._decoder.feed(data):
@@ -153,6 +168,8 @@ class ClientConnection:
         if self._timer is None or now < self._timer:
             return
         self._timer = None
+        if self._deliver_damaged(now) or self._deliver_unterminated():
+            return
         if self.state is ClientState.AWAIT_ANSWER and self._last_command is not None:
             self._decoder.reset()
             self.state = ClientState.PROGRAMMING
@@ -181,14 +198,16 @@ class ClientConnection:
         self.state = ClientState.AWAIT_IDENT
         self._arm(start, self.config.response_timeout, "identification")
 
-    def listen(self, *, baud: int = MODE_D_BAUD) -> None:
+    def listen(self, *, baud: int = MODE_D_BAUD, framing: str = "7E1") -> None:
         """Wait for mode D pushes (identification, blank line, data, ``!``) at ``baud`` (2400 per the standard;
-        German push meters use 9600)."""
+        German push meters use 9600, DSMR P1 ports 115200 ``8N1``)."""
         if self.state is not ClientState.IDLE:
             raise LocalProtocolError(f"cannot listen in state {self.state.value}")
         if baud <= 0:
             raise LocalProtocolError(f"baud rate must be positive, got {baud}")
-        self._set_line(baud)
+        if framing not in ("7E1", "8N1"):
+            raise LocalProtocolError(f"framing must be 7E1 or 8N1, not {framing!r}")
+        self._set_line(baud, bytesize=int(framing[0]), parity=framing[1])
         self._decoder.reset()
         self._decoder.expect_mode_d = True
         self._programmable = False
@@ -247,12 +266,20 @@ class ClientConnection:
         self.state = ClientState.AWAIT_READOUT
         self._arm(now, self.config.readout_timeout, "readout")
 
-    def send(self, command: CommandMessage, now: float) -> None:
+    def send(self, command: CommandMessage, now: float, *, max_blocks: int | None = None) -> None:
         """Send a programming command (P1, P2, R.., W.., E2, B0, B1).
 
         Allowed in programming mode, and right after a mode A or B readout, where any command message (a password
         command included) starts programming mode (§6.4.1.3, §6.4.2.3; mode B: at 300 Bd).
+
+        An answer in partial blocks (R3, R6…) is acknowledged block by block and reassembled; with ``max_blocks`` the
+        client stops after that many blocks without acknowledging the last one (§6.4.7: the hand-held aborts by
+        issuing a new command) and hands over what it has as ``DataAnswer(partial=True)``.  A partial write (W3) is
+        one ``send`` per block (``CommandMessage(partial=True)``, only the first with the address), each answered by
+        ACK; NAK repeats the block.
         """
+        if max_blocks is not None and max_blocks < 1:
+            raise LocalProtocolError(f"max_blocks must be at least 1, got {max_blocks}")
         if self.state is ClientState.IDLE and self._programmable:
             self.state = ClientState.PROGRAMMING
         if self.state is not ClientState.PROGRAMMING:
@@ -261,12 +288,25 @@ class ClientConnection:
         self._last_command = command
         self._repeats = 0
         self._partial = []
+        self._partial_ok = True
+        self._damaged = None
+        self._blocks = 0
+        self._max_blocks = max_blocks
         self._send_raw(command.to_bytes(), now)
         if command.command == "B" and command.command_type == "0":
             self._finish()
             return
         self.state = ClientState.AWAIT_ANSWER
         self._arm(now, self.config.response_timeout, f"answer to {command.code}")
+
+    def reset(self) -> None:
+        """Forget the session (the meter ended it without a word, e.g. after its inactivity time-out): back to idle
+        at 300 Bd, ready for a new :meth:`sign_on`."""
+        self._decoder.reset()
+        self._finish()
+        self._damaged = None
+        self._partial = []
+        self._set_line(INITIAL_BAUD)
 
     def sign_off(self, now: float, *, battery: bool = False) -> None:
         """End the programming session with B0 (B1 for battery meters woken by fast wake-up)."""
@@ -313,15 +353,60 @@ class ClientConnection:
         self._finish()
         self._events.append(ResponseTimeout(waiting_for=what))
 
-    def _retry(self, now: float, reason: str) -> bool:
-        """Send NAK to ask for a repeat; False once the retry budget is spent."""
+    def _retry(self, now: float, reason: str, damaged: DataMessage | DataAnswer | ErrorAnswer | CommandMessage) -> bool:
+        """Send NAK to ask for a repeat; False once the retry budget is spent.  ``damaged`` is kept: if the meter
+        does not repeat (mode A has no repeat, some meters ignore NAK) it is delivered flagged, never lost."""
         self._repeats += 1
         if self._repeats > self.config.max_repeats:
             self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; retries exhausted")))
+            self._damaged = None
             return False
         self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; asking for a repeat")))
+        self._damaged = damaged
         self._transmit(Nak().to_bytes(), now)
-        self._arm(now, self.config.readout_timeout, self._timer_what or "repeat")
+        # a repeat starts within t_r (at most 1.5 s); while it arrives the time-out follows t_a
+        self._arm(now, self.config.response_timeout, self._timer_what or "repeat")
+        return True
+
+    def _deliver_damaged(self, now: float) -> bool:
+        """The meter did not repeat a damaged message: hand it over, flagged (``bcc_ok=False``)."""
+        damaged, self._damaged = self._damaged, None
+        if damaged is None:
+            return False
+        self._decoder.reset()
+        self._events.append(
+            ProtocolViolation(error=RemoteProtocolError("the meter did not repeat the damaged message (NAK ignored)"))
+        )
+        self._repeats = self.config.max_repeats  # no more NAKs: take what we have
+        if isinstance(damaged, DataMessage):
+            self._accept_readout(damaged, self.state)
+        elif isinstance(damaged, CommandMessage):
+            self._accept_operand(damaged)
+        elif isinstance(damaged, ErrorAnswer):
+            self._accept_error(damaged)
+        else:
+            self._on_answer(damaged, now, retry=False)
+        return True
+
+    def _deliver_unterminated(self) -> bool:
+        """``lenient``: a readout that stopped without ETX/BCC gives its complete data sets."""
+        if not self.config.lenient or self.state is not ClientState.AWAIT_READOUT:
+            return False
+        salvaged = self._decoder.salvage()
+        if salvaged is None:
+            return False
+        datasets, errors, ended = salvaged
+        for error in errors:
+            self._events.append(ProtocolViolation(error=error))
+        self._events.append(
+            ProtocolViolation(
+                error=RemoteProtocolError(
+                    f"the readout ended without ETX/BCC{'' if ended else ' and without its end line'}; "
+                    f"{len(datasets)} complete data sets kept"
+                )
+            )
+        )
+        self._accept_readout(DataMessage(datasets=datasets), self.state, complete=False)
         return True
 
     def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
@@ -334,41 +419,32 @@ class ClientConnection:
         elif isinstance(item, ModeDMessage):
             self.identification = item.identification
             self._events.append(IdentificationReceived(identification=item.identification))
-            self._events.append(ReadoutReceived(message=DataMessage(datasets=item.datasets)))
+            # a DSMR P1 telegram's CRC16 stands where a readout has its BCC
+            self._events.append(
+                ReadoutReceived(message=DataMessage(datasets=item.datasets, bcc_ok=item.crc_ok), push=item)
+            )
         elif isinstance(item, DataMessage) and state in (
             ClientState.AWAIT_READOUT,
             ClientState.AWAIT_MODE_E,
             ClientState.IDENTIFIED,
         ):
-            if item.bcc_ok is False and self.config.strict_bcc and self._retry(now, "readout BCC mismatch"):
+            if item.bcc_ok is False and self.config.strict_bcc and self._retry(now, "readout BCC mismatch", item):
                 return
-            self._decoder.expect_option_ack = False
-            self._finish()
-            mode = mode_from_baud_char(self.identification.baud_char) if self.identification is not None else "C"
-            if mode in ("A", "B") and state is ClientState.AWAIT_READOUT:
-                self._set_line(INITIAL_BAUD)  # mode B: programming commands go at 300 Bd (§6.4.2.3)
-                self._programmable = True
-            self._events.append(ReadoutReceived(message=item))
+            self._damaged = None
+            self._accept_readout(item, state)
         elif isinstance(item, CommandMessage) and item.command == "P" and state is ClientState.AWAIT_OPERAND:
-            self.state = ClientState.PROGRAMMING
-            self._timer = None
-            self._events.append(OperandReceived(operand=item.data_set.value if item.data_set else ""))
+            if item.bcc_ok is False and self.config.strict_bcc and self._retry(now, "operand BCC mismatch", item):
+                return  # a garbled challenge would only give a wrong answer: ask for it again
+            self._accept_operand(item)
         elif isinstance(item, CommandMessage) and item.command == "B":
             self._finish()
             self._events.append(BreakReceived())
         elif isinstance(item, DataAnswer) and state is ClientState.AWAIT_ANSWER:
             self._on_answer(item, now)
         elif isinstance(item, ErrorAnswer) and state is ClientState.AWAIT_ANSWER:
-            if item.bcc_ok is False and self.config.strict_bcc:
-                if not self._retry(now, "error message BCC mismatch"):
-                    self.state = ClientState.PROGRAMMING
-                    self._timer = None
+            if item.bcc_ok is False and self.config.strict_bcc and self._retry(now, "error message BCC mismatch", item):
                 return
-            self._repeats = 0
-            self._partial = []
-            self.state = ClientState.PROGRAMMING
-            self._timer = None
-            self._events.append(ErrorReceived(text=item.text))
+            self._accept_error(item)
         elif isinstance(item, Ack) and state is ClientState.AWAIT_ANSWER:
             if self._last_command is not None and self._last_command.code == "B1":
                 self._finish()
@@ -415,24 +491,56 @@ class ClientConnection:
         self.state = ClientState.AWAIT_READOUT
         self._arm(now, self.config.readout_timeout, "readout")
 
-    def _on_answer(self, answer: DataAnswer, now: float) -> None:
-        if answer.bcc_ok is False and self.config.strict_bcc:
-            if not self._retry(now, "answer BCC mismatch"):
-                self.state = ClientState.PROGRAMMING
-                self._timer = None
+    def _accept_readout(self, item: DataMessage, state: ClientState, *, complete: bool = True) -> None:
+        self._decoder.expect_option_ack = False
+        self._finish()
+        mode = mode_from_baud_char(self.identification.baud_char) if self.identification is not None else "C"
+        if mode in ("A", "B") and state is ClientState.AWAIT_READOUT:
+            self._set_line(INITIAL_BAUD)  # mode B: programming commands go at 300 Bd (§6.4.2.3)
+            self._programmable = True
+        self._events.append(ReadoutReceived(message=item, complete=complete))
+
+    def _accept_operand(self, item: CommandMessage) -> None:
+        self._damaged = None
+        self._repeats = 0
+        self.state = ClientState.PROGRAMMING
+        self._timer = None
+        self._events.append(OperandReceived(operand=item.data_set.value if item.data_set else "", bcc_ok=item.bcc_ok))
+
+    def _accept_error(self, item: ErrorAnswer) -> None:
+        self._repeats = 0
+        self._partial = []
+        self._damaged = None
+        self.state = ClientState.PROGRAMMING
+        self._timer = None
+        self._events.append(ErrorReceived(text=item.text, bcc_ok=item.bcc_ok))
+
+    def _on_answer(self, answer: DataAnswer, now: float, *, retry: bool = True) -> None:
+        if (
+            answer.bcc_ok is False
+            and self.config.strict_bcc
+            and retry
+            and self._retry(now, "answer BCC mismatch", answer)
+        ):
             return
         self._repeats = 0
+        self._damaged = None
         self._partial.extend(answer.datasets)
-        if answer.partial:
+        self._partial_ok = self._partial_ok and answer.bcc_ok is not False
+        self._blocks += 1
+        aborted = answer.partial and self._max_blocks is not None and self._blocks >= self._max_blocks
+        if answer.partial and not aborted:
             self._send_raw(Ack().to_bytes(), now)
             self._arm(now, self.config.response_timeout, self._timer_what)
             return
-        merged = DataAnswer(datasets=tuple(self._partial), bcc_ok=answer.bcc_ok)
+        ok: bool | None = answer.bcc_ok if self._partial_ok else False
+        merged = DataAnswer(datasets=tuple(self._partial), partial=aborted, bcc_ok=ok)
         self._partial = []
+        self._partial_ok = True
         self.state = ClientState.PROGRAMMING
         self._timer = None
         error = is_error_answer(merged, self.config.error_prefixes)
         if error is not None:
-            self._events.append(ErrorReceived(text=error))
+            self._events.append(ErrorReceived(text=error, bcc_ok=ok))
         else:
             self._events.append(AnswerReceived(answer=merged))

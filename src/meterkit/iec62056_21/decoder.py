@@ -6,15 +6,26 @@
 * bytes are masked to 7 bits (the parity bit is line framing; 7E1 read as 8N1 sets bit 7);
 * the BCC is the single byte after the ETX/EOT that ends a block, never searched for; a mismatch gives the
   message with ``bcc_ok=False`` in lenient mode (the connection decides: NAK, repeat) and an error in strict mode;
-* bytes before a start character (``/``, SOH, STX, ACK, NAK) are skipped and reported once per run;
-  NUL bytes (wake-up) are skipped silently;
-* buffers are bounded: a message longer than ``max_message`` is dropped and reported;
-* feeding byte by byte gives the same items as feeding everything at once, at a cost linear in the bytes fed: the
+* bytes before a start character (``/``, SOH, STX, ACK, NAK) are skipped and reported once per run (the report
+  keeps the first 64 bytes and the count; a run is also reported every ``noise_report_every`` bytes, so a flood that
+  never ends is reported as it goes); NUL bytes (wake-up) are skipped silently;
+* a ``/`` line must end (LF) within 256 bytes, else its ``/`` counts as noise and the bytes after it are decoded
+  again, so a message inside a long garbage line is found;
+* buffers are bounded: a message that cannot end within ``max_message`` bytes is reported and those
+  ``max_message + 1`` bytes are dropped (the buffer never holds more);
+* feeding byte by byte gives the same items as feeding everything at once (every rule above is decided at a byte
+  position, never at a chunk boundary), at a cost linear in the bytes fed: the
   search for the end of the message at the head of the buffer resumes where the previous ``feed`` stopped
   (:attr:`Decoder.scanned` counts the bytes examined);
 * an STX block holding nothing but ``(text)`` whose text starts with one of ``error_prefixes`` is an
   :class:`ErrorAnswer` (the error message of §6.3.10: no address, no unit, ``ER`` by convention); any other
   STX block without ``!`` is a :class:`DataAnswer`.
+
+* mode D (``expect_mode_d``): an identification starts a push that ends with a ``!`` line; what follows ``!`` is
+  the telegram's check (DSMR P1: a CRC16, verified: ``ModeDMessage.crc_ok``); :meth:`Decoder.salvage` gives the
+  complete data sets of a readout block that stopped without ETX/BCC;
+* client role: after the mode E confirmation ``ACK 2 Z 2`` nothing more is decoded; the rest (with its 8th bit)
+  waits for :meth:`Decoder.take_leftover`.
 
 The role decides what a message can be: a ``"meter"`` receives requests, option selects, commands, ACK and NAK;
 a ``"client"`` receives identifications, readouts, mode D pushes, answers, P0/B0 commands, ACK and NAK.
@@ -24,10 +35,11 @@ A lone ACK is ambiguous with an option select (``ACK V Z Y CR LF``); the owning 
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from ..errors import LocalProtocolError, RemoteProtocolError
-from .bcc import bcc
+from .bcc import bcc, crc16
 from .dataset import parse_datasets
 from .messages import (
     Ack,
@@ -70,6 +82,17 @@ def parse_identification(line: bytes) -> IdentificationMessage:
         raise RemoteProtocolError(f"invalid identification ({exc})", line) from exc
 
 
+class _Skip:
+    """Marker: the start character at the head of the buffer begins no message (counted as noise)."""
+
+
+_SKIP = _Skip()
+_STARTS = {"client": re.compile(rb"[/\x01\x02\x06\x15]"), "meter": re.compile(rb"[/\x01\x06\x15]")}
+#: A run of noise is reported at the latest after this many bytes (a flood never ends its run).
+NOISE_REPORT_EVERY = 1 << 16
+_HEAD_KEPT = 64
+
+
 class Decoder:
     """Turns a byte stream into IEC 62056-21 messages for one side of the link."""
 
@@ -80,47 +103,84 @@ class Decoder:
         max_message: int | None = None,
         lenient: bool = True,
         error_prefixes: tuple[str, ...] = ("ER", "#"),
+        noise_report_every: int = NOISE_REPORT_EVERY,
     ) -> None:
         self.role = role
         self.max_message = max_message if max_message is not None else (4 << 20 if role == "client" else 4096)
+        if self.max_message < 16 or noise_report_every < 1:
+            raise LocalProtocolError("max_message must be at least 16 and noise_report_every positive")
         self.lenient = lenient
         self.error_prefixes = error_prefixes
+        self.noise_report_every = noise_report_every
         #: Bytes examined while looking for message ends (for tests of the linear cost; cheap to keep).
         self.scanned = 0
+        #: Noise bytes skipped so far (NULs included), for callers that account for what they discard.
+        self.skipped_total = 0
         #: Where the search for the end of the message at the head of the buffer resumes (mode D: the start of the
         #: first data line not yet looked at; ``_line_scan``: where the search for that line's end resumes).
         self._scan = 0
         self._line_scan = 0
+        #: The head of the buffer is known to hold no LF before this index (kept across a dropped '/').
+        self._lf_free = 0
         #: Set by the connection while an ``ACK V Z Y CR LF`` may arrive (meter: after its identification;
         #: client: while waiting for the mode E confirmation).  Otherwise ACK is a single byte.
         self.expect_option_ack = False
         self._buf = bytearray()
+        self._start_re = _STARTS[role]
+        #: The current run of noise: its first bytes (NULs left out), how many non-NUL bytes, how many in all.
         self._skipped = bytearray()
+        self._skipped_count = 0
+        self._noise_run = 0
         self._reports: list[RemoteProtocolError] = []
         #: Client role: the identification of a mode D push waiting for its data lines.
         self._pending_ident: IdentificationMessage | None = None
+        self._pending_raw = b""
+        #: Client role: a mode E confirmation ``ACK 2 Z 2`` arrived; what follows is binary and waits, undecoded,
+        #: for :meth:`take_leftover`.
+        self._binary = False
         #: Client role: identifications start a mode D push (blank line, data lines, ``!`` line).
         self.expect_mode_d = False
 
     @property
     def buffered(self) -> int:
-        """Bytes held for an incomplete message."""
+        """Bytes held for an incomplete message (never more than ``max_message``)."""
         return len(self._buf)
 
     def reset(self) -> bytes:
         """Drop any partial message (inter-character time-out); returns what was dropped."""
         dropped = bytes(self._buf)
         self._buf.clear()
-        self._scan = self._line_scan = 0
+        self._scan = self._line_scan = self._lf_free = 0
         self._pending_ident = None
         return dropped
 
     def take_leftover(self) -> bytes:
-        """Hand the unparsed bytes to another protocol (mode E switch)."""
+        """Hand the unparsed bytes to another protocol (mode E switch); decoding resumes for later bytes."""
         rest = bytes(self._buf)
         self._buf.clear()
-        self._scan = self._line_scan = 0
+        self._binary = False
+        self._scan = self._line_scan = self._lf_free = 0
         return rest
+
+    def salvage(self) -> tuple[tuple[DataSet, ...], list[RemoteProtocolError], bool] | None:
+        """A readout block that stopped without ETX/BCC: its data sets on complete lines, the damaged ones reported,
+        and whether its ``!`` end line arrived; the buffer is emptied.  None if no STX block is buffered."""
+        buf = self._buf
+        if not buf or buf[0] != _STX:
+            return None
+        body = bytes(buf[1:])
+        self.reset()
+        cut = max(body.rfind(b"\n"), body.rfind(b"\r"))
+        complete, tail = body[: cut + 1], body[cut + 1 :]
+        lines = complete.replace(b"\r", b"\n").split(b"\n")
+        ended = tail.strip() == b"!" or any(line.strip() == b"!" for line in lines)
+        kept = []
+        for line in lines:
+            if line.strip() == b"!":
+                break
+            kept.append(line)
+        datasets, errors = parse_datasets(b"\n".join(kept).decode("ascii", "replace"), lenient=True)
+        return datasets, errors, ended
 
     def feed(self, data: bytes) -> list[DecodedItem]:
         """Add received bytes; return every complete message and error they finish.
@@ -129,21 +189,84 @@ class Decoder:
         """
         if not data:
             return self._end_of_stream()
+        if self._binary:  # 8-bit binary bytes after a mode E switch: kept as they came, not decoded
+            self._buf += data
+            if len(self._buf) > self.max_message:  # nobody took them over: bounded all the same
+                self._binary = False
+                return [self._too_long()]
+            return []
         self._buf += data.translate(_MASK7)
         out: list[DecodedItem] = []
-        while True:
-            item = self._next()
-            if item is None:
-                break
-            out.extend(self._reports)  # damaged data sets skipped inside this message (lenient mode)
-            self._reports.clear()
-            out.append(item)
-        if len(self._buf) > self.max_message:
-            dropped = self.reset()
-            out.append(RemoteProtocolError(f"message longer than {self.max_message} bytes dropped", dropped[:64]))
+        while self._step(out):
+            pass
+        if self._binary and 0 < len(self._buf) <= len(data):
+            # what follows the confirmation came in this chunk: hand it over with its 8th bit, not masked
+            self._buf[:] = data[len(data) - len(self._buf) :]
         return out
 
     # --- internals ------------------------------------------------------------------------------------
+
+    def _step(self, out: list[DecodedItem]) -> bool:
+        """Decode what the head of the buffer allows; False when more bytes are needed."""
+        item: DecodedItem | _Skip | None
+        if self._pending_ident is not None:
+            item = self._mode_d_block()
+        else:
+            report = self._skip_noise()
+            if report is not None:
+                out.append(report)
+                return True
+            if not self._buf:
+                return False
+            first = self._buf[0]
+            if first != ord("/") and not (first == _ACK and self.expect_option_ack):
+                # this start character surely begins a message (or an error): the noise run before it ends here
+                noise = self._flush_skipped()
+                if noise is not None:
+                    out.append(noise)
+            item = self._head()
+        if item is None:
+            return False
+        if isinstance(item, _Skip):
+            report = self._add_noise(1)
+            if report is not None:
+                out.append(report)
+            return True
+        noise = self._flush_skipped()
+        if noise is not None:
+            out.append(noise)
+        out.extend(self._reports)  # damaged data sets skipped inside this message (lenient mode)
+        self._reports.clear()
+        out.append(item)
+        if self.role == "client" and isinstance(item, AckOptionSelect) and (item.protocol, item.mode) == ("2", "2"):
+            self._binary = True  # the mode E confirmation: the rest of the stream belongs to the binary protocol
+            return False
+        return True
+
+    def _skip_noise(self) -> RemoteProtocolError | None:
+        """Drop the bytes before the next start character (a report once a long run reaches the report size)."""
+        m = self._start_re.search(self._buf)
+        n = m.start() if m is not None else len(self._buf)
+        while n:
+            step = min(n, self.noise_report_every - self._noise_run)
+            report = self._add_noise(step)
+            n -= step
+            if report is not None:
+                return report
+        return None
+
+    def _add_noise(self, n: int) -> RemoteProtocolError | None:
+        """Count the first ``n`` buffered bytes as noise and drop them; the run's report when it is long enough."""
+        segment = bytes(self._buf[:n]).replace(b"\x00", b"")  # NUL (wake-up) bytes are skipped silently
+        self._consume(n)
+        self.skipped_total += n
+        self._noise_run += n
+        self._skipped_count += len(segment)
+        if len(self._skipped) < _HEAD_KEPT:
+            self._skipped += segment[: _HEAD_KEPT - len(self._skipped)]
+        if self._noise_run >= self.noise_report_every:
+            return self._flush_skipped()
+        return None
 
     def _end_of_stream(self) -> list[DecodedItem]:
         out: list[DecodedItem] = []
@@ -156,21 +279,28 @@ class Decoder:
         return out
 
     def _flush_skipped(self) -> RemoteProtocolError | None:
-        if not self._skipped:
+        self._noise_run = 0
+        if not self._skipped_count:
             return None
-        err = RemoteProtocolError(f"skipped {len(self._skipped)} bytes of noise", bytes(self._skipped[:64]))
+        err = RemoteProtocolError(f"skipped {self._skipped_count} bytes of noise", bytes(self._skipped))
         self._skipped.clear()
+        self._skipped_count = 0
         return err
-
-    def _starts(self) -> bytes:
-        if self.role == "meter":
-            return b"/\x01\x06\x15"
-        return b"/\x01\x02\x06\x15"
 
     def _consume(self, n: int) -> None:
         """Drop ``n`` bytes from the head of the buffer; the next message's end search starts afresh."""
         del self._buf[:n]
         self._scan = self._line_scan = 0
+        self._lf_free = max(0, self._lf_free - n)
+
+    def _too_long(self) -> RemoteProtocolError:
+        """Drop the first ``max_message + 1`` bytes: the message at the head cannot end within the limit.  (Fed
+        byte by byte, that is exactly the buffer at the moment it outgrows the limit, so chunking does not matter.)"""
+        n = self.max_message + 1
+        dropped = bytes(self._buf[:n])
+        self._consume(n)
+        self._pending_ident = None
+        return RemoteProtocolError(f"message longer than {self.max_message} bytes dropped", dropped[:64])
 
     def _find_end(self, start: int, terminators: bytes) -> int | None:
         """First index >= ``start`` holding one of ``terminators``, resuming the search where the last call for
@@ -187,25 +317,8 @@ class Decoder:
         self._scan = max(pos, len(buf))
         return None
 
-    def _next(self) -> DecodedItem | None:
-        buf = self._buf
-        if self._pending_ident is not None:
-            return self._mode_d_block()
-        starts = self._starts()
-        # skip noise up to the next start character
-        i = 0
-        while i < len(buf) and buf[i] not in starts:
-            if buf[i] != 0:
-                self._skipped.append(buf[i])
-            i += 1
-        if i:
-            self._consume(i)
-        if not buf:
-            return None
-        noise = self._flush_skipped()
-        if noise is not None:
-            return noise
-        first = buf[0]
+    def _head(self) -> DecodedItem | _Skip | None:
+        first = self._buf[0]
         if first == ord("/"):
             return self._line_message()
         if first == _ACK:
@@ -217,17 +330,23 @@ class Decoder:
             return self._soh_block()
         return self._stx_block()
 
-    def _line_message(self) -> DecodedItem | None:
+    def _line_message(self) -> DecodedItem | _Skip | None:
+        """A ``/`` line: its LF must come within ``_LINE_LIMIT`` bytes, else the ``/`` starts nothing (noise) and
+        the bytes after it are looked at again (a message inside a long garbage line is still found)."""
         buf = self._buf
-        end = self._find_end(0, b"\n")
-        if end is None:
-            if len(buf) > _LINE_LIMIT:
-                dropped = bytes(buf[:_LINE_LIMIT])
-                self._consume(1)
-                return RemoteProtocolError("'/' line without line end", dropped)
-            return None
+        limit = min(_LINE_LIMIT, self.max_message)
+        start = max(1, self._lf_free)
+        end = buf.find(b"\n", start, limit + 1)
+        if end < 0:
+            searched = min(len(buf), limit + 1)
+            self.scanned += max(0, searched - start)
+            self._lf_free = max(start, searched)
+            return _SKIP if len(buf) > limit else None
+        self.scanned += end + 1 - start
         raw = bytes(buf[:end])
+        self._pending_raw = bytes(buf[: end + 1])
         self._consume(end + 1)
+        self._lf_free = 0
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if self.role == "meter":
             return self._request(line)
@@ -260,7 +379,9 @@ class Decoder:
             pos = self._scan
             resume = max(pos, self._line_scan)
             nl = buf.find(b"\n", resume)
-            if nl < 0:
+            if nl < 0 or nl >= self.max_message:
+                if nl >= 0 or len(buf) > self.max_message:
+                    return self._too_long()
                 self.scanned += len(buf) - resume
                 self._line_scan = len(buf)  # the next feed looks only at the new bytes
                 return None
@@ -268,6 +389,7 @@ class Decoder:
             line = bytes(buf[pos:nl]).rstrip(b"\r")
             if line.startswith(b"!"):
                 text = bytes(buf[:pos]).decode("ascii", "replace")
+                body = bytes(buf[:pos])
                 self._consume(nl + 1)
                 self._pending_ident = None
                 try:
@@ -275,10 +397,21 @@ class Decoder:
                 except RemoteProtocolError as exc:
                     return exc
                 self._reports.extend(errors)
-                return ModeDMessage(identification=ident, datasets=datasets)
+                check = line[1:].decode("ascii", "replace").strip()
+                crc_ok = None
+                if check:  # DSMR P1: CRC16 (ARC) over everything from '/' up to and including '!'
+                    telegram = self._pending_raw + body + b"!"
+                    crc_ok = check.upper() == f"{crc16(telegram):04X}"
+                    if not crc_ok and not self.lenient:
+                        return RemoteProtocolError("telegram CRC mismatch", telegram[-64:] + line)
+                raw = self._pending_raw + body + bytes(line) + b"\r\n"
+                try:
+                    return ModeDMessage(identification=ident, datasets=datasets, check=check, crc_ok=crc_ok, raw=raw)
+                except LocalProtocolError as exc:
+                    return RemoteProtocolError(f"unreadable text after '!' ({exc})", bytes(line))
             self._scan = self._line_scan = nl + 1
 
-    def _ack(self) -> DecodedItem | None:
+    def _ack(self) -> DecodedItem | _Skip | None:
         buf = self._buf
         if not self.expect_option_ack:
             self._consume(1)
@@ -290,11 +423,7 @@ class Decoder:
             return Ack()
         end = buf.find(b"\n", 0, 9)
         if end < 0:
-            if len(buf) > 8:
-                dropped = bytes(buf[:8])
-                self._consume(1)
-                return RemoteProtocolError("option select without line end", dropped)
-            return None
+            return _SKIP if len(buf) > 8 else None  # no line end: the ACK byte starts nothing
         raw = bytes(buf[: end + 1])
         self._consume(end + 1)
         body = raw[1:].rstrip(b"\r\n")
@@ -306,15 +435,21 @@ class Decoder:
         except LocalProtocolError as exc:
             return RemoteProtocolError(f"malformed option select ({exc})", raw)
 
-    def _block_end(self, start: int) -> int | None:
-        """Index of the ETX/EOT ending the block that starts at ``start``; None if incomplete."""
-        return self._find_end(start, b"\x03\x04")
+    def _block_end(self) -> int | RemoteProtocolError | None:
+        """Index of the ETX/EOT ending the block at the head (its BCC has arrived too); None while incomplete; the
+        error (and the bytes dropped) when the block cannot end within ``max_message`` bytes."""
+        end = self._find_end(1, b"\x03\x04")
+        if end is None or end + 1 >= len(self._buf):
+            return self._too_long() if len(self._buf) > self.max_message else None
+        if end + 2 > self.max_message:
+            return self._too_long()
+        return end
 
     def _soh_block(self) -> DecodedItem | None:
         buf = self._buf
-        end = self._block_end(1)
-        if end is None or end + 1 >= len(buf):
-            return None
+        end = self._block_end()
+        if end is None or isinstance(end, RemoteProtocolError):
+            return end
         frame = bytes(buf[: end + 2])
         self._consume(end + 2)
         body = frame[1:-1]
@@ -346,9 +481,9 @@ class Decoder:
 
     def _stx_block(self) -> DecodedItem | None:
         buf = self._buf
-        end = self._block_end(1)
-        if end is None or end + 1 >= len(buf):
-            return None
+        end = self._block_end()
+        if end is None or isinstance(end, RemoteProtocolError):
+            return end
         frame = bytes(buf[: end + 2])
         self._consume(end + 2)
         body = frame[1:-1]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import RemoteProtocolError
-from .messages import CommandMessage, DataAnswer, DataMessage, IdentificationMessage
+from .messages import CommandMessage, DataAnswer, DataMessage, IdentificationMessage, ModeDMessage
 
 __all__ = [
     "AnswerReceived",
@@ -169,16 +169,26 @@ class IdentificationReceived:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReadoutReceived:
-    """A complete readout data message (modes A, B, C) or mode D push."""
+    """A complete readout data message (modes A, B, C) or mode D push.
+
+    ``message.bcc_ok`` is False when the readout is handed over although its BCC did not match (the repeats were
+    spent or the meter ignored NAK); ``complete`` is False for a readout that ended without ETX/BCC
+    (``ClientConfig.lenient``): it holds only the data sets whose lines were complete.
+    """
 
     message: DataMessage
+    complete: bool = True
+    #: The mode D / DSMR telegram as decoded (its ``check`` and ``raw`` bytes), for a push.
+    push: ModeDMessage | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OperandReceived:
-    """The meter's P0 operand (challenge or meter number; may be empty)."""
+    """The meter's P0 operand (challenge or meter number; may be empty); ``bcc_ok`` False: it stayed damaged after
+    the repeats (an answer computed from it will likely be refused)."""
 
     operand: str
+    bcc_ok: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -190,9 +200,11 @@ class AnswerReceived:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ErrorReceived:
-    """The meter answered with an error message (text without the parentheses)."""
+    """The meter answered with an error message (text without the parentheses); ``bcc_ok`` False: the text came
+    with a wrong BCC (repeats spent), so it may be garbled."""
 
     text: str
+    bcc_ok: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

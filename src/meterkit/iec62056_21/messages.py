@@ -268,10 +268,21 @@ class DataMessage:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModeDMessage:
-    """Mode D push: identification, blank line, data lines, ``! CR LF``; no STX, ETX or BCC."""
+    """Mode D push: identification, blank line, data lines, ``! CR LF``; no STX, ETX or BCC.
+
+    ``check`` is what follows the ``!`` (DSMR P1: a CRC16 as four hex digits); ``crc_ok`` tells whether a received
+    DSMR CRC matched (``None`` when there was none).
+    """
 
     identification: IdentificationMessage
     datasets: tuple[DataSet, ...] = ()
+    check: str = ""
+    crc_ok: bool | None = field(default=None, compare=False)
+    #: The received bytes from ``/`` up to the end of the ``!`` line (empty on messages built here).
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_chars("telegram check", self.check, _FORBIDDEN_VALUE)
 
     def to_bytes(self, *, strict: bool = True) -> bytes:
         return (
@@ -279,6 +290,7 @@ class ModeDMessage:
             + CRLF
             + encode_datasets(self.datasets, strict=strict)
             + b"!"
+            + self.check.encode("ascii")
             + CRLF
         )
 

@@ -12,6 +12,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = ["FrameRecord", "FrameRing", "TraceHook", "format_frame", "printable", "redact"]
 
@@ -73,14 +74,23 @@ def printable(data: bytes) -> str:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FrameRecord:
-    """One traced chunk of bytes (already redacted)."""
+    """One traced chunk of bytes (already redacted).
+
+    ``label`` names the side and connection (``"client"``, ``"tcp://127.0.0.1:2100 #3"``); ``wall`` is the wall-clock
+    time of the chunk (shown in ISO form instead of the monotonic seconds when present).
+    """
 
     time: float
     direction: str  # "->" sent by this side, "<-" received
     data: bytes
+    label: str = ""
+    wall: datetime | None = None
 
     def format(self) -> str:
-        return format_frame(self.direction, self.data, self.time, already_redacted=True)
+        line = format_frame(self.direction, self.data, self.time, already_redacted=True)
+        if self.wall is not None:
+            line = self.wall.isoformat(timespec="milliseconds") + " " + line.lstrip().split(" ", 1)[1]
+        return f"{self.label} {line}" if self.label else line
 
 
 def format_frame(direction: str, data: bytes, time: float, *, already_redacted: bool = False) -> str:
@@ -98,21 +108,22 @@ TraceHook = Callable[[FrameRecord], None]
 class FrameRing:
     """The most recent frames of a connection (a bounded ring buffer), redacted on entry."""
 
-    def __init__(self, size: int = 256, hook: TraceHook | None = None) -> None:
+    def __init__(self, size: int = 256, hook: TraceHook | None = None, *, label: str = "") -> None:
         self._frames: deque[FrameRecord] = deque(maxlen=size)
         self.hook = hook
+        self.label = label
         self._hold: dict[str, bytes] = {}
 
-    def record(self, direction: str, data: bytes, time: float) -> None:
+    def record(self, direction: str, data: bytes, time: float, *, wall: datetime | None = None) -> None:
         """Record a chunk; a chunk that stops inside a password value is held until the value is complete,
-        so a secret split across reads is still redacted."""
+        so a secret split across reads is still redacted.  ``wall``: the wall-clock time, for the printed form."""
         data = self._hold.pop(direction, b"") + data
         if not data:
             return
         if _OPEN_SECRET.search(data.translate(_MASK7)) and len(data) < _HOLD_LIMIT:
             self._hold[direction] = data
             return
-        rec = FrameRecord(time=time, direction=direction, data=redact(data))
+        rec = FrameRecord(time=time, direction=direction, data=redact(data), label=self.label, wall=wall)
         self._frames.append(rec)
         if self.hook is not None:
             self.hook(rec)

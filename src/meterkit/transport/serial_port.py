@@ -25,11 +25,19 @@ from urllib.parse import urlparse
 
 import serial
 
-from ..errors import TransportError
+from ..errors import ConfigError, TransportError
 from ..iec62056_21.baud import INITIAL_BAUD
 from ..iec62056_21.events import SetLine
 
-__all__ = ["SerialTransport", "TcpTransport", "apply_line", "is_pty", "open_serial", "open_transport"]
+__all__ = [
+    "SerialTransport",
+    "TcpTransport",
+    "apply_line",
+    "is_pty",
+    "open_serial",
+    "open_transport",
+    "parse_tcp_url",
+]
 
 _PARITY = {"E": serial.PARITY_EVEN, "N": serial.PARITY_NONE, "O": serial.PARITY_ODD}
 _BYTESIZE = {7: serial.SEVENBITS, 8: serial.EIGHTBITS}
@@ -195,11 +203,37 @@ class TcpTransport:
             self._sock.close()
 
 
-def open_transport(url: str, *, baud: int = INITIAL_BAUD) -> SerialTransport | TcpTransport:
-    """Open a client transport: ``socket://HOST:PORT`` as raw TCP, anything else through pyserial."""
-    if url.startswith("socket://"):
+_BARE_HOST_PORT = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.%A-Za-z]*\]?):[-+0-9A-Za-z]*")
+_TCP_SCHEMES = ("socket://", "tcp://")
+
+
+def parse_tcp_url(url: str) -> tuple[str, int]:
+    """``socket://HOST:PORT`` or ``tcp://HOST:PORT`` (the form ``meterkit serve`` prints) as ``(host, port)``;
+    IPv6 hosts in brackets.  A malformed URL (a letter in the port, a port out of 1-65535, a broken IPv6 literal)
+    is a :class:`ConfigError` with one line saying what is wrong."""
+    try:
         parsed = urlparse(url)
-        if parsed.hostname is None or parsed.port is None:
-            raise TransportError(f"{url}: expected socket://HOST:PORT")
-        return TcpTransport(parsed.hostname, parsed.port)
+        host, port = parsed.hostname, parsed.port
+    except ValueError as exc:
+        raise ConfigError(f"{url}: {exc} (expected socket://HOST:PORT, IPv6 as socket://[::1]:PORT)") from exc
+    netloc = parsed.netloc
+    if host is None or port is None or not host:
+        raise ConfigError(f"{url}: expected socket://HOST:PORT (IPv6 as socket://[::1]:PORT)")
+    if ":" in host and not netloc.startswith("["):
+        raise ConfigError(f"{url}: an IPv6 address goes in brackets: socket://[{host}]:{port}")
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{url}: port {port} is out of range 1-65535")
+    if parsed.path not in ("", "/") or parsed.query or parsed.fragment:
+        raise ConfigError(f"{url}: expected socket://HOST:PORT with nothing after the port")
+    return host, port
+
+
+def open_transport(url: str, *, baud: int = INITIAL_BAUD) -> SerialTransport | TcpTransport:
+    """Open a client transport: ``socket://HOST:PORT`` (or ``tcp://HOST:PORT``) as raw TCP, anything else through
+    pyserial.  A bare ``HOST:PORT`` is refused with a hint (pyserial would look for a device of that name)."""
+    if url.startswith(_TCP_SCHEMES):
+        host, port = parse_tcp_url(url)
+        return TcpTransport(host, port)
+    if "://" not in url and not url.startswith("/") and _BARE_HOST_PORT.fullmatch(url):
+        raise ConfigError(f"{url}: a network port needs its scheme: socket://{url}")
     return SerialTransport(url, baud=baud)
