@@ -259,7 +259,7 @@ class _Group:
 
     def _resets(self) -> list[tuple[datetime, int]]:
         """(reset time, index of the interval after which it happens) for the scheduled resets in the span."""
-        out = []
+        out: list[tuple[datetime, int]] = []
         nxt = self._reset_after(self.t0)
         while True:
             r_s = int(nxt.timestamp())
@@ -471,7 +471,7 @@ class _Group:
             lo = hi
         # the last valid window (last_average_kw)
         valid = win >= 0
-        any_valid = valid.any(axis=1)
+        any_valid: B = np.asarray(valid.any(axis=1))
         last_idx = n_closed - 1 - np.argmax(valid[:, ::-1], axis=1) if n_closed else np.zeros(self.m, dtype=np.int64)
         # the running sub-period and the engine's buffer
         run_start = n_closed * ls - phase

@@ -1,0 +1,199 @@
+"""``meterkit poll`` against real served meters: two ports, reruns and restarts, failures, two processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from meterkit.cli.app import main
+from meterkit.clock import SimulatedClock
+from meterkit.collector.store import ProfileStore
+from meterkit.meter.config import MeterConfig, load_config
+from meterkit.meter.sources import ReplayInterval
+from meterkit.meter.virtual import VirtualMeter
+
+from .conftest import running_server
+
+PASSWORD = "20261125"
+START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+
+
+def meter_config(serial: str, window: str = "fixed 15") -> MeterConfig:
+    return load_config(
+        text=f"""
+[identity]
+serial = "{serial}"
+device_address = "{serial}"
+[demand]
+window = "{window}"
+[security]
+read_password = "{PASSWORD}"
+password_levels = [2]
+master_key = "6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563"
+"""
+    )
+
+
+def intervals(start: datetime, minutes: int, seed: int) -> list[ReplayInterval]:
+    """Whole watt-hours per minute (so the profile's 3 decimals of kWh are exact)."""
+    out = []
+    for i in range(minutes):
+        kw = 30 + (i * 7919 + seed * 104729) % 170  # a deterministic, uneven load (kW)
+        out.append(
+            ReplayInterval(end=start + timedelta(minutes=i + 1), a_plus_mwh=kw * 1000 * 1000 // 60 // 1000 * 1000)
+        )
+    return out
+
+
+def served_meter(serial: str, minutes: int = 2 * 1440, seed: int = 1) -> VirtualMeter:
+    vm = VirtualMeter(meter_config(serial), clock=SimulatedClock(START), start=START, follow_clock=False)
+    vm.replay_intervals(intervals(START, minutes, seed))
+    return vm
+
+
+def stored(root: Path, serial: str) -> pl.DataFrame:
+    files = sorted((root / f"meter={serial}").glob("month=*/part-*.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files]).sort("timestamp") if files else pl.DataFrame()
+
+
+def assert_stored_equals_profile(root: Path, vm: VirtualMeter) -> None:
+    serial = vm.config.identity.serial
+    frame = stored(root, serial)
+    rows = vm.meter.profile
+    assert frame["timestamp"].to_list() == [r.end.isoformat() for r in rows]
+    assert frame["timestamp"].n_unique() == frame.height
+    assert [Decimal(str(x)) * 1_000_000 for x in frame["kwh"].to_list()] == [Decimal(r.a_plus) for r in rows]
+    assert set(frame["meter"].to_list()) == {serial}
+
+
+def poll_config(tmp_path: Path, ports: dict[str, str], out: Path, **extra: object) -> Path:
+    lines = [f'[poll]\nout = "{out}"\nonce = true\ntimeout_s = 20\nretries = 1\nbackoff_s = 0.1\n']
+    lines += [f"{k} = {json.dumps(v)}\n" for k, v in extra.items()]
+    for port, addresses in ports.items():
+        lines.append(f'[[endpoints]]\nport = "{port}"\naddresses = "{addresses}"\npassword = "{PASSWORD}"\n')
+    path = tmp_path / "poll.toml"
+    path.write_text("".join(lines))
+    return path
+
+
+def test_poll_reads_two_meters_on_two_ports_and_a_rerun_stores_nothing_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = served_meter("10000000", seed=1), served_meter("10000001", seed=2)
+    out = tmp_path / "data"
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa, running_server(b, ["tcp://127.0.0.1:0"]) as sb:
+        config = poll_config(tmp_path, {sa.tcp_url: "10000000", sb.tcp_url: "10000001"}, out)
+        assert main(["poll", str(config)]) == 0
+        first = capsys.readouterr().err
+        assert main(["poll", str(config)]) == 0
+        second = capsys.readouterr().err
+        # the meters run on: a third poll stores only what is new
+        a.replay_intervals(intervals(START + timedelta(days=2), 120, seed=5))
+        assert main(["poll", str(config)]) == 0
+        third = capsys.readouterr().err
+    assert "meters read: 2, failed: 0, intervals stored: 384" in first
+    assert "meters read: 2, failed: 0, intervals stored: 0" in second
+    assert "meters read: 2, failed: 0, intervals stored: 8" in third
+    assert_stored_equals_profile(out, a)
+    assert_stored_equals_profile(out, b)
+
+
+def test_a_restart_mid_run_resumes_without_duplicates_or_gaps(tmp_path: Path) -> None:
+    a, b = served_meter("10000000", seed=3), served_meter("10000001", seed=4)
+    out = tmp_path / "data"
+    store = ProfileStore(out)
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa, running_server(b, ["tcp://127.0.0.1:0"]) as sb:
+        # the first run was killed after meter A was stored and while meter B's file was being written
+        assert main(["poll", sa.tcp_url, "--addresses", "10000000", "--out", str(out), "--once", "--retries", "0"]) == 1
+        assert store.stored_rows("10000000") == 0  # no password: refused, nothing stored
+        pw = tmp_path / "pw.txt"
+        pw.write_text(f"# demo\n{PASSWORD}\n")
+        assert (
+            main(
+                ["poll", sa.tcp_url, "--addresses", "10000000", "--password-file", str(pw), "--out", str(out), "--once"]
+            )
+            == 0
+        )
+        stale = out / "meter=10000001" / "month=2026-11" / ".part-1-2.999.tmp"
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(b"half a file")
+        config = poll_config(tmp_path, {sa.tcp_url: "10000000", sb.tcp_url: "10000001"}, out)
+        assert main(["poll", str(config)]) == 0
+    assert_stored_equals_profile(out, a)
+    assert_stored_equals_profile(out, b)
+
+
+def test_a_failing_meter_is_named_in_the_summary_with_its_reason_and_exit_code_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = served_meter("10000000", minutes=120)
+    out = tmp_path / "data"
+    pw = tmp_path / "pw.txt"
+    pw.write_text(f"{PASSWORD}\n10000000 wrong-password\n")
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa:
+        code = main(
+            [
+                "poll",
+                sa.tcp_url,
+                "--addresses",
+                "10000000,10000007",
+                "--password-file",
+                str(pw),
+                "--out",
+                str(out),
+                "--once",
+                "--retries",
+                "1",
+                "--timeout",
+                "10",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "meters read: 0, failed: 2, intervals stored: 0" in err
+    assert (
+        "failed 10000000 on " in err
+        and "after 1 attempt(s): authentication refused (the meter refused P2: ER10)" in err
+    )
+    assert "failed 10000007 on " in err and "after 2 attempt(s): no answer from the meter" in err
+
+
+def test_two_collector_processes_fill_one_folder_that_meterkit_demand_reads(tmp_path: Path) -> None:
+    a, b = served_meter("10000000", seed=6), served_meter("10000001", seed=7)
+    out = tmp_path / "data"
+    pw = tmp_path / "pw.txt"
+    pw.write_text(f"{PASSWORD}\n")
+    run = [sys.executable, "-c", "from meterkit.cli.app import main; raise SystemExit(main())", "poll"]
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa, running_server(b, ["tcp://127.0.0.1:0"]) as sb:
+        procs = [
+            subprocess.Popen(
+                [*run, url, "--addresses", serial, "--password-file", str(pw), "--out", str(out), "--once"],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for url, serial in ((sa.tcp_url, "10000000"), (sb.tcp_url, "10000001"))
+        ]
+        outputs = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert all("intervals stored: 192" in o for o in outputs)
+    done = subprocess.run(
+        [*run[:-1], "demand", str(out), "--dask", "--fixed", "15", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    results = {r["meter"]: r for r in json.loads(done.stdout)["results"]}
+    for vm in (a, b):
+        md = vm.meter.maximum("A+")
+        assert md is not None
+        got = results[vm.config.identity.serial]
+        assert (got["billing_period"], Decimal(str(got["md_kw"]))) == ("2026-11", md.value_kw)
+        assert datetime.fromisoformat(got["at"]) == md.at
