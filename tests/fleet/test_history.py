@@ -15,6 +15,7 @@ from meterkit.fleet.config import load_fleet
 from meterkit.fleet.history import fleet_load, simulate_fleet, simulate_group
 from meterkit.fleet.load import IntervalLoad
 from meterkit.meter.config import MeterConfig, load_config
+from meterkit.meter.demand import DemandConfig
 
 from .replay import assert_equal, replay
 
@@ -131,3 +132,35 @@ def test_group_of_different_settings_is_refused() -> None:
     load = random_load(start, 60, 60, 2, seed=1)
     with pytest.raises(ConfigError, match="differ"):
         simulate_group([config("fixed 15"), config("fixed 30")], load)
+
+
+@given(
+    window=st.sampled_from([str(c) for c in DemandConfig.all_valid()]),
+    step_s=st.sampled_from([60, 120, 300, 900, 1800, 3600]),
+    capture=st.sampled_from([1, 5, 10, 15, 30, 60]),
+    reset=st.tuples(st.integers(1, 28), st.integers(0, 23), st.sampled_from([0, 7, 30])),
+    offset_min=st.integers(0, 24 * 60 - 1),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata"]),
+    seed=st.integers(0, 2**16),
+)
+def test_history_equals_replay_for_any_window_interval_capture_and_reset_schedule(
+    window: str, step_s: int, capture: int, reset: tuple[int, int, int], offset_min: int, tz: str, seed: int
+) -> None:
+    day, hour, minute = reset
+    cfg = load_config(
+        text=f"""
+[demand]
+window = "{window}"
+[clock]
+timezone = "{tz}"
+[billing]
+reset_day = {day}
+reset_time = "{hour:02d}:{minute:02d}"
+[load_profile]
+capture_min = {capture}
+{TARIFFS}
+"""
+    )
+    start = datetime(2026, 11, day, tzinfo=UTC) - timedelta(days=1) + timedelta(minutes=offset_min)
+    n = 3 * 86400 // step_s
+    check_group(cfg, random_load(start, step_s, n, 2, seed=seed, export=seed % 2 == 0))

@@ -296,10 +296,10 @@ class MeterSpec:
 
 def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+    loc = ".".join(str(x) for x in first["loc"])
     msg = str(first["msg"]).removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{loc}: {msg}{more}"
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"
 
 
 def load_fleet(path: Path | None = None, text: str | None = None) -> FleetConfig:
