@@ -64,6 +64,10 @@ class AsyncMeterLink:
         self._now = monotonic
         self._auth: Authenticator | None = None
         self.identification: IdentificationMessage | None = None
+        #: what went over the line: bytes each way and messages sent (for wire-time estimates)
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.messages_sent = 0
 
     @classmethod
     async def open(cls, url: str, config: ClientConfig, *, connect_timeout: float = 5.0) -> AsyncMeterLink:
@@ -88,6 +92,8 @@ class AsyncMeterLink:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 self.writer.write(directive.data)
+                self.bytes_sent += len(directive.data)
+                self.messages_sent += 1
                 try:
                     await self.writer.drain()
                 except OSError as exc:
@@ -120,6 +126,7 @@ class AsyncMeterLink:
                 continue
             except OSError as exc:
                 raise TransportError(f"the connection failed ({exc})") from exc
+            self.bytes_received += len(data)
             conn.receive_data(data, self._now())  # b"" (closed) ends the wait with a time-out event
 
     # --- operations -----------------------------------------------------------------------------------

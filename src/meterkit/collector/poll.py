@@ -52,6 +52,8 @@ class MeterResult:
     intervals: int = 0
     attempts: int = 1
     reason: str = ""
+    #: the successful session's traffic: bytes sent, bytes received, messages sent
+    traffic: tuple[int, int, int] = (0, 0, 0)
 
 
 @dataclass(slots=True)
@@ -173,7 +175,7 @@ class Collector:
         attempt = 0
         for attempt in range(1, s.retries + 2):
             try:
-                stored = await asyncio.wait_for(self._read(target), s.timeout_s)
+                stored, traffic = await asyncio.wait_for(self._read(target), s.timeout_s)
             except TimeoutError:
                 reason = f"no complete answer within {s.timeout_s:g} s"
             except _Final as exc:
@@ -184,13 +186,13 @@ class Collector:
             except DataError as exc:
                 return MeterResult(target.address, target.endpoint, False, 0, attempt, str(exc))
             else:
-                return MeterResult(target.address, target.endpoint, True, stored, attempt)
+                return MeterResult(target.address, target.endpoint, True, stored, attempt, traffic=traffic)
             log.info("meter %s: attempt %d failed: %s", target.address, attempt, reason)
             if attempt <= s.retries:
                 await asyncio.sleep(s.backoff_s * 2 ** (attempt - 1))
         return MeterResult(target.address, target.endpoint, False, 0, attempt, reason)
 
-    async def _read(self, target: Target) -> int:
+    async def _read(self, target: Target) -> tuple[int, tuple[int, int, int]]:
         s = self.settings
         config = ClientConfig(
             device_address=target.address,
@@ -218,7 +220,8 @@ class Collector:
             await link.sign_off()
         finally:
             await link.close()
+        traffic = (link.bytes_sent, link.bytes_received, link.messages_sent)
         records = parse_profile(datasets, self.zone, target.address)
         if readings:
             await asyncio.to_thread(self.store.add_readings, target.address, self.now(), readings)
-        return await asyncio.to_thread(self.store.append, target.address, records)
+        return await asyncio.to_thread(self.store.append, target.address, records), traffic
