@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import polars as pl
@@ -15,13 +15,18 @@ import pytest
 from meterkit.cli.app import main
 from meterkit.clock import SimulatedClock
 from meterkit.collector.store import ProfileStore
+from meterkit.fleet.config import load_fleet
+from meterkit.fleet.history import simulate_fleet
+from meterkit.fleet.nvseed import seed_store
 from meterkit.meter.config import MeterConfig, load_config
 from meterkit.meter.sources import ReplayInterval
 from meterkit.meter.virtual import VirtualMeter
+from meterkit.storage import NvStore
 
 from .conftest import running_server
 
 PASSWORD = "20261125"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet-1000.toml"
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 
@@ -197,3 +202,83 @@ def test_two_collector_processes_fill_one_folder_that_meterkit_demand_reads(tmp_
         got = results[vm.config.identity.serial]
         assert (got["billing_period"], Decimal(str(got["md_kw"]))) == ("2026-11", md.value_kw)
         assert datetime.fromisoformat(got["at"]) == md.at
+
+
+def test_fleet_histories_seeded_into_served_meters_are_polled_as_simulated(tmp_path: Path) -> None:
+    """History (vectorised) -> NV store -> served meter -> poll -> ``meterkit demand``."""
+    fleet = load_fleet(EXAMPLE)
+    specs = [s for s in fleet.meters()[:40] if s.window in ("fixed 15", "fixed 30")][:2]
+    histories = list(simulate_fleet(fleet, timedelta(days=4), start=START, specs=specs))
+    served = []
+    for h in histories:
+        store = NvStore(":memory:")
+        seed_store(h, store)
+        vm = VirtualMeter(h.config, clock=SimulatedClock(h.end), store=store, follow_clock=False)
+        assert vm.meter.profile == h.profile_rows()
+        assert vm.meter.history == list(h.billing)
+        assert vm.meter.registers.snapshot() == h.state["registers"]
+        assert vm.meter.maximum("A+") is not None
+        served.append(vm)
+    out = tmp_path / "data"
+    with running_server(served[0], ["tcp://127.0.0.1:0"]) as sa, running_server(served[1], ["tcp://127.0.0.1:0"]) as sb:
+        config = poll_config(
+            tmp_path,
+            {sa.tcp_url: histories[0].serial, sb.tcp_url: histories[1].serial},
+            out,
+            registers=["1.8.0", "1.6.0"],
+        )
+        assert main(["poll", str(config)]) == 0
+    for h in histories:
+        frame = stored(out, h.serial)
+        assert frame.height == len(h.profile_rows()) == 4 * 96
+        wh = [int((Decimal(r.a_plus) / 1000).quantize(Decimal(1), ROUND_HALF_UP)) for r in h.profile_rows()]
+        assert [int(Decimal(str(x)) * 1000) for x in frame["kwh"].to_list()] == wh
+        readings = json.loads((out / "_readings" / f"meter={h.serial}.jsonl").read_text().splitlines()[0])
+        assert readings["values"]["1.8.0"] == f"{Decimal(h.state['registers']['total']['A+']) / 1_000_000:010.3f}*kWh"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from meterkit.cli.app import main; raise SystemExit(main())",
+            "demand",
+            str(out),
+            "--dask",
+            "--fixed",
+            "15",
+            "--fixed",
+            "30",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    for h, vm in zip(histories, served, strict=True):
+        md = vm.meter.maximum("A+")
+        assert md is not None
+        period = int(h.config.demand.window.split()[1])
+        got = next(
+            r
+            for r in json.loads(done.stdout)["results"]
+            if r["meter"] == h.serial and r["period_min"] == period and r["billing_period"] == "2026-11"
+        )
+        # the profile carries whole Wh, the register exact mWh: equal to 0.01 kW
+        assert abs(Decimal(str(got["md_kw"])) - md.value_kw) <= Decimal("0.01")
+
+
+def test_interval_polling_repeats_and_stores_only_new_intervals(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from meterkit.cli.poll import run_plan
+    from meterkit.collector.config import load_poll_config
+
+    a = served_meter("10000000", minutes=240)
+    out = tmp_path / "data"
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa:
+        path = poll_config(tmp_path, {sa.tcp_url: "10000000"}, out)
+        path.write_text(path.read_text().replace("once = true", 'interval = "1s"'))
+        summary = run_plan(load_poll_config(path), Console(stderr=True), cycles=2)
+    assert summary.read == 1 and summary.intervals == 0  # the second cycle found nothing new
+    assert_stored_equals_profile(out, a)
