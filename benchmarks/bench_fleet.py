@@ -109,6 +109,9 @@ async def collect(served: int, days: float) -> None:
             t0 = time.perf_counter()
             summary = await collector.run_once()
             wall = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            again = await collector.run_once()  # a schedule's next poll: nothing new since the last
+            wall_again = time.perf_counter() - t0
             # one port alone: the rate of a multi-drop bus (one meter at a time); the P.01 is already stored,
             # so read the whole profile again into a fresh folder
         with tempfile.TemporaryDirectory() as tmp:
@@ -137,6 +140,12 @@ async def collect(served: int, days: float) -> None:
     print(
         f"  computed 9600 Bd wire time per read: {avg_limit:.2f} s, so {1 / avg_limit:.2f} meters/s on one bus; "
         f"loopback (one at a time) / wire limit = {per_meter / avg_limit:.2f}"
+    )
+    ok2 = [r for r in again.results if r.ok]
+    steady = sum(wire_limit(*r.traffic, r.address) for r in ok2) / len(ok2)
+    print(
+        f"  next poll (nothing new): {len(ok2) / wall_again:.2f} meters/s over {served} ports, "
+        f"{sum(r.traffic[1] for r in ok2) / len(ok2):.0f} bytes received per read; 9600 Bd wire time {steady:.2f} s per read"
     )
 
 
