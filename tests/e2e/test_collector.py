@@ -282,3 +282,35 @@ def test_interval_polling_repeats_and_stores_only_new_intervals(tmp_path: Path) 
         summary = run_plan(load_poll_config(path), Console(stderr=True), cycles=2)
     assert summary.read == 1 and summary.intervals == 0  # the second cycle found nothing new
     assert_stored_equals_profile(out, a)
+
+
+def test_poll_with_a_key_package_reads_the_meters_of_its_work_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meterkit.security.keys import MeterIdentity
+    from meterkit.security.package import write_package
+
+    package = tmp_path / "hhu.json"
+    write_package(
+        package,
+        bytes.fromhex("6d657465726b69742d64656d6f2d6d61737465722d6b65792d6e6f742d736563"),
+        [MeterIdentity("MKT", "10000000")],
+        levels=(2,),
+        version=1,
+        valid_for=timedelta(days=3650),
+        now=START - timedelta(days=1),
+        issuer="ks",
+        hhu="HHU-1",
+        passphrase="pw",
+    )
+    monkeypatch.setenv("METERKIT_KEY_PASSPHRASE", "pw")
+    a, b = served_meter("10000000", minutes=240), served_meter("10000001", minutes=240)
+    out = tmp_path / "data"
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa, running_server(b, ["tcp://127.0.0.1:0"]) as sb:
+        args = ["--key-file", str(package), "--out", str(out), "--once"]
+        assert main(["poll", sa.tcp_url, "--addresses", "10000000", *args]) == 0
+        assert main(["poll", sb.tcp_url, "--addresses", "10000001", *args]) == 1  # not in the work order
+    err = capsys.readouterr().err
+    assert "meters read: 1, failed: 0, intervals stored: 16" in err
+    assert "failed 10000001 on " in err and "after 1 attempt(s): authentication refused" in err
+    assert_stored_equals_profile(out, a)

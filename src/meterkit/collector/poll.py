@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from ..errors import DataError, DeviceError, MeterkitError, TransportError
+from ..errors import DataError, DeviceError, MeterkitError, SecurityError, TransportError
 from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet
 from .link import AsyncMeterLink
@@ -183,7 +183,7 @@ class Collector:
                 break
             except (TransportError, DeviceError, OSError) as exc:
                 reason = str(exc)
-            except DataError as exc:
+            except MeterkitError as exc:  # bad data from the meter, a local error: this meter fails, the run goes on
                 return MeterResult(target.address, target.endpoint, False, 0, attempt, str(exc))
             else:
                 return MeterResult(target.address, target.endpoint, True, stored, attempt, traffic=traffic)
@@ -203,7 +203,7 @@ class Collector:
         try:
             try:
                 await link.programming(target.credentials.for_meter(target.address))
-            except DeviceError as exc:  # a refused password or key: retrying would only run into the lockout
+            except (DeviceError, SecurityError) as exc:  # a refused password or key: retries would run into the lockout
                 raise _Final(f"authentication refused ({exc})") from exc
             readings: dict[str, str] = {}
             for address in s.registers:

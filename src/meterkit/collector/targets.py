@@ -85,10 +85,10 @@ class Credentials:
 
     @classmethod
     def key_file(cls, path: Path) -> Credentials:
-        from ..security.hhu import load_key_authenticator
+        from ..security.hhu import KeyPackageAuthenticator, load_key_authenticator
 
-        load_key_authenticator(path, 2)  # fail now, with one line, if the package cannot be opened
-        return cls(key_factory=lambda: load_key_authenticator(path, 2))
+        package = load_key_authenticator(path, 2).package  # opened (and its passphrase checked) once
+        return cls(key_factory=lambda: KeyPackageAuthenticator(package, 2))
 
 
 def read_password_file(path: Path) -> Credentials:
