@@ -314,3 +314,32 @@ def test_poll_with_a_key_package_reads_the_meters_of_its_work_order(
     assert "meters read: 1, failed: 0, intervals stored: 16" in err
     assert "failed 10000001 on " in err and "after 1 attempt(s): authentication refused" in err
     assert_stored_equals_profile(out, a)
+
+
+def test_a_collector_killed_mid_run_is_completed_by_the_next_run(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    meters = [served_meter(f"1000000{i}", seed=10 + i) for i in range(3)]
+    out = tmp_path / "data"
+    pw = tmp_path / "pw.txt"
+    pw.write_text(f"{PASSWORD}\n")
+    run = [sys.executable, "-c", "from meterkit.cli.app import main; raise SystemExit(main())", "poll"]
+    with (
+        running_server(meters[0], ["tcp://127.0.0.1:0"]) as s0,
+        running_server(meters[1], ["tcp://127.0.0.1:0"]) as s1,
+        running_server(meters[2], ["tcp://127.0.0.1:0"]) as s2,
+    ):
+        ports = {s0.tcp_url: "10000000", s1.tcp_url: "10000001", s2.tcp_url: "10000002"}
+        config = poll_config(tmp_path, ports, out)
+        proc = subprocess.Popen([*run, str(config)], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while not list(out.glob("meter=*/month=*/*")) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.005)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)  # wherever it is: mid-read, mid-write, between meters
+        proc.wait(10)
+        assert main(["poll", str(config)]) == 0
+    for vm in meters:
+        assert_stored_equals_profile(out, vm)
