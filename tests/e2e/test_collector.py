@@ -30,9 +30,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet-1000.toml"
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 
 
-def meter_config(serial: str, window: str = "fixed 15") -> MeterConfig:
+def meter_config(serial: str, window: str = "fixed 15", tz: str = "UTC") -> MeterConfig:
     return load_config(
         text=f"""
+[clock]
+timezone = "{tz}"
 [identity]
 serial = "{serial}"
 device_address = "{serial}"
@@ -57,8 +59,8 @@ def intervals(start: datetime, minutes: int, seed: int) -> list[ReplayInterval]:
     return out
 
 
-def served_meter(serial: str, minutes: int = 2 * 1440, seed: int = 1) -> VirtualMeter:
-    vm = VirtualMeter(meter_config(serial), clock=SimulatedClock(START), start=START, follow_clock=False)
+def served_meter(serial: str, minutes: int = 2 * 1440, seed: int = 1, tz: str = "UTC") -> VirtualMeter:
+    vm = VirtualMeter(meter_config(serial, tz=tz), clock=SimulatedClock(START), start=START, follow_clock=False)
     vm.replay_intervals(intervals(START, minutes, seed))
     return vm
 
@@ -343,3 +345,15 @@ def test_a_collector_killed_mid_run_is_completed_by_the_next_run(tmp_path: Path)
         assert main(["poll", str(config)]) == 0
     for vm in meters:
         assert_stored_equals_profile(out, vm)
+
+
+def test_local_profile_stamps_are_stored_in_utc_with_the_meters_time_zone(tmp_path: Path) -> None:
+    a = served_meter("10000000", minutes=300, tz="Asia/Kolkata")
+    out = tmp_path / "data"
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa:
+        args = ["--addresses", "10000000", "--out", str(out), "--once", "--tz", "Asia/Kolkata"]
+        pw = tmp_path / "pw.txt"
+        pw.write_text(PASSWORD + "\n")
+        assert main(["poll", sa.tcp_url, *args, "--password-file", str(pw)]) == 0
+        assert main(["poll", sa.tcp_url, *args, "--password-file", str(pw)]) == 0  # resumes from the UTC end
+    assert_stored_equals_profile(out, a)
