@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from ..errors import MeterkitError
-from . import client_cmds, demand, demo, keys, listen, serve, shell
+from . import client_cmds, demand, demo, keys, listen, poll, serve, shell
 
 __all__ = ["app", "main"]
 
@@ -38,7 +38,7 @@ def _root(
         raise typer.Exit(0)
 
 
-for _module in (serve, client_cmds, demand, keys, demo, listen, shell):
+for _module in (serve, client_cmds, demand, keys, demo, listen, shell, poll):
     _module.register(app)
 
 

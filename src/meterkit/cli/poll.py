@@ -1,0 +1,176 @@
+"""``meterkit poll``: the collector on the command line (library: :mod:`meterkit.collector`)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from ..collector.config import PollPlan, load_poll_config, parse_duration
+from ..collector.link import parse_endpoint
+from ..collector.poll import Collector, PollSettings, Summary
+from ..collector.store import ProfileStore
+from ..collector.targets import Credentials, Target, parse_addresses, read_password_file
+from ..errors import ConfigError
+
+__all__ = ["register"]
+
+
+def _usage(message: str) -> NoReturn:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"meterkit poll: usage error: {message}", markup=False)
+    raise typer.Exit(2)
+
+
+def _plan(
+    source: str,
+    addresses: str | None,
+    password_file: Path | None,
+    key_file: Path | None,
+    out: Path | None,
+    once: bool,
+    interval: str | None,
+    timeout: float,
+    retries: int,
+    registers: list[str],
+    tz: str,
+    per_endpoint: int,
+) -> PollPlan:
+    if source.endswith(".toml") and "://" not in source:
+        if addresses or password_file or key_file or out or once or interval:
+            _usage("with a configuration file, give the other settings in the file")
+        return load_poll_config(Path(source))
+    try:
+        parse_endpoint(source)
+    except ConfigError as exc:
+        _usage(str(exc))
+    if addresses is None or out is None:
+        _usage("give --addresses and --out (or a CONFIG.toml)")
+    if once == (interval is not None):
+        _usage("give either --once or --interval D")
+    if password_file is not None and key_file is not None:
+        _usage("give either --password-file or --key-file, not both")
+    try:
+        every = None if interval is None else parse_duration(interval)
+        listed = parse_addresses(addresses)
+    except ConfigError as exc:
+        _usage(str(exc))
+    if password_file is not None:
+        creds = read_password_file(password_file)
+    elif key_file is not None:
+        creds = Credentials.key_file(key_file)
+    else:
+        creds = Credentials()
+    return PollPlan(
+        targets=[Target(source, a, creds) for a in listed],
+        out=out,
+        once=once,
+        interval=every,
+        timeout_s=timeout,
+        retries=retries,
+        backoff_s=0.5,
+        registers=tuple(registers),
+        tz=tz,
+        per_endpoint={source: per_endpoint},
+    )
+
+
+def run_plan(plan: PollPlan, err: Console, *, cycles: int | None = None) -> Summary:
+    """Poll once, or every ``plan.interval`` (``cycles`` times, or until interrupted); returns the last summary."""
+    store = ProfileStore(plan.out)
+    per = max(plan.per_endpoint.values(), default=1)
+    settings = PollSettings(
+        timeout_s=plan.timeout_s,
+        retries=plan.retries,
+        backoff_s=plan.backoff_s,
+        registers=plan.registers,
+        tz=plan.tz,
+        per_endpoint=per,
+    )
+    n = 0
+    while True:
+        started = time.monotonic()
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("polling meters", total=len(plan.targets))
+
+            def advance(done: int, _total: int, task: TaskID = task) -> None:
+                bar.update(task, completed=done)
+
+            collector = Collector(plan.targets, store, settings, progress=advance)
+            summary = asyncio.run(collector.run_once())
+        for line in summary.lines():
+            err.print(line, markup=False)
+        n += 1
+        if plan.once or plan.interval is None or (cycles is not None and n >= cycles):
+            return summary
+        wait = plan.interval.total_seconds() - (time.monotonic() - started)
+        if wait > 0:
+            time.sleep(wait)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``poll``."""
+
+    @app.command("poll")
+    def poll_cmd(
+        source: Annotated[
+            str, typer.Argument(metavar="PORT|CONFIG.toml", help="socket://HOST:PORT of the meters, or a config file.")
+        ],
+        addresses: Annotated[
+            str | None, typer.Option("--addresses", help="Device addresses: FIRST-LAST, ADDR, or a comma list.")
+        ] = None,
+        password_file: Annotated[
+            Path | None, typer.Option("--password-file", help="Passwords: PASSWORD, or ADDRESSES PASSWORD per line.")
+        ] = None,
+        key_file: Annotated[
+            Path | None,
+            typer.Option("--key-file", help="Key package (passphrase in METERKIT_KEY_PASSPHRASE)."),
+        ] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Output folder (partitioned Parquet).")] = None,
+        once: Annotated[bool, typer.Option("--once", help="Poll every meter once and exit.")] = False,
+        interval: Annotated[
+            str | None, typer.Option("--interval", help="Poll every D (30s, 15m, 1h) until interrupted.")
+        ] = None,
+        timeout: Annotated[float, typer.Option("--timeout", help="Seconds per meter and attempt.")] = 60.0,
+        retries: Annotated[int, typer.Option("--retries", help="Further attempts after a failure.")] = 2,
+        registers: Annotated[
+            list[str] | None, typer.Option("--register", help="Register to read too (repeatable), e.g. 1.8.0.")
+        ] = None,
+        tz: Annotated[str, typer.Option("--tz", help="The meters' time zone (profile stamps are local).")] = "UTC",
+        per_endpoint: Annotated[
+            int, typer.Option("--per-endpoint", help="Meters read at a time on the endpoint (a bus: 1).")
+        ] = 1,
+    ) -> int:
+        """Read many meters' load profiles (and registers) into partitioned Parquet; ``meterkit demand DIR --dask``
+        reads the result."""
+        if timeout <= 0 or retries < 0 or per_endpoint < 1:
+            _usage("--timeout must be positive, --retries at least 0, --per-endpoint at least 1")
+        plan = _plan(
+            source,
+            addresses,
+            password_file,
+            key_file,
+            out,
+            once,
+            interval,
+            timeout,
+            retries,
+            registers or [],
+            tz,
+            per_endpoint,
+        )
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        summary = run_plan(plan, err)
+        return 1 if summary.failed else 0
