@@ -61,14 +61,14 @@ def test_get_set_exec_with_password(capsys: pytest.CaptureFixture[str]) -> None:
         captured = capsys.readouterr()
     assert [d["address"] for d in got["datasets"]] == ["1.8.0", "1.8.1"]
     assert meter.registers["1.8.2"].value == "000002.000"
-    assert "meterkit: error: the meter refused E2 RESET: ERCOMMAND" in captured.err
+    assert "meterkit exec: error: the meter refused E2 RESET: ERCOMMAND" in captured.err
 
 
 def test_wrong_password_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     with running_server(app(), ["tcp://127.0.0.1:0"]) as server:
         assert main(["get", server.tcp_url, "1.8.0", "--password", "bad"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["meterkit: error: the meter refused P1: ERPASSWORD"]
+    assert err == ["meterkit get: error: the meter refused P1: ERPASSWORD"]
 
 
 def test_unreachable_port_and_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:

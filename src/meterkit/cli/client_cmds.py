@@ -272,7 +272,7 @@ def register(app: typer.Typer) -> None:
         ],
         timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the reply.")] = 5.0,
     ) -> int:
-        """Operate a served meter's physical inputs (``meterkit serve --control``): one command, one reply."""
+        """Operate a served meter's physical inputs (meterkit serve --control): one command, one reply."""
         try:
             reply = send_control(url, " ".join(command), timeout=timeout)
         except ConfigError as exc:
