@@ -1,12 +1,13 @@
 # meterkit: two commands to get going.
 #   make demo   builds .venv, installs meterkit, runs the main demo (the FAQ's 141 kW vs 157 kW example)
 #   make test   builds .venv with test extras, runs ruff, mypy and the whole test suite
+#   make docs   builds the documentation site (site/) from README.md and docs/ with MkDocs (strict: no broken link)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +25,8 @@ demo: $(VENV)/.installed
 	$(BIN)/meterkit demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
@@ -36,8 +37,11 @@ pytest: $(VENV)/.installed-test
 
 test: lint typecheck pytest
 
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: $(VENV)/.installed-test
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis site

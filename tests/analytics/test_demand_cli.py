@@ -71,10 +71,13 @@ def test_dask_errors_name_the_rows_of_the_files(tmp_path: Path, capsys: pytest.C
     part1 = folder / "part1.csv"
     part1.write_text(header + "2026-11-02T09:03:00Z,A,1\n2026-11-02T09:01:00Z,B,1\n2026-11-02T09:03:00Z,A,1\n")
     code, _, err = run(capsys, str(folder), "--dask")
-    assert (code, err) == (1, f"meterkit: error: {folder}: 1 duplicate timestamp(s) for meter A, rows 3 of part1.csv\n")
+    assert (code, err) == (
+        1,
+        f"meterkit demand: error: {folder}: 1 duplicate timestamp(s) for meter A, rows 3 of part1.csv\n",
+    )
     part1.write_text(header + "2026-11-02T09:03:00Z,A,1\n2026-11-02 25:00,B,1\n")
     code, _, err = run(capsys, str(folder), "--dask")
-    assert err == f"meterkit: error: {part1}: 1 unreadable timestamp(s) (not ISO-8601 date-times), rows 2\n"
+    assert err == f"meterkit demand: error: {part1}: 1 unreadable timestamp(s) (not ISO-8601 date-times), rows 2\n"
     part1.write_text(header + "2026-11-02T09:05:00Z,A,1\n2026-11-02T09:02:00Z,B,1\n")  # B: one reading, A: a gap
     code, _, err = run(capsys, str(folder), "--dask")
     assert (
@@ -95,7 +98,7 @@ def test_an_unreachable_scheduler_is_a_one_line_error(
     monkeypatch.setattr(fleet, "CONNECT_TIMEOUT_S", 0.5)
     code, out, err = run(capsys, str(FAQ), "--scheduler", "tcp://127.0.0.1:9")
     assert code == 1 and out == ""
-    assert err.startswith("meterkit: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 (")
+    assert err.startswith("meterkit demand: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9 (")
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
@@ -116,7 +119,7 @@ def test_usage_errors_exit_2_with_one_line(
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, str(FAQ), *args)
     assert code == 2 and out == ""
-    assert err.startswith("meterkit demand: usage error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("meterkit demand: error: ") and message in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())  # nothing computed, nothing written
 
 

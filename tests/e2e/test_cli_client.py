@@ -79,7 +79,7 @@ def test_get_set_exec_with_password(capsys: pytest.CaptureFixture[str]) -> None:
         captured = capsys.readouterr()
     assert [d["address"] for d in got["datasets"]] == ["1.8.0", "1.8.1"]
     assert meter.registers["1.8.2"].value == "000002.000"
-    assert "meterkit: error: the meter refused E2 RESET: ERCOMMAND" in captured.err
+    assert "meterkit exec: error: the meter refused E2 RESET: ERCOMMAND" in captured.err
 
 
 def test_wrong_password_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,7 +87,7 @@ def test_wrong_password_exits_1_with_one_line(capsys: pytest.CaptureFixture[str]
         assert main(["get", server.tcp_url, "1.8.0", "--password", "bad", "--allow-plain-password"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "meterkit: error: the meter refused P1: ERPASSWORD (wrong password); the port locks after repeated failures (the meter does not say after how many)"
+        "meterkit get: error: the meter refused P1: ERPASSWORD (wrong password); the port locks after repeated failures (the meter does not say after how many)"
     ]
 
 

@@ -32,7 +32,7 @@ def test_read_shows_a_readout_with_a_wrong_bcc_flags_it_and_exits_1(capsys: pyte
         assert b"\x15" in script.received  # a repeat was asked for; the meter ignored it
         assert "000123.4" in out and "BCC MISMATCH" in out
         assert "warning: BCC mismatch, data NOT verified: readout" in err
-        assert err.strip().splitlines()[-1].startswith("meterkit: error: data with a wrong BCC")
+        assert err.strip().splitlines()[-1].startswith("meterkit read: error: data with a wrong BCC")
         assert main(["read", url, "--timeout", "0.5", "--format", "json", "--accept-bad-bcc"]) == 0
         doc = json.loads(capsys.readouterr().out)
     assert doc["bcc_ok"] is False and doc["complete"] is True
@@ -72,7 +72,7 @@ def test_get_reports_an_unknown_register_per_register_without_hiding_the_others(
     assert [d["address"] for d in doc["datasets"]] == ["1.8.0", "1.8.1"]
     assert doc["errors"] == [{"address": "9.9.9", "error": "ERUNKNOWN", "meaning": "unknown address", "reason": ""}]
     assert "1.8.0" in out and "1.8.1" in out
-    assert err.strip() == "meterkit: error: the meter refused R1 9.9.9: ERUNKNOWN (unknown address)"
+    assert err.strip() == "meterkit get: error: the meter refused R1 9.9.9: ERUNKNOWN (unknown address)"
 
 
 def test_read_accepts_the_tcp_url_that_serve_prints(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,7 +132,7 @@ def test_a_refusal_prints_its_meaning_and_the_meters_reason_and_set_translates_t
         assert main(["get", server.tcp_url, "1.8.0", "--password", "wrong-one"]) == 1
         wrong = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert err[0].startswith("meterkit: error: the meter refused W1 C.60.1: ER02 (access level too low")
+    assert err[0].startswith("meterkit set: error: the meter refused W1 C.60.1: ER02 (access level too low")
     assert "the meter says: access level 3 needed to write C.60.1, session has 2" in err[0]
     assert "forbidden character" not in err[0]
     assert len(wrong) == 1 and "ER10 (authentication failed" in wrong[0]

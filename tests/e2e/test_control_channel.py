@@ -67,7 +67,7 @@ def test_unauthorised_cover_opening_over_control_is_a_tamper(capsys: pytest.Capt
         assert main(["control", ep["control"], "cover", "open"]) == 0
         assert capsys.readouterr().out == "ok cover=open relay=open events=COVER_OPEN_UNAUTH,RELAY_TRIP\n"
         assert main(["control", ep["control"], "cover", "open"]) == 1
-        assert capsys.readouterr().err == "meterkit: error: control: the cover is already open\n"
+        assert capsys.readouterr().err == "meterkit control: error: control: the cover is already open\n"
     assert not vm.security.relay_connected
     assert vm.outbox.pending()[-1].details == {"event": "COVER_OPEN_UNAUTH", "relay": "open"}
 
@@ -97,7 +97,9 @@ def test_control_refuses_remote_addresses_and_reports_unreachable_ones(capsys: p
     assert main(["serve", "--control", "udp://127.0.0.1:1"]) == 2
     assert "needs tcp://HOST:PORT" in capsys.readouterr().err
     assert main(["control", "tcp://127.0.0.1:1", "status"]) == 1
-    assert capsys.readouterr().err.startswith("meterkit: error: cannot reach the control channel tcp://127.0.0.1:1")
+    assert capsys.readouterr().err.startswith(
+        "meterkit control: error: cannot reach the control channel tcp://127.0.0.1:1"
+    )
     assert main(["control", "http://x", "status"]) == 2
 
 
@@ -156,7 +158,7 @@ def test_meterkit_serve_process_prints_its_control_endpoint_and_obeys_it() -> No
         assert out.returncode == 0 and out.stdout.startswith("ok button: level 3 for the next session until ")
         out = subprocess.run([*run, "power", "sideways"], capture_output=True, text=True, timeout=30)
         assert out.returncode == 1
-        assert out.stderr == "meterkit: error: control: power down | power up [cover-open|cover-closed]\n"
+        assert out.stderr == "meterkit control: error: control: power down | power up [cover-open|cover-closed]\n"
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0

@@ -59,9 +59,9 @@ def test_listen_decodes_other_manufacturers_reports_the_broken_one_and_goes_on(
     assert [d["identification"]["ident"] for d in docs] == ["KAIFA-METER", "Q3DB1024 V3.04", "MT382-1000", "53710000_A"]
     assert [d["crc_ok"] for d in docs] == [True, None, True, True]
     errors = err.strip().splitlines()
-    assert errors[0].startswith("meterkit: broken telegram: CRC mismatch: the telegram says 6796")
+    assert errors[0].startswith("meterkit listen: broken telegram: CRC mismatch: the telegram says 6796")
     assert "001581.124" in errors[0]  # its bytes are shown
-    assert errors[1].startswith("meterkit: broken telegram: skipped 47 bytes of noise")
+    assert errors[1].startswith("meterkit listen: broken telegram: skipped 47 bytes of noise")
 
 
 def test_listen_says_when_the_line_closes_before_count_telegrams(capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,8 +39,8 @@ def test_piped_commands_share_one_sign_on_and_a_refusal_does_not_end_the_shell(
     assert err.count("/?!<CR><LF>") == 1  # one sign-on for every command
     assert "001234.567" in out and "1.8.2 set to 000002.000" in out
     assert out.count("000002.000") == 2  # the write, and the read after it
-    assert "meterkit: error: the meter refused R1 9.9.9: ERUNKNOWN (unknown address)" in err
-    assert "meterkit: error: unknown command 'frobnicate'" in err
+    assert "meterkit shell: error: the meter refused R1 9.9.9: ERUNKNOWN (unknown address)" in err
+    assert "meterkit shell: error: unknown command 'frobnicate'" in err
     assert "signed off" in err and meter.registers["1.8.2"].value == "000002.000"
     assert err.count("R1<STX>1.8.0") == 1  # nothing after break
 

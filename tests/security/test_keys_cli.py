@@ -38,7 +38,7 @@ def test_new_master_derive_package_inspect(
     assert master.read_text().strip() not in pkg.read_text()
     monkeypatch.setenv("METERKIT_KEY_PASSPHRASE", "wrong")
     assert main(["keys", "inspect", str(pkg)]) == 1
-    assert "wrong passphrase or the package was altered" in capsys.readouterr().err
+    assert "wrong passphrase (METERKIT_KEY_PASSPHRASE) or the package was altered" in capsys.readouterr().err
 
 
 @pytest.mark.e2e

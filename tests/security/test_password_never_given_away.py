@@ -49,7 +49,7 @@ def _gave_away(fake: FakeMeter) -> bool:
 
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("meterkit: error: ")
+    assert len(lines) == 1 and lines[0].startswith(("meterkit get: error: ", "meterkit read: error: "))
     return lines[0]
 
 
@@ -66,7 +66,7 @@ def test_require_encryption_never_sends_the_password_to_a_meter_without_a_challe
         assert main([*argv, "--allow-plain-password"]) == 1  # not even when allowed
     assert not _gave_away(fake) and fake.received.startswith(b"/?!\r\n")
     line = _one_error_line(capsys)
-    assert "meterkit: error:" in line and ("--require-encryption" in line or "sends no challenge" in line)
+    assert ": error:" in line and ("--require-encryption" in line or "sends no challenge" in line)
 
 
 def test_a_clear_password_needs_allow_plain_password(pw_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

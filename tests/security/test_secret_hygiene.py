@@ -137,7 +137,7 @@ def test_an_empty_or_missing_password_file_is_one_error_line(
     (tmp_path / "empty").write_text("\n")
     assert main(["get", "socket://127.0.0.1:1", "1.8.0", "--password-file", str(tmp_path / "empty")]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"meterkit: error: {tmp_path / 'empty'}: the password file is empty"
+        f"meterkit get: error: {tmp_path / 'empty'}: the password file is empty"
     ]
     assert main(["get", "socket://127.0.0.1:1", "1.8.0", "--password-file", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -162,7 +162,7 @@ def test_keys_package_refuses_to_overwrite_an_existing_file_without_force(
     argv = _package_argv(tmp_path, out)
     assert main(argv) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"meterkit: error: {out} exists; refusing to overwrite a key package (--force replaces it)"
+        f"meterkit keys package: error: {out} exists; refusing to overwrite a key package (--force replaces it)"
     ]
     assert out.read_text() == "the work order of yesterday"
     os.chmod(out, 0o644)
@@ -178,7 +178,7 @@ def test_keys_package_refuses_a_passphrase_under_12_characters(
     out = tmp_path / "order.json"
     assert main(_package_argv(tmp_path, out)) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
-        "meterkit: error: the package passphrase needs at least 12 characters"
+        "meterkit keys package: error: the package passphrase needs at least 12 characters"
     ]
     assert not out.exists()
     monkeypatch.setenv("METERKIT_KEY_PASSPHRASE", "twelve chars")

@@ -1,6 +1,6 @@
 """Reading and checking load-profile files (CSV or Parquet).
 
-Format (DESIGN.md): ``timestamp`` (ISO-8601, end of the interval), either ``kw`` (average power over the interval)
+Format (docs/analytics.md): ``timestamp`` (ISO-8601, end of the interval), either ``kw`` (average power over the interval)
 or ``kwh`` (energy in the interval), optional ``meter``.  Energies are held as integers in milli-watt-hours
 (``mWh``), time-major (one row per interval, one column per meter), on a grid that starts at a full hour of local
 time in the billing time zone (``tz``; the UTC offset at the start of the profile decides, so Asia/Kolkata's grid

@@ -1,7 +1,8 @@
 """The ``meterkit`` command: one typer app; each command lives in its own module.
 
-Exit codes (stable interface): 0 ok, 1 protocol or device error (one-line message on stderr),
-2 usage error.  Every command is testable through :func:`main` with an argv list.
+Exit codes (stable interface): 0 ok, 1 protocol, device or data error, 2 usage error; every error is one line on
+stderr, ``meterkit <command>: error: <message>`` (see :mod:`meterkit.cli.errors`).  Every command is testable through
+:func:`main` with an argv list.
 """
 
 from __future__ import annotations
@@ -10,19 +11,26 @@ import sys
 from collections.abc import Sequence
 
 import typer
-from rich.console import Console
+import typer.core
+import typer.main
+from typer._click.exceptions import NoArgsIsHelpError
 
 from ..errors import MeterkitError
 from . import client_cmds, demand, demo, keys, listen, poll, serve, shell
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, command_path, report
+from .helpstyle import dress
 
-__all__ = ["app", "main"]
+__all__ = ["app", "build_command", "main"]
+
+HELP_OPTIONS = ["-h", "--help"]
 
 app = typer.Typer(
     name="meterkit",
     help="Electricity meters and their IEC 62056-21 optical port: virtual meter, client, analytics, keys.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": HELP_OPTIONS},
 )
 
 
@@ -42,35 +50,53 @@ for _module in (serve, client_cmds, demand, keys, demo, listen, shell, poll):
     _module.register(app)
 
 
+def _usage_message(exc: typer.TyperException) -> str:
+    if isinstance(exc, typer.BadParameter) and exc.param is None and exc.param_hint is None:
+        return exc.message  # raised by a command with its own wording: no "Invalid value: " in front
+    return exc.format_message()
+
+
+def build_command() -> typer.core.TyperGroup:
+    """The click command tree of :data:`app`, with meterkit's help display (:mod:`meterkit.cli.helpstyle`)."""
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    dress(command, HELP_OPTIONS)
+    return command
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    command = build_command()
+    where = command_path(command, args)
     try:
-        result = app(args=args, prog_name="meterkit", standalone_mode=False)
+        result = command.main(args=args, prog_name="meterkit", standalone_mode=False)
     except MeterkitError as exc:
-        err.print(f"meterkit: error: {exc}", markup=False)
-        return 1
+        report(where, str(exc), sys.stderr)
+        return EXIT_ERROR
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
-        err.print("meterkit: aborted", markup=False)
-        return 1
-    except OSError as exc:  # a file named on the command line cannot be written or read
-        where = f": {exc.filename}" if exc.filename else ""
-        err.print(f"meterkit: error: {exc.strerror or exc}{where}", markup=False)
-        return 1
+        report(where, "aborted", sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
-        err.print("meterkit: interrupted", markup=False)
-        return 130
-    except Exception as exc:  # usage errors of the vendored click
-        code = getattr(exc, "exit_code", None)
-        show = getattr(exc, "show", None)
-        if isinstance(code, int) and callable(show):
-            show()
-            return code
-        raise
-    return int(result) if isinstance(result, int) else 0
+        report(where, "interrupted", sys.stderr)
+        return EXIT_INTERRUPTED
+    except NoArgsIsHelpError as exc:  # a group without its command: the help, as click shows it
+        exc.show()
+        return exc.exit_code
+    except typer.TyperException as exc:  # click's usage errors (exit 2) and its other errors (exit 1)
+        ctx = getattr(exc, "ctx", None)
+        path = ctx.command_path if ctx is not None else where
+        message = _usage_message(exc)
+        if exc.exit_code == 2:
+            message += f" (see '{path} --help')"
+        report(path, message, sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # a file the command was given cannot be opened or written
+        report(where, f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}", sys.stderr)
+        return EXIT_ERROR
+    return int(result) if isinstance(result, int) else EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

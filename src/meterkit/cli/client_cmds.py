@@ -290,12 +290,10 @@ def register(app: typer.Typer) -> None:
             title = f"{ident.manufacturer} {ident.ident} (mode {readout.mode}, Z={ident.baud_char})"
             print_datasets(console(), readout.datasets, title=title, caption=readout_caption(readout))
         if not readout.complete:
-            _err().print(
-                f"meterkit: error: the readout ended without ETX/BCC; only the {len(readout.datasets)} complete "
-                "data sets are shown (not verified)",
-                markup=False,
+            raise DeviceError(
+                f"the readout ended without ETX/BCC; only the {len(readout.datasets)} complete "
+                "data sets are shown (not verified)"
             )
-            return 1
         check_verified(client, accept_bad_bcc)
         return 0
 
@@ -347,7 +345,7 @@ def register(app: typer.Typer) -> None:
             caption = "BCC MISMATCH: not verified" if client.unverified else None
             print_datasets(console(), found, caption=caption)
         for r in refused:
-            _err().print(f"meterkit: error: {r}", markup=False)
+            _err().print(f"meterkit get: error: {r}", markup=False)
         check_verified(client, accept_bad_bcc)
         if refused:
             raise typer.Exit(1)
@@ -371,8 +369,8 @@ def register(app: typer.Typer) -> None:
         wake_up: WakeOpt = False,
         trace: TraceOpt = False,
     ) -> int:
-        """Write one register (W1).  Values in the spelling of the configuration (``sliding 15/1``) are translated to
-        the register's wire form (``sliding 15 1``)."""
+        """Write one register (W1).  Values in the spelling of the configuration ("sliding 15/1") are translated to
+        the register's wire form ("sliding 15 1")."""
         auth = _auth(
             password,
             key_file,
@@ -485,7 +483,7 @@ def register(app: typer.Typer) -> None:
         ],
         timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the reply.")] = 5.0,
     ) -> int:
-        """Operate a served meter's physical inputs (``meterkit serve --control``): one command, one reply."""
+        """Operate a served meter's physical inputs (meterkit serve --control): one command, one reply."""
         try:
             reply = send_control(url, " ".join(command), timeout=timeout)
         except ConfigError as exc:

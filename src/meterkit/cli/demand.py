@@ -22,6 +22,7 @@ from ..analytics.loadprofile import read_load_profile
 from ..analytics.plot import COLORS, PLOT_SUFFIXES
 from ..analytics.threshold import assess
 from ..errors import ConfigError
+from .errors import usage_error
 from .render import console
 
 __all__ = ["register"]
@@ -36,10 +37,7 @@ class Format(StrEnum):
 
 def _usage(message: str) -> NoReturn:
     """A usage error: one line on stderr, exit code 2."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"meterkit demand: usage error: {message}", markup=False
-    )
-    raise typer.Exit(2)
+    usage_error(message)
 
 
 def _decimal(text: str | None, what: str) -> Decimal | None:

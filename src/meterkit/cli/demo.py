@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -21,13 +22,14 @@ from rich.table import Table
 
 from ..analytics import compute_demand, parse_window, read_load_profile
 from ..client import MeterClient, PasswordAuthenticator
+from ..errors import DataError
 from ..meter.config import load_config
 from ..meter.virtual import VirtualMeter, demo_config_path, load_virtual_meter
 from ..transport import open_transport
 from ..transport.server import start_server
 from .render import console
 
-__all__ = ["DemoRow", "faq_profile_path", "register", "run_demo"]
+__all__ = ["DemoRow", "describe_profile", "faq_profile_path", "register", "run_demo"]
 
 
 def faq_profile_path() -> Path:
@@ -78,9 +80,28 @@ def _read_md_over_tcp(meter: VirtualMeter, password: str) -> tuple[str, str, str
     return ds.values[0].value, ds.values[0].unit, ds.values[1].value if len(ds.values) > 1 else ""
 
 
+def describe_profile(profile: Path) -> str:
+    """What the demo runs, e.g. ``2026-11-02 09:00-09:30 UTC, 30 readings of 1 min``; a profile the demo cannot
+    compare (not one-minute data, several meters) is a :class:`~meterkit.errors.DataError`."""
+    lp = read_load_profile(profile)
+    if lp.step_s != 60 or len(lp.meters) != 1:
+        raise DataError(
+            f"{profile}: the demo compares fixed 15 with sliding 15/1 on one meter and needs one-minute readings "
+            f"of one meter (this file: {lp.step_s // 60 or lp.step_s} "
+            f"{'min' if lp.step_s >= 60 else 's'} intervals, {len(lp.meters)} meter(s)); "
+            "use meterkit demand for other data"
+        )
+    ends = lp.end_times() if lp.valid is None else lp.end_times()[lp.valid[:, 0]]
+    first = ends[0].item() - timedelta(seconds=lp.step_s)
+    last = ends[-1].item()
+    day = "" if last.date() == first.date() else f"{last:%Y-%m-%d} "
+    return f"{first:%Y-%m-%d %H:%M}-{day}{last:%H:%M} UTC, {len(ends)} readings of 1 min"
+
+
 def run_demo(profile: Path | None = None) -> list[DemoRow]:
     """Run the example; returns the rows the command prints."""
     profile = profile or faq_profile_path()
+    describe_profile(profile)
     batch = compute_demand(read_load_profile(profile), [parse_window("fixed 15"), parse_window("sliding 15/1")])
     rows = []
     for window, result in zip(("fixed 15", "sliding 15/1"), batch, strict=True):
@@ -100,8 +121,9 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """The reference FAQ's example: fixed 141 kW against sliding 157 kW, read over the optical port."""
         out = console()
+        what = describe_profile(profile or faq_profile_path())
         out.print(
-            "[bold]meterkit demo[/]: one load profile (09:00-09:30, a reading a minute) through two virtual meters; "
+            f"[bold]meterkit demo[/]: one load profile ({what}) through two virtual meters; "
             "their maximum-demand register 1.6.0 is read over the IEC 62056-21 optical port (TCP loopback)."
         )
         rows = run_demo(profile)

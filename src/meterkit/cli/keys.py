@@ -15,9 +15,19 @@ from ..clock import SystemClock
 from ..errors import ConfigError
 from ..security.keys import MeterIdentity, derive_meter_key, parse_key_hex, valid_hhu_id
 from ..security.package import MIN_PASSPHRASE_LEN, open_package, write_package
+from .errors import usage_error
 from .render import console
 
 __all__ = ["register"]
+
+PASSPHRASE_ENV = "METERKIT_KEY_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
+PassphraseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--passphrase",
+        help=f"Package passphrase (default: ${PASSPHRASE_ENV}; prefer the variable, a command line is visible to others).",
+    ),
+]
 
 
 def _master(path: Path) -> bytes:
@@ -28,9 +38,9 @@ def _master(path: Path) -> bytes:
 
 
 def _passphrase(given: str | None, *, new: bool = False) -> str:
-    value = given if given is not None else os.environ.get("METERKIT_KEY_PASSPHRASE")
+    value = given if given is not None else os.environ.get(PASSPHRASE_ENV)
     if not value:
-        raise ConfigError("give the package passphrase in METERKIT_KEY_PASSPHRASE (or --passphrase)")
+        raise ConfigError(f"give the package passphrase in {PASSPHRASE_ENV} (or --passphrase)")
     if new and len(value) < MIN_PASSPHRASE_LEN:
         raise ConfigError(f"the package passphrase needs at least {MIN_PASSPHRASE_LEN} characters")
     return value
@@ -72,6 +82,8 @@ def register(app: typer.Typer) -> None:
         version: Annotated[int, typer.Option("--version", help="Key version.")] = 1,
     ) -> int:
         """Print one meter's key (hex): its [security] level2_key / level3_key at manufacture, or a rotation."""
+        if level not in (2, 3):
+            usage_error(f"--level {level}: a meter has keys for levels 2 and 3 only")
         (identity,) = _meters(meter)
         typer.echo(derive_meter_key(_master(master), identity, level, version).hex().upper())
         return 0
@@ -88,7 +100,7 @@ def register(app: typer.Typer) -> None:
         ] = "1",
         valid_days: Annotated[float, typer.Option("--valid-days", help="Days until the package expires.")] = 7.0,
         issuer: Annotated[str, typer.Option("--issuer", help="Who issued it.")] = "key-server",
-        passphrase: Annotated[str | None, typer.Option("--passphrase", hidden=True)] = None,
+        passphrase: PassphraseOpt = None,
         force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     ) -> int:
         """Issue an expiring, encrypted package with only the keys of the meters on one work order.
@@ -139,7 +151,7 @@ def register(app: typer.Typer) -> None:
     @keys.command("inspect")
     def inspect(
         package_file: Annotated[Path, typer.Argument(help="Key package.")],
-        passphrase: Annotated[str | None, typer.Option("--passphrase", hidden=True)] = None,
+        passphrase: PassphraseOpt = None,
     ) -> int:
         """Show a package's metadata (never the keys)."""
         pkg = open_package(package_file, _passphrase(passphrase), now=SystemClock().now())

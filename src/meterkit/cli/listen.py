@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from ..client.listener import BrokenTelegram, Telegram, listen
+from ..errors import DeviceError
 from ..iec62056_21.trace import FrameRecord, printable
 from .client_cmds import PortArg, TraceOpt, open_port
 from .render import console, datasets_json, print_datasets
@@ -83,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 trace=hook if trace else None,
             ):
                 if isinstance(item, BrokenTelegram):
-                    err.print(f"meterkit: broken telegram: {item.reason}: {printable(item.data)}", markup=False)
+                    err.print(f"meterkit listen: broken telegram: {item.reason}: {printable(item.data)}", markup=False)
                     continue
                 seen += 1
                 if fmt is Output.json:
@@ -97,6 +98,5 @@ def register(app: typer.Typer) -> None:
         finally:
             transport.close()
         if count is not None and seen < count:
-            err.print(f"meterkit: error: the line closed after {seen} of {count} telegrams", markup=False)
-            return 1
+            raise DeviceError(f"the line closed after {seen} of {count} telegrams")
         return 0

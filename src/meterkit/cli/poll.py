@@ -17,13 +17,13 @@ from ..collector.poll import Collector, PollSettings, Summary
 from ..collector.store import ProfileStore
 from ..collector.targets import Credentials, Target, parse_addresses, read_password_file
 from ..errors import ConfigError
+from .errors import usage_error
 
 __all__ = ["register"]
 
 
 def _usage(message: str) -> NoReturn:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"meterkit poll: usage error: {message}", markup=False)
-    raise typer.Exit(2)
+    usage_error(message)
 
 
 def _plan(
@@ -153,7 +153,7 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--per-endpoint", help="Meters read at a time on the endpoint (a bus: 1).")
         ] = 1,
     ) -> int:
-        """Read many meters' load profiles (and registers) into partitioned Parquet; ``meterkit demand DIR --dask``
+        """Read many meters' load profiles (and registers) into partitioned Parquet; "meterkit demand DIR --dask"
         reads the result."""
         if timeout <= 0 or retries < 0 or per_endpoint < 1:
             _usage("--timeout must be positive, --retries at least 0, --per-endpoint at least 1")

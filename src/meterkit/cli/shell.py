@@ -220,7 +220,7 @@ class ShellSession:
 
     def _fail(self, message: str) -> None:
         self.failures += 1
-        self.err.print(f"meterkit: error: {message}", markup=False)
+        self.err.print(f"meterkit shell: error: {message}", markup=False)
 
 
 def _lines(stream: TextIO, session: ShellSession, history: Path | None) -> Iterator[str]:

@@ -57,7 +57,7 @@ class KeyPackage:
 
 def _kek(passphrase: str, salt: bytes) -> bytes:
     if not passphrase:
-        raise SecurityError("a key package needs a passphrase")
+        raise SecurityError("a key package needs a passphrase: set METERKIT_KEY_PASSPHRASE")
     return Scrypt(salt=salt, length=32, **_SCRYPT).derive(passphrase.encode())
 
 
@@ -139,7 +139,7 @@ def open_package(path: Path, passphrase: str, *, now: datetime) -> KeyPackage:
     try:
         plain = AESGCM(_kek(passphrase, salt)).decrypt(nonce, ciphertext, aad)
     except InvalidTag as exc:
-        raise SecurityError(f"{path}: wrong passphrase or the package was altered") from exc
+        raise SecurityError(f"{path}: wrong passphrase (METERKIT_KEY_PASSPHRASE) or the package was altered") from exc
     data = json.loads(plain)
     not_after = datetime.fromisoformat(data["not_after"])
     if now > not_after:
