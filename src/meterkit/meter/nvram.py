@@ -74,6 +74,11 @@ class MeterNv:
     def has_snapshot(self) -> bool:
         return self.store.conn.execute("SELECT 1 FROM meter_snapshot").fetchone() is not None
 
+    def clear_profile(self) -> None:
+        """Delete the stored load profile (``PROFILE.RESET``)."""
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM load_profile")
+
     def attach(self) -> None:
         self.meter.listeners.append(self._on_change)
 

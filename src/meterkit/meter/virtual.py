@@ -183,7 +183,7 @@ class VirtualMeter:
             else:
                 if self._saturated:
                     self._saturation_ended()
-            meter.phase_inputs = phases
+            meter.set_phase_inputs(phases)
             meter.step(measure(phases, frequency), step_s, relay_closed=self.security.relay_connected)
         if self.follow_clock:
             epoch = int(meter.now.timestamp())
@@ -194,7 +194,7 @@ class VirtualMeter:
         """Inputs beyond the measuring range are measured at the range (F.F bit 3, logged when it starts)."""
         if not self._saturated:
             self._saturated = True
-            self.meter.error_register |= _RANGE_BIT
+            self.meter.set_error_bits(_RANGE_BIT, mask=_RANGE_BIT)
             worst = ", ".join(f"L{i} {ph.voltage_v:g} V {ph.current_a:g} A" for i, ph in enumerate(phases, start=1))
             self.meter.log(
                 6,
@@ -208,7 +208,7 @@ class VirtualMeter:
 
     def _saturation_ended(self) -> None:
         self._saturated = False
-        self.meter.error_register &= ~_RANGE_BIT
+        self.meter.set_error_bits(0, mask=_RANGE_BIT)
         self.meter.log(6, "input back within the measuring range")
 
     def set_phases(self, phases: tuple[PhaseInput, ...]) -> None:
@@ -267,18 +267,23 @@ class VirtualMeter:
             or sum(r.get("A+", 0) for r in self.meter.registers.tariffs.values()) != regs["A+"]
         ):
             bits |= 4
-        self.meter.error_register = bits
-        self.meter.self_test_result = "OK" if bits == 0 else f"ERR {bits:02X}"
-        self.meter.log(10, f"self-test {self.meter.self_test_result}")
+        result = "OK" if bits == 0 else f"ERR {bits:02X}"
+        self.meter.set_error_bits(bits)
+        self.meter.set_self_test_result(result)
+        self.meter.log(10, f"self-test {result}")
         self.save()
-        return self.meter.self_test_result
+        return result
 
     def save(self) -> None:
         self.nv.save_snapshot()
 
     def clear_profile(self) -> None:
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM load_profile")
+        """Forget the load profile, in memory and in the NV memory."""
+        self.meter.clear_profile()
+        self.nv.clear_profile()
+
+    def connect_relay(self) -> None:
+        self.security.connect_relay()
 
     # --- replay ---------------------------------------------------------------------------------------
 

@@ -396,16 +396,21 @@ class SecuritySession:
         return SessionReply(messages=(Ack(),))
 
     def authorize(
-        self, *, operation: Literal["read", "write", "execute"], required_level: int, name: str
+        self,
+        *,
+        operation: Literal["read", "write", "execute"],
+        required_level: int,
+        name: str,
+        cover: bool | None = None,
     ) -> ErrorAnswer | None:
-        """None if allowed; else the error to answer.  Writes and executes need level 3 and the cover open within
-        the write window (level 4)."""
+        """None if allowed; else the error to answer.  Writes and executes (unless ``cover`` is False) also need the
+        cover open within the write window (level 4)."""
         port = self.port
         if self.level < required_level:
             if operation != "read":
                 port.log.add(port.now(), "WRITE_DENIED_LEVEL", name)
             return ErrorAnswer(text="ER02")
-        if operation == "read":
+        if not (operation != "read" if cover is None else cover):
             return None
         now = port.now()
         window = timedelta(minutes=port.config.write_window_min)
