@@ -7,6 +7,7 @@ clock runs it live.  Everything that must survive a power cut goes through :clas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -356,7 +357,7 @@ class Meter:
             for key, md in maxima.items():
                 if md is not None:
                     engine = self.tariff_engines[key] = self._engine(new)
-                    engine.maximum = md
+                    engine.keep_maximum(md)
             self._capture_end = _floor(new, self._capture_s) + timedelta(seconds=self._capture_s)
         self.now = new
         self._next_reset = self._reset_after(new)
@@ -368,11 +369,11 @@ class Meter:
         self.engines = {q: self._engine(self.now, config) for q in DEMAND_QUANTITIES}
         self.tariff_engines = {}
         for q in DEMAND_QUANTITIES:
-            self.engines[q].maximum = kept.get(q)
+            self.engines[q].keep_maximum(kept.get(q))
         for key, md in kept.items():
             if "/T" in key and md is not None:
                 engine = self.tariff_engines[key] = self._engine(self.now, config)
-                engine.maximum = md
+                engine.keep_maximum(md)
         self.log(9, f"demand set to {config}")
 
     # --- registers ------------------------------------------------------------------------------------
@@ -434,6 +435,16 @@ class Meter:
     def set_self_test_result(self, result: str) -> None:
         self.self_test_result = result
 
+    def subscribe(self, listener: Callable[[str, object], None]) -> None:
+        """Call ``listener`` with every change the NV memory must commit (see :attr:`listeners`)."""
+        self.listeners.append(listener)
+
+    def restore_records(self, *, profile: list[ProfileRow], history: list[BillingRecord], events: list[Event]) -> None:
+        """The load profile, billing history and event log as read back from the NV memory."""
+        self.profile = list(profile)
+        self.history = list(history)[-self.config.billing.history :]
+        self.events = list(events)
+
     def clear_profile(self) -> None:
         """Forget the captured load profile (``PROFILE.RESET``; the NV memory is cleared by its owner)."""
         self.profile.clear()
@@ -481,7 +492,7 @@ class Meter:
             k: DemandEngine.from_state(self.demand_config, s) for k, s in snap["tariff_engines"].items()
         }
         for engine in [*self.engines.values(), *self.tariff_engines.values()]:
-            engine.places = self._places  # the display scale of the configuration in force
+            engine.set_places(self._places)  # the display scale of the configuration in force
         self.reset_count = int(snap["reset_count"])
         self.last_reset = None if snap["last_reset"] is None else datetime.fromisoformat(snap["last_reset"])
         self._capture_end = datetime.fromisoformat(snap["capture_end"])

@@ -374,6 +374,16 @@ class DemandEngine:
     def powered(self) -> bool:
         return not self._down
 
+    def keep_maximum(self, md: MaximumDemand | None) -> None:
+        """Carry over the maximum of the period from an engine this one replaces (new settings, clock set)."""
+        self.maximum = md
+
+    def set_places(self, places: int) -> None:
+        """The resolution of new values in kW decimal places (the display scale of the configuration in force)."""
+        if places not in PLACES.values():
+            raise ConfigError(f"demand resolution must be one of {sorted(PLACES.values())} decimal places of kW")
+        self.places = places
+
     def reset_maximum(self, at: datetime | None = None) -> MaximumDemand | None:
         """Billing reset at ``at``: return the MD and clear it.
 

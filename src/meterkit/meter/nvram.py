@@ -80,7 +80,7 @@ class MeterNv:
             conn.execute("DELETE FROM load_profile")
 
     def attach(self) -> None:
-        self.meter.listeners.append(self._on_change)
+        self.meter.subscribe(self._on_change)
 
     def _snapshot_sql(self) -> tuple[str, tuple[str]]:
         self.snapshot_at = self.meter.now
@@ -132,8 +132,7 @@ class MeterNv:
             return
         snap: dict[str, Any] = json.loads(row[0])
         self.meter.restore(snap)
-        m = self.meter
-        m.profile = [
+        profile = [
             ProfileRow(
                 end=datetime.fromisoformat(r[0]), a_plus=r[1], a_minus=r[2], r_plus=r[3], r_minus=r[4], status=r[5]
             )
@@ -142,11 +141,11 @@ class MeterNv:
                 (self._keep_rows,),
             )
         ][::-1]
-        m.history = []
+        history = []
         for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n"):
             data = json.loads(body)
             maxima = {k: (tuple(v) if v is not None else None) for k, v in data["maxima"].items()}
-            m.history.append(
+            history.append(
                 BillingRecord(
                     at=datetime.fromisoformat(at),
                     reason=data["reason"],
@@ -155,8 +154,8 @@ class MeterNv:
                     tariff_energy=data.get("tariff_energy", {}),
                 )
             )
-        del m.history[: max(0, len(m.history) - m.config.billing.history)]
-        m.events = [
+        events = [
             Event(at=datetime.fromisoformat(at), code=code, text=text)
             for at, code, text in self.store.conn.execute("SELECT at, code, text FROM event_log ORDER BY n")
         ]
+        self.meter.restore_records(profile=profile, history=history, events=events)

@@ -216,6 +216,11 @@ class VirtualMeter:
         self.live.set(phases)
         self.source = self.live
 
+    def set_frequency(self, hz: float) -> None:
+        """Live control: the mains frequency of the measurements from now on."""
+        metrology = self.config.metrology.model_copy(update={"frequency_hz": hz})
+        self.config = self.config.model_copy(update={"metrology": metrology})
+
     def set_clock(self, when: datetime) -> None:
         self.meter.set_clock(when.astimezone(UTC))
         if isinstance(self.clock, SimulatedClock):

@@ -249,6 +249,18 @@ class PortSecurity:
         self.button_until = self.now() + timedelta(minutes=self.config.write_window_min)
         self.log.add(self.now(), "BUTTON")
 
+    def take_button(self, now: datetime) -> bool:
+        """Whether a sealed-button press grants the session starting ``now`` level 3 (a press serves one session)."""
+        if self.button_until is None or now > self.button_until:
+            return False
+        self.button_until = None
+        self.note_level3(now)
+        return True
+
+    def note_level3(self, now: datetime) -> None:
+        """A level-3 session was authorised ``now`` (a cover opened soon after is authorised, not a tamper)."""
+        self.last_l3 = now
+
     def power_down(self) -> None:
         self.store.set_value("security.cover_open", "1" if self.cover_open else "0")
 
@@ -312,10 +324,8 @@ class SecuritySession:
         A sealed-button press in the window before grants this session level 3."""
         port = self.port
         now = port.now()
-        if port.button_until is not None and now <= port.button_until:
-            port.button_until = None
+        if port.take_button(now):
             self.level = 3
-            port.last_l3 = now
             port.log.add(now, "AUTH_OK", "level 3 by sealed button")
         self._challenge = self._salt = port.next_challenge()
         return operand_text(self._challenge, port.key_versions, port.identity.serial)
@@ -386,7 +396,7 @@ class SecuritySession:
         self.level = max(self.level, level)
         port.lockout.succeeded(kind)
         if level >= 3:
-            port.last_l3 = now
+            port.note_level3(now)
         key = port.password_key if by_password else keys[level]
         if port.config.encrypt_reads and key is not None:
             self.cipher = AnswerCipher(session_key(key, challenge, port.identity, level), port.identity, level)

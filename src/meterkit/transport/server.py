@@ -330,6 +330,10 @@ class ServerHandle:
     _fds: list[int] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
 
+    def own_fds(self, *fds: int) -> None:
+        """File descriptors to close with the handle."""
+        self._fds.extend(fds)
+
     async def close(self) -> None:
         for server in self._servers:
             server.close()
@@ -418,7 +422,7 @@ async def start_server(
 def _open_pty(handle: ServerHandle, spawn: Callable[..., None]) -> str:
     """A raw pseudo-terminal; the meter keeps the slave open so the master never sees EIO between clients."""
     master, slave = os.openpty()
-    handle._fds += [master, slave]
+    handle.own_fds(master, slave)
     tty.setraw(slave)
     initial = termios.tcgetattr(slave)
     path = os.ttyname(slave)
