@@ -33,8 +33,6 @@ KNOWN = {
     ("meterkit.security.answer_crypto", "meterkit.iec62056_21.dataset"),  # encrypts data sets
     ("meterkit.security.answer_crypto", "meterkit.iec62056_21.messages"),
     ("meterkit.meter.sources", "meterkit.analytics.loadprofile"),  # the load-profile reader moves to a neutral module
-    ("meterkit.security.port", "meterkit.iec62056_21.application"),  # until security returns decisions
-    ("meterkit.security.port", "meterkit.iec62056_21.messages"),
 }
 
 

@@ -505,7 +505,7 @@ class Meter:
         self.device_address = str(snap.get("device_address", self.device_address))
         self.baud_char = str(snap.get("baud_char", self.baud_char))
         self.reset_day = int(snap.get("reset_day", self.reset_day))
-        self.md_reset_count = int(snap.get("md_reset_count", self.reset_count))
-        cumulative = snap.get("cumulative_md", {})
+        self.md_reset_count = int(snap["md_reset_count"])  # older files get it from their migration
+        cumulative = snap["cumulative_md"]
         self._cumulative = {q: Decimal(str(cumulative.get(q, "0"))) for q in DEMAND_QUANTITIES}
         self._next_reset = self._reset_after(self.now)

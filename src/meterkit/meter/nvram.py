@@ -46,25 +46,10 @@ class MeterNv:
     def __init__(self, store: NvStore, meter: Meter) -> None:
         self.store = store
         self.meter = meter
-        self._migrate_profile()
         store.ensure_schema(*SCHEMA)
         #: the meter time of the last committed snapshot
         self.snapshot_at = meter.now
         self._keep_rows = meter.config.load_profile.keep_days * 1440 // meter.config.load_profile.capture_min
-
-    def _migrate_profile(self) -> None:
-        """State files written before profile rows were keyed by capture order had ``end_ts`` as primary key."""
-        cols = [r[1] for r in self.store.conn.execute("PRAGMA table_info(load_profile)")]
-        if not cols or "n" in cols:
-            return
-        with self.store.transaction() as conn:
-            conn.execute("ALTER TABLE load_profile RENAME TO load_profile_old")
-            conn.execute(_PROFILE_TABLE)
-            conn.execute(
-                "INSERT INTO load_profile(end_ts, a_plus, a_minus, r_plus, r_minus, status) "
-                "SELECT end_ts, a_plus, a_minus, r_plus, r_minus, status FROM load_profile_old ORDER BY end_ts"
-            )
-            conn.execute("DROP TABLE load_profile_old")
 
     def last_alive(self) -> datetime | None:
         """The meter time of the last commit (snapshot or event), None if never recorded."""

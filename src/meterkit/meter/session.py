@@ -33,14 +33,17 @@ from ..iec62056_21.events import (
     ReadoutRequested,
 )
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
+from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
 from .catalogue import catalogue
 from .core import Refusal
 from .registers import energy_text, port_safe, read_register, split_value
 from .service import MeterService
 from .tou import port_read, with_port_write
 
-__all__ = ["EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "MeterSession"]
+__all__ = ["AUTH_ERROR", "EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "MeterSession"]
 
+#: The one answer to every failed authentication, whatever the cause (after :data:`AUTH_FAILURE_DELAY`).
+AUTH_ERROR = ErrorAnswer(text="ER10")
 #: lines (data sets) per block of an R6 partial-block answer (the first block also holds the header)
 PARTIAL_BLOCK_LINES = 16
 #: at most this many characters of an event text are kept (P.98 shows them in values of 128 characters)
@@ -118,12 +121,21 @@ class MeterSession:
     def _authorize(
         self, operation: Literal["read", "write", "execute"], level: int, name: str, *, cover: bool | None = None
     ) -> ErrorAnswer | None:
-        denied = self.sec.authorize(operation=operation, required_level=level, name=name, cover=cover)
-        if denied is None:
+        """None if the security grants ``operation``; else its denial as the port's error answer."""
+        decision = self.sec.authorize(operation=operation, required_level=level, name=name, cover=cover)
+        if isinstance(decision, Granted):
             return None
-        if denied.text == "ER02":
+        if decision.reason is Denial.LEVEL:
             return self._refuse("ER02", f"access level {level} needed to {operation} {name}, session has {self.level}")
-        return self._refuse(denied.text)
+        return self._refuse("ER06")
+
+    def _authenticate(self, cmd: CommandMessage) -> SessionReply:
+        """P1/P2: every failure, locked or not, is the same ER10 after the same delay."""
+        value = cmd.data_set.value if cmd.data_set is not None else ""
+        decision = self.sec.authenticate(cmd.command_type, value)
+        if isinstance(decision, Granted):
+            return SessionReply(messages=(Ack(),))
+        return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
 
     # --- commands -------------------------------------------------------------------------------------
 
@@ -137,7 +149,8 @@ class MeterSession:
         if isinstance(reply, SessionReply):
             return reply
         if isinstance(reply, DataAnswer):  # encrypted when the session has an answer key
-            datasets = self.sec.protect(reply.datasets)
+            cipher = self.sec.cipher
+            datasets = reply.datasets if cipher is None else cipher.seal(reply.datasets)
             if cmd.code == "R6" and len(datasets) > PARTIAL_BLOCK_LINES:
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]
@@ -148,9 +161,8 @@ class MeterSession:
     def _dispatch(self, cmd: CommandMessage) -> Message | SessionReply:
         code = cmd.code
         ds = cmd.data_set
-        handled = self.sec.handle_command(cmd)
-        if handled is not None:
-            return handled
+        if cmd.command == "P":
+            return self._authenticate(cmd)
         if ds is None:
             return self._refuse("ER04", f"{code} needs a data set")
         if code in ("R1", "R2", "R5", "R6"):

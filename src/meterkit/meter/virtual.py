@@ -27,7 +27,7 @@ from ..errors import ConfigError
 from ..headend import AlarmOutbox
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
-from ..storage import NvStore
+from ..storage import NvSecurityStore, NvStore
 from .config import MeterConfig, load_config
 from .core import Meter
 from .metrology import PhaseInput, measure
@@ -128,7 +128,7 @@ class VirtualMeter:
             self.nv.save_snapshot()
         self.outbox = AlarmOutbox(self.store)
         self.security = PortSecurity(
-            store=self.store,
+            store=NvSecurityStore(self.store),
             identity=MeterIdentity(flag=config.identity.manufacturer, serial=config.identity.serial),
             config=SecurityConfig.from_dict(config.security),
             clock=_MeterTime(self),
