@@ -159,6 +159,7 @@ class MeterConnection:
         self._repeats = 0
         self._reaction = config.effective_reaction_time
         self._switch_pending = False
+        self._binary_request: BinaryModeRequested | None = None  # a mode E switch, reported with all leftover bytes
         if config.protocol_mode == "D" and config.push_interval is not None:
             self._timer = float("-inf")  # the first push is due at once (a past deadline means "now")
 
@@ -177,18 +178,31 @@ class MeterConnection:
         return min(candidates) if candidates else None
 
     def receive_data(self, data: bytes, now: float) -> None:
-        if self.state is MeterState.BINARY:
+        if self.state is MeterState.BINARY:  # the binary protocol owns the line; its end of stream ends mode E
+            if not data:
+                self._end("eof")
             return
         if not data:
             if self.state is not MeterState.IDLE:
                 self._end("eof")
             return
         self._last_rx = now
-        for item in self._decoder.feed(data):
-            try:
-                self._on_item(item, now)
-            except LocalProtocolError as exc:  # pragma: no cover - defensive: received bytes never raise
-                self._events.append(ProtocolViolation(error=RemoteProtocolError(str(exc))))
+        while data:
+            if self.state is MeterState.AWAIT_OPTION and self.config.binary_mode:
+                # up to the end of the option select only: after a mode E switch the rest belongs to the binary face
+                cut = data.find(b"\n") + 1 or len(data)
+                chunk, data = data[:cut], data[cut:]
+            else:
+                chunk, data = data, b""
+            for item in self._decoder.feed(chunk):
+                try:
+                    self._on_item(item, now)
+                except LocalProtocolError as exc:  # pragma: no cover - defensive: received bytes never raise
+                    self._events.append(ProtocolViolation(error=RemoteProtocolError(str(exc))))
+            if self._binary_request is not None:
+                request, self._binary_request = self._binary_request, None
+                self._events.append(BinaryModeRequested(baud=request.baud, leftover=request.leftover + data))
+                return
 
     def handle_timer(self, now: float) -> None:
         if self._decoder.buffered and now >= self._last_rx + INTER_CHAR_TIMEOUT:
@@ -236,6 +250,12 @@ class MeterConnection:
         else:
             self.state = MeterState.PROGRAMMING
         self._arm_inactivity(now)
+
+    def end_binary(self, reason: str = "binary-done") -> None:
+        """Mode E: the binary protocol has finished; the port goes back to idle at 300 Bd 7E1 (``SessionEnded``)."""
+        if self.state is not MeterState.BINARY:
+            raise LocalProtocolError(f"no binary mode to end in state {self.state.value}")
+        self._end(reason)
 
     def push(self, now: float) -> None:
         """Mode D: start a push.  Emits :class:`SignOn` (address ``""``) and ``ReadoutRequested(mode="D", baud)``;
@@ -374,7 +394,7 @@ class MeterConnection:
             self._set_line(baud, bytesize=8, parity="N")
             self.state = MeterState.BINARY
             self._timer = None
-            self._events.append(BinaryModeRequested(baud=baud, leftover=self._decoder.take_leftover()))
+            self._binary_request = BinaryModeRequested(baud=baud, leftover=self._decoder.take_leftover())
             return
         if outcome.reason:
             # unsupported or inconsistent: data readout at 300 Bd, no programming (§6.4.5.2); reported for traces
