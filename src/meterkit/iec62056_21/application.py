@@ -112,6 +112,10 @@ class SessionRunner:
         binary = app.open_binary_session if isinstance(app, BinaryApplication) else None
         return cls(connection, app.open_session, open_binary=binary)
 
+    def use_session(self, session: MeterPortSession | None) -> None:
+        """Serve the running sign-on with ``session`` (tests; the next sign-on opens its own when a factory is set)."""
+        self.session = session
+
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes from the line (``b""``: end of stream), to the binary face while it owns the line."""
         if self.binary is None:

@@ -108,7 +108,7 @@ class ConnectionPair:
 
     @session.setter
     def session(self, session: MeterPortSession | None) -> None:
-        self.runner.session = session
+        self.runner.use_session(session)
 
     @property
     def now(self) -> float:

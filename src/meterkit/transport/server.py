@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import termios
 import threading
@@ -40,6 +41,8 @@ from .pacing import line_time
 from .serial_port import apply_line, is_pty, open_serial
 
 __all__ = ["Endpoint", "ServerHandle", "SessionDriver", "serve", "start_server"]
+
+log = logging.getLogger(__name__)
 
 #: Longest real wait before the driver looks at the (possibly simulated) clock again.
 TIMER_POLL_S = 0.25
@@ -352,7 +355,7 @@ async def start_server(
         return SessionDriver(app, endpoint, clk, baud_emulation, trace, close_on_eof, powered, timer_poll)
 
     def spawn(endpoint: Endpoint, *, close_on_eof: bool) -> None:
-        task = asyncio.create_task(driver(endpoint, close_on_eof=close_on_eof).run())
+        task = asyncio.create_task(_logged(driver(endpoint, close_on_eof=close_on_eof), endpoint.name))
         handle._tasks.add(task)
         task.add_done_callback(handle._tasks.discard)
 
@@ -374,8 +377,9 @@ async def start_server(
                     task = asyncio.current_task()
                     if task is not None:
                         handle._tasks.add(task)
+                    endpoint = StreamEndpoint(reader, writer)
                     try:
-                        await driver(StreamEndpoint(reader, writer), close_on_eof=True).run()
+                        await _logged(driver(endpoint, close_on_eof=True), endpoint.name)
                     except asyncio.CancelledError:
                         pass
                     finally:
@@ -395,6 +399,16 @@ async def start_server(
         await handle.close()
         raise
     return handle
+
+
+async def _logged(driver: SessionDriver, name: str) -> None:
+    """Run one connection; an error in it ends that connection only, and is logged."""
+    try:
+        await driver.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s: the connection failed and was closed", name)
 
 
 def _open_pty(handle: ServerHandle, spawn: Callable[..., None]) -> str:
