@@ -149,3 +149,27 @@ def test_an_error_in_one_connection_is_logged_and_the_server_serves_the_next(cap
     assert second.startswith(b"/MKT5STATIC1")
     assert any("the connection failed and was closed" in r.getMessage() for r in caplog.records)
     assert first == b"" or first.startswith(b"/MKT5")
+
+
+def test_a_binary_face_plugs_into_the_virtual_meter_behind_mode_e() -> None:
+    from meterkit.iec62056_21.testing import ConnectionPair
+    from meterkit.iec62056_21.transitions import MeterState
+
+    from ..protocol.test_binary_face import EOT, EchoFace
+
+    faces: list[EchoFace] = []
+
+    def factory(_request: object) -> EchoFace:
+        faces.append(EchoFace())
+        return faces[-1]
+
+    meter = demo_meter()
+    MeterHost(meter).add_binary_face(factory)
+    pair = ConnectionPair.for_application(meter)
+    assert pair.sign_on().identification.mode_e
+    pair.client_send_raw(b"\x06252\r\n" + b"\x7e\xa0\x07" + EOT)  # HDLC-looking bytes, then the end
+    assert faces[0].received == [b"\x7e\xa0\x07" + EOT] and faces[0].closed == "binary-done"
+    assert pair.wire.sent_by("meter")[-1] == b"\x7e\xa0\x07" + EOT
+    assert pair.meter.state is MeterState.IDLE
+    meter.attach_binary_face(None)
+    assert not ConnectionPair.for_application(meter).sign_on().identification.mode_e

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..iec62056_21.application import BinarySession
+from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.trace import TraceHook
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
@@ -48,6 +50,11 @@ class MeterHost:
                 self.meter, listen, baud_emulation=baud_emulation, trace=trace, powered=lambda: self.channel.powered
             )
         )
+
+    def add_binary_face(self, factory: Callable[[BinaryModeRequested], BinarySession]) -> MeterHost:
+        """The binary protocol behind mode E on every optical endpoint (one session per mode E switch)."""
+        self.meter.attach_binary_face(factory)
+        return self
 
     def add_control(self, url: str, *, allow_remote: bool = False) -> MeterHost:
         return self.add(ControlFace(self.channel, url, allow_remote=allow_remote))

@@ -80,8 +80,8 @@ class BinarySession(Protocol):
 class BinaryApplication(Protocol):
     """A meter application with a binary face behind mode E (set ``binary_mode`` in its port configuration)."""
 
-    def open_binary_session(self, request: BinaryModeRequested) -> BinarySession:
-        """A binary session for a confirmed mode E switch."""
+    def open_binary_session(self, request: BinaryModeRequested) -> BinarySession | None:
+        """A binary session for a confirmed mode E switch (None: no binary face; binary bytes are dropped)."""
         ...
 
 
@@ -98,7 +98,7 @@ class SessionRunner:
         open_session: Callable[[], MeterPortSession] | None = None,
         *,
         session: MeterPortSession | None = None,
-        open_binary: Callable[[BinaryModeRequested], BinarySession] | None = None,
+        open_binary: Callable[[BinaryModeRequested], BinarySession | None] | None = None,
     ) -> None:
         self.connection = connection
         self.session = session
@@ -178,6 +178,8 @@ class SessionRunner:
                 self.session = None
         if isinstance(event, BinaryModeRequested) and self._open_binary is not None:
             self.binary = self._open_binary(event)
+            if self.binary is None:
+                return
             if event.leftover:
                 self._binary_reply(self.binary.receive(event.leftover), now)
             if self.binary.finished:

@@ -65,7 +65,7 @@ class ConnectionPair:
         clock: SimulatedClock | None = None,
         *,
         session_factory: Callable[[], MeterPortSession] | None = None,
-        binary_factory: Callable[[BinaryModeRequested], BinarySession] | None = None,
+        binary_factory: Callable[[BinaryModeRequested], BinarySession | None] | None = None,
     ) -> None:
         self.client = client
         self.clock = clock or SimulatedClock()

@@ -16,7 +16,7 @@ real meter's measurement does: bit 3 of ``F.F`` is set while they do, and the st
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
@@ -25,6 +25,8 @@ from pathlib import Path
 from ..clock import Clock, SimulatedClock, SystemClock
 from ..errors import ConfigError
 from ..headend import AlarmOutbox
+from ..iec62056_21.application import BinarySession
+from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
 from ..storage import NvSecurityStore, NvStore
@@ -140,6 +142,7 @@ class VirtualMeter:
             SyntheticSource(config.source, voltage, config.zone) if config.source.kind == "synthetic" else self.live
         )
         self.frozen = False
+        self._binary_face: Callable[[BinaryModeRequested], BinarySession] | None = None
         self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.self_test()
 
@@ -155,10 +158,20 @@ class VirtualMeter:
             protocol_mode=mode,
             device_address=self.meter.device_address,
             push_interval=self.config.port.push_interval_s,
+            binary_mode=self._binary_face is not None,
         )
 
     def open_session(self) -> MeterSession:
         return MeterSession(self)
+
+    def attach_binary_face(self, factory: Callable[[BinaryModeRequested], BinarySession] | None) -> None:
+        """The binary protocol behind mode E (e.g. DLMS/HDLC): offered in the identification (``\\2``) once set."""
+        if factory is not None and self.config.port.protocol_mode != "C":
+            raise ConfigError(f"mode E (binary) needs a mode C port, this one is mode {self.config.port.protocol_mode}")
+        self._binary_face = factory
+
+    def open_binary_session(self, request: BinaryModeRequested) -> BinarySession | None:
+        return None if self._binary_face is None else self._binary_face(request)
 
     # --- time -----------------------------------------------------------------------------------------
 
