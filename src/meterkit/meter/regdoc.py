@@ -1,7 +1,7 @@
 """``docs/registers.md``, generated from the register catalogue.
 
-Regenerate after changing :mod:`.catalogue`: ``python -m meterkit.meter.regdoc docs/registers.md`` (a test fails while
-the file differs from what :func:`registers_markdown` generates).
+Regenerate after changing :mod:`.catalogue`: ``python -m meterkit.docgen`` (or ``python -m meterkit.meter.regdoc``); a
+test fails while the file differs from what :func:`registers_markdown` generates.
 """
 
 from __future__ import annotations
