@@ -21,7 +21,13 @@ FORBIDDEN = {
         "meterkit.analytics",
         "meterkit.host",
     ),
-    "meterkit.security": ("meterkit.iec62056_21", "meterkit.meter", "meterkit.transport", "meterkit.cli"),
+    "meterkit.security": (
+        "meterkit.iec62056_21",
+        "meterkit.meter",
+        "meterkit.transport",
+        "meterkit.cli",
+        "meterkit.storage",  # its state goes through security.state.SecurityStore
+    ),
     "meterkit.storage": ("meterkit.meter", "meterkit.security", "meterkit.iec62056_21", "meterkit.transport"),
     "meterkit.meter": ("meterkit.transport", "meterkit.cli", "meterkit.client", "meterkit.host", "meterkit.analytics"),
     "meterkit.transport": ("meterkit.meter", "meterkit.cli", "meterkit.host"),

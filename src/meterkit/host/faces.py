@@ -8,7 +8,6 @@ transport error), one that fails while running logs it and the host goes on.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,6 @@ if TYPE_CHECKING:
     from ..headend.mqtt import MqttForwarder
 
 __all__ = ["ControlFace", "Face", "HeadendFace", "OpticalFace"]
-
-log = logging.getLogger(__name__)
 
 
 class Face(Protocol):
