@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
 from meterkit.meter.catalogue import DemandValue, Format, Quantity, catalogue
 from meterkit.meter.config import load_config
@@ -111,3 +113,15 @@ def test_cumulative_md_survives_a_restart(tmp_path: Path) -> None:
     store.close()
     again = VirtualMeter(cfg, store=NvStore(tmp_path / "m.sqlite"), follow_clock=False)
     assert again.meter.cumulative_demand("A+") == before and again.meter.md_reset_count == 1
+
+
+def test_the_meter_service_reads_typed_values_without_the_port() -> None:
+    vm = faq_meter()
+    assert vm.reading("1.6.0") == DemandValue(Decimal("157.00"), datetime(2026, 11, 2, 9, 22, tzinfo=UTC))
+    assert vm.reading("0.0.0") == vm.config.identity.serial
+    vm.press_button()
+    assert vm.reading("1.6.0*01") == DemandValue(Decimal("157.00"), datetime(2026, 11, 2, 9, 22, tzinfo=UTC))
+    assert vm.reading("1.2.0") == Quantity(Decimal("157.00"), "kW")
+    for missing in ("99.9.9", "1.6.0*02", "0.0.0*01"):
+        with pytest.raises(KeyError):
+            vm.reading(missing)

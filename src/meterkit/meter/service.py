@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..security import PortSecurity
+from .catalogue import Reading
 from .core import Meter
 
 __all__ = ["MeterService"]
@@ -23,6 +24,10 @@ class MeterService(Protocol):
 
     @property
     def security(self) -> PortSecurity: ...
+
+    def reading(self, address: str) -> Reading:
+        """The typed value of a register (see :mod:`.catalogue`)."""
+        ...
 
     def tick(self) -> None:
         """Bring the meter up to its clock."""

@@ -30,6 +30,7 @@ from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
 from ..storage import NvSecurityStore, NvStore
+from .catalogue import Reading, catalogue
 from .config import MeterConfig, load_config
 from .core import Meter
 from .metrology import PhaseInput, measure
@@ -172,6 +173,12 @@ class VirtualMeter:
 
     def open_binary_session(self, request: BinaryModeRequested) -> BinarySession | None:
         return None if self._binary_face is None else self._binary_face(request)
+
+    def reading(self, address: str) -> Reading:
+        """The typed value of a register of the catalogue (``1.8.0`` -> ``Quantity(Decimal("69.4"), "kWh")``;
+        ``*NN`` for billing history); KeyError when there is no such register or period.  Protocol-neutral: what a
+        web panel or a publisher reads."""
+        return catalogue().reading(self.meter, address)
 
     # --- time -----------------------------------------------------------------------------------------
 
