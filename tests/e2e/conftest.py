@@ -77,9 +77,9 @@ def running_server(app: MeterApplication, listen: list[str], **kw: object) -> It
 
 @contextmanager
 def running_meter(meter: object, listen: list[str], **kw: object) -> Iterator[dict[str, str]]:
-    """``meterkit serve``'s library core (:func:`meterkit.cli.serve.run_meter`) in a background event loop; yields the
+    """``meterkit serve``'s library core (:func:`meterkit.host.run_meter`) in a background event loop; yields the
     printed endpoints by kind: ``{"tcp": "socket://...", "pty": "/dev/pts/N", "control": "tcp://..."}``."""
-    from meterkit.cli.serve import run_meter
+    from meterkit.host import run_meter
 
     lines: list[str] = []
     expected = len(listen) + (1 if kw.get("control") else 0)

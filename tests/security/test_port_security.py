@@ -13,17 +13,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meterkit.errors import ConfigError, DataError, SecurityError
-from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
+from meterkit.iec62056_21.application import SessionReply
+from meterkit.iec62056_21.events import (
+    AnswerReceived,
+    CommandReceived,
+    ErrorReceived,
+    PositiveAck,
+    ProgrammingRequested,
+)
 from meterkit.iec62056_21.messages import CommandMessage, DataSet
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.metrology import PhaseInput
+from meterkit.meter.session import AUTH_ERROR, MeterSession
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.security.challenge import answer_tag, make_challenge, parse_operand, parse_operand_full, verify_tag
 from meterkit.security.hhu import KeyPackageAuthenticator
 from meterkit.security.keys import MeterIdentity, derive_meter_key, work_order_key
 from meterkit.security.package import open_package
-from meterkit.security.port import AUTH_ERROR, AUTH_FAILURE_DELAY
+from meterkit.security.port import AUTH_FAILURE_DELAY, Denial, Denied, Granted
 from meterkit.storage import NvStore
 
 from .keyfix import IDENT, MASTER, START, package_auth, package_file
@@ -149,8 +157,10 @@ def test_case_9_tag_for_another_serial_or_key_version_is_refused() -> None:
 def test_case_10_11_p2_without_p0_or_twice_per_challenge_is_refused() -> None:
     vm = meter()
     session = vm.security.open_session()
-    reply = session.handle_command(R("P2", "", "0" * 32))  # no P0 was sent in this session
-    assert reply is not None and reply.messages == (AUTH_ERROR,) and reply.delay == AUTH_FAILURE_DELAY
+    assert session.authenticate("2", "0" * 32) == Denied(Denial.AUTHENTICATION)  # no P0 was sent in this session
+    face = vm.open_session()  # the port's face turns the decision into ER10 after the uniform delay
+    reply = face.handle(CommandReceived(command=R("P2", "", "0" * 32)))
+    assert reply.messages == (AUTH_ERROR,) and reply.delay == AUTH_FAILURE_DELAY
     pair, operand = signed_in(vm)
     good = tag_for(operand, 3)
     assert isinstance(pair.command(R("P2", "", "F" * 32)), ErrorReceived)
@@ -267,7 +277,7 @@ def test_case_19_ten_failures_in_24_h_raise_a_brute_force_alarm() -> None:
     for i in range(10):
         vm.advance_to(vm.meter.now + timedelta(hours=1, seconds=1), step_s=60)
         session = vm.security.open_session()
-        session.handle_command(R("P1", "", f"guess{i:04d}"))
+        session.authenticate("1", f"guess{i:04d}")
     kinds = [a.kind for a in vm.outbox.pending()]
     assert kinds.count("SEC_BRUTE_FORCE") == 1
 
@@ -276,7 +286,7 @@ def test_case_20_readout_stays_available_while_locked() -> None:
     vm = meter()
     session = vm.security.open_session()
     for i in range(3):
-        session.handle_command(R("P1", "", f"bad{i}"))
+        assert session.authenticate("1", f"bad{i}") == Denied(Denial.AUTHENTICATION)
     pair = ConnectionPair.for_application(vm)
     assert next(d.address for d in pair.readout().datasets) == "0.0.0"
 
@@ -289,7 +299,7 @@ def test_case_21_attempts_per_day_under_attack_are_bounded() -> None:
         session = vm.security.open_session()
         if not vm.security.lockout.is_locked(vm.meter.now):
             attempts += 1
-        session.handle_command(R("P1", "", "guess"))
+        session.authenticate("1", "guess")
         until = vm.security.lockout.locked_until
         step = max(1.0, (until - vm.meter.now).total_seconds() if until else 1.0)
         vm.meter.now += timedelta(seconds=step)
@@ -323,10 +333,10 @@ def test_case_26_27_every_failure_gives_the_same_bytes_after_the_same_delay() ->
         lambda op: tag_for(op, 3, serial="1"),
     ):
         vm = meter()
-        session = vm.security.open_session()
-        operand = session.operand()
-        reply = session.handle_command(R("P2", "", make(operand)))
-        assert reply is not None
+        face = vm.open_session()
+        p0 = face.handle(ProgrammingRequested(baud=9600)).messages[0]
+        assert isinstance(p0, CommandMessage) and p0.data_set is not None
+        reply: SessionReply = face.handle(CommandReceived(command=R("P2", "", make(p0.data_set.value))))
         replies.append((tuple(m.to_bytes() for m in reply.messages), reply.delay))
     assert len(set(replies)) == 1 and replies[0][1] == AUTH_FAILURE_DELAY
 
@@ -564,7 +574,7 @@ def test_a_flood_of_refused_attempts_keeps_the_lockout_record_small() -> None:
     for i in range(3000):
         lock.refused(vm.meter.now + timedelta(seconds=i))
     assert len(lock.recent) == vm.security.config.lockout.alarm_failures
-    assert len(vm.security.store.get_value("security.lockout") or "") < 2000
+    assert len(vm.store.get_value("security.lockout") or "") < 2000
 
 
 def test_after_a_replay_security_time_runs_on_so_a_lockout_ends() -> None:
@@ -582,3 +592,18 @@ def test_after_a_replay_security_time_runs_on_so_a_lockout_ends() -> None:
     pair, operand = signed_in(vm)
     assert isinstance(pair.command(R("P2", "", tag_for(operand, 3))), PositiveAck)
     assert vm.meter.now == held  # the meter's registers stay at the end of the file
+
+
+def test_security_decides_and_the_port_face_answers() -> None:
+    vm = meter()
+    session = vm.security.open_session()
+    for i in range(3):
+        assert session.authenticate("1", f"bad{i}") == Denied(Denial.AUTHENTICATION)
+    assert session.authenticate("1", "whatever") == Denied(Denial.LOCKED)  # locked: not even evaluated
+    fresh = meter()
+    decided = fresh.security.open_session()
+    assert decided.authorize(operation="read", required_level=2, name="1.6.0") == Denied(Denial.LEVEL, needed=2)
+    assert decided.authenticate("1", fresh.security.read_password or "") == Granted(2)
+    assert decided.authorize(operation="read", required_level=2, name="1.6.0") == Granted(2)
+    assert decided.authorize(operation="write", required_level=2, name="C.60.1") == Denied(Denial.COVER)
+    assert isinstance(fresh.open_session(), MeterSession)

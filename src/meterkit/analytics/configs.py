@@ -11,12 +11,13 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from ..demand_rules import FIXED_PERIODS, SLIDING_SUB_PERIODS, is_offered
+from ..demand_rules import valid_combinations as _valid
 from ..errors import ConfigError
 
 __all__ = ["ALL_CONFIGS", "FIXED_PERIODS", "SLIDING_TABLE", "DemandWindow", "parse_window", "valid_combinations"]
 
-FIXED_PERIODS: Final = (5, 15, 30, 60)
-SLIDING_TABLE: Final[dict[int, tuple[int, ...]]] = {5: (1, 5), 15: (1, 5), 30: (1, 2, 5, 6), 60: (1, 2, 5, 6, 12)}
+SLIDING_TABLE: Final = SLIDING_SUB_PERIODS  # the shared table (meterkit.demand_rules)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -29,9 +30,9 @@ class DemandWindow:
 
     def __post_init__(self) -> None:
         if self.method == "fixed":
-            if self.period_min not in FIXED_PERIODS or self.sub_min != self.period_min:
+            if self.sub_min != self.period_min or not is_offered(self.period_min, None):
                 raise ConfigError(f"fixed window {self.period_min} min is not offered; {valid_combinations()}")
-        elif self.sub_min not in SLIDING_TABLE.get(self.period_min, ()):
+        elif not is_offered(self.period_min, self.sub_min):
             raise ConfigError(f"sliding window {self.period_min}/{self.sub_min} is not offered; {valid_combinations()}")
 
     @property
@@ -40,8 +41,7 @@ class DemandWindow:
 
 
 def valid_combinations() -> str:
-    sliding = " · ".join(f"{p}: {', '.join(map(str, subs))}" for p, subs in SLIDING_TABLE.items())
-    return f"valid: fixed {', '.join(map(str, FIXED_PERIODS))} min; sliding period: sub-periods {sliding} (minutes)"
+    return _valid(conjunction=",")
 
 
 def parse_window(text: str) -> DemandWindow:

@@ -17,16 +17,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 
+from ..demand_rules import MWH_PER_KWH
+from ..demand_rules import to_kw as _to_kw
 from ..errors import ConfigError
 from . import fused
 from .billing import BillingSchedule
 from .configs import DemandWindow
-from .loadprofile import MWH_PER_KWH, LoadProfile
+from .loadprofile import LoadProfile
 
 __all__ = ["DemandResult", "DemandTable", "centikw", "compute_demand", "compute_demand_table", "demand_series", "to_kw"]
 
@@ -61,7 +63,7 @@ class DemandResult:
 
 def to_kw(window_mwh: int, period_min: int) -> Decimal:
     """Exact demand in kW of a window energy in mWh, rounded half-up to 0.01 kW."""
-    return (Decimal(int(window_mwh)) * 60 / (Decimal(MWH_PER_KWH) * period_min)).quantize(_CENT, ROUND_HALF_UP)
+    return _to_kw(int(window_mwh), period_min)
 
 
 def _steps(profile: LoadProfile, minutes: int, what: str) -> int:

@@ -1,15 +1,15 @@
 """``meterkit serve``: the virtual meter on TCP, a pseudo-terminal or a serial port, with an optional control channel.
 
-:func:`run_meter` is the whole command as a library call (tests run it in a thread with their own ``stop`` event).
+A thin shell over the meter host (:func:`meterkit.host.run_meter`, the whole command as a library call).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,65 +17,12 @@ import typer
 from rich.console import Console
 
 from ..errors import ConfigError
-from ..iec62056_21.trace import FrameRecord, TraceHook
-from ..meter.control import ControlChannel
+from ..host import run_meter
+from ..iec62056_21.trace import FrameRecord
 from ..meter.virtual import VirtualMeter, load_virtual_meter
-from ..transport.control import ControlServer, parse_control_url, start_control_server
-from ..transport.server import start_server
+from ..transport.control import parse_control_url
 
-__all__ = ["register", "run_meter"]
-
-TICK_S = 1.0
-
-
-async def run_meter(
-    meter: VirtualMeter,
-    listen: list[str],
-    *,
-    control: str | None = None,
-    control_allow_remote: bool = False,
-    baud_emulation: bool = False,
-    trace: TraceHook | None = None,
-    ready: Callable[[str], None] | None = None,
-    stop: asyncio.Event | None = None,
-    tick_s: float = TICK_S,
-) -> None:
-    """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
-    ``control``; ``ready`` gets each ``listening on ...`` / ``control on ...`` line once that endpoint accepts."""
-    channel = ControlChannel(meter)
-
-    async def ticker() -> None:  # a live meter keeps measuring between sessions (not while its supply is off)
-        while True:
-            if channel.powered:
-                meter.tick()
-            await asyncio.sleep(tick_s)
-
-    tick_task = asyncio.create_task(ticker())
-    handle = None
-    control_server: ControlServer | None = None
-    try:
-        handle = await start_server(
-            meter,
-            listen or ["tcp://127.0.0.1:2100"],
-            baud_emulation=baud_emulation,
-            trace=trace,
-            powered=lambda: channel.powered,
-        )
-        if control is not None:
-            control_server = await start_control_server(channel.handle, control, allow_remote=control_allow_remote)
-        if ready is not None:
-            for ep in handle.endpoints:
-                ready(f"listening on {ep}")
-            if control_server is not None:
-                ready(f"control on {control_server.url}")
-        await (stop or asyncio.Event()).wait()
-    finally:
-        tick_task.cancel()
-        if control_server is not None:
-            await control_server.close()
-        if handle is not None:
-            await handle.close()
-        meter.save()
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -121,17 +68,12 @@ def register(app: typer.Typer) -> None:
                 parse_control_url(control, allow_remote=control_allow_remote)
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--control") from exc
+        if headend is not None and state is None:
+            raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
         if bench:
             meter.security.bench_mode()
-        forwarder = None
-        if headend is not None:
-            if state is None:
-                raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
-            from ..headend.mqtt import MqttForwarder
-
-            forwarder = MqttForwarder(state, headend, meter.config.identity.serial)
-            forwarder.start()
+        logging.basicConfig(level=logging.WARNING, format="meterkit: %(name)s: %(message)s")
         err = Console(stderr=True, highlight=False, soft_wrap=True)
 
         def hook(record: FrameRecord) -> None:
@@ -146,20 +88,18 @@ def register(app: typer.Typer) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, stop.set)
-            try:
-                await run_meter(
-                    meter,
-                    listen or ["tcp://127.0.0.1:2100"],
-                    control=control,
-                    control_allow_remote=control_allow_remote,
-                    baud_emulation=baud_emulation,
-                    trace=hook if trace else None,
-                    ready=ready,
-                    stop=stop,
-                )
-            finally:
-                if forwarder is not None:
-                    forwarder.stop()
+            await run_meter(
+                meter,
+                listen or ["tcp://127.0.0.1:2100"],
+                control=control,
+                control_allow_remote=control_allow_remote,
+                headend=headend,
+                state=state,
+                baud_emulation=baud_emulation,
+                trace=hook if trace else None,
+                ready=ready,
+                stop=stop,
+            )
 
         asyncio.run(main())
         sys.stdout.flush()

@@ -67,11 +67,9 @@ def complete(text: str, line: str, addresses: Iterable[str]) -> list[str]:
 
 
 def _catalogue() -> set[str]:
-    try:
-        from ..meter.registers import BY_ADDRESS
-    except ImportError:  # pragma: no cover - the meter package is part of meterkit
-        return set()
-    return set(BY_ADDRESS) | {"P.01", "P.98", "P.99"}
+    from ..meter.catalogue import catalogue
+
+    return set(catalogue().by_address) | {"P.01", "P.98", "P.99"}
 
 
 class ShellSession:

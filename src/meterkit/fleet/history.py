@@ -26,6 +26,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError
 from ..meter.config import MeterConfig
-from ..meter.core import BillingRecord, Event, ProfileRow
+from ..meter.core import DEMAND_QUANTITIES, BillingRecord, Event, ProfileRow
 from ..meter.demand import PLACES, DemandEngine, to_kw
 from ..meter.metrology import REGISTER_NAMES
 from .config import FleetConfig, MeterSpec
@@ -284,6 +285,7 @@ class _Group:
         for row, cfg in enumerate(self.configs):
             billing: list[BillingRecord] = []
             events: list[Event] = []
+            cumulative = dict.fromkeys(DEMAND_QUANTITIES, Decimal(0))  # the maxima every MD reset cleared
             for n, (at, _) in enumerate(self.resets):
                 total, tariffs = registers[n][row]
                 maxima: dict[str, tuple[str, str] | None] = {}
@@ -291,6 +293,9 @@ class _Group:
                     if eng.created <= self.resets[n][1]:
                         md = eng.maxima[n][row]
                         maxima[key] = None if md is None else (str(md[0]), md[1].isoformat())
+                for q in DEMAND_QUANTITIES:
+                    cleared = maxima.get(q)
+                    cumulative[q] += Decimal(0) if cleared is None else Decimal(cleared[0])
                 billing.append(
                     BillingRecord(
                         at=at,
@@ -327,6 +332,8 @@ class _Group:
                 "device_address": cfg.identity.device_address,
                 "baud_char": cfg.port.baud_char,
                 "reset_day": cfg.billing.reset_day,
+                "md_reset_count": len(self.resets),
+                "cumulative_md": {q: str(v) for q, v in cumulative.items()},
             }
             out.append(
                 MeterHistory(

@@ -7,6 +7,7 @@ The forwarder runs in a thread of its own with its own connection to the state f
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ from ..storage import NvStore
 from .outbox import AlarmOutbox
 
 __all__ = ["MqttForwarder", "parse_headend_url"]
+
+log = logging.getLogger(__name__)
 
 
 def parse_headend_url(url: str) -> tuple[str, int, str]:
@@ -64,11 +67,18 @@ class MqttForwarder:
         outbox = AlarmOutbox(store)
         try:
             while not self._stop.is_set():
-                self._cycle(outbox)
+                self._guarded_cycle(outbox)
                 self._stop.wait(self.interval)
-            self._cycle(outbox)
+            self._guarded_cycle(outbox)
         finally:
             store.close()
+
+    def _guarded_cycle(self, outbox: AlarmOutbox) -> None:
+        """One cycle; an error is logged and the forwarder tries again at the next one (alarms stay in the outbox)."""
+        try:
+            self._cycle(outbox)
+        except Exception:
+            log.exception("head-end: forwarding failed; retrying")
 
     def _cycle(self, outbox: AlarmOutbox) -> None:
         with self._lock:

@@ -41,7 +41,7 @@ from .timing import (
     REACTION_TIME,
     REACTION_TIME_FAST,
 )
-from .transitions import METER_SENDS, MeterState
+from .transitions import METER_SENDS, METER_TIMERS, MeterState
 
 __all__ = ["MeterConnection", "MeterPortConfig", "addresses_match"]
 
@@ -159,6 +159,7 @@ class MeterConnection:
         self._repeats = 0
         self._reaction = config.effective_reaction_time
         self._switch_pending = False
+        self._binary_request: BinaryModeRequested | None = None  # a mode E switch, reported with all leftover bytes
         if config.protocol_mode == "D" and config.push_interval is not None:
             self._timer = float("-inf")  # the first push is due at once (a past deadline means "now")
 
@@ -177,18 +178,31 @@ class MeterConnection:
         return min(candidates) if candidates else None
 
     def receive_data(self, data: bytes, now: float) -> None:
-        if self.state is MeterState.BINARY:
+        if self.state is MeterState.BINARY:  # the binary protocol owns the line; its end of stream ends mode E
+            if not data:
+                self._end("eof")
             return
         if not data:
             if self.state is not MeterState.IDLE:
                 self._end("eof")
             return
         self._last_rx = now
-        for item in self._decoder.feed(data):
-            try:
-                self._on_item(item, now)
-            except LocalProtocolError as exc:  # pragma: no cover - defensive: received bytes never raise
-                self._events.append(ProtocolViolation(error=RemoteProtocolError(str(exc))))
+        while data:
+            if self.state is MeterState.AWAIT_OPTION and self.config.binary_mode:
+                # up to the end of the option select only: after a mode E switch the rest belongs to the binary face
+                cut = data.find(b"\n") + 1 or len(data)
+                chunk, data = data[:cut], data[cut:]
+            else:
+                chunk, data = data, b""
+            for item in self._decoder.feed(chunk):
+                try:
+                    self._on_item(item, now)
+                except LocalProtocolError as exc:  # pragma: no cover - defensive: received bytes never raise
+                    self._events.append(ProtocolViolation(error=RemoteProtocolError(str(exc))))
+            if self._binary_request is not None:
+                request, self._binary_request = self._binary_request, None
+                self._events.append(BinaryModeRequested(baud=request.baud, leftover=request.leftover + data))
+                return
 
     def handle_timer(self, now: float) -> None:
         if self._decoder.buffered and now >= self._last_rx + INTER_CHAR_TIMEOUT:
@@ -197,18 +211,17 @@ class MeterConnection:
         if self._timer is None or now < self._timer:
             return
         self._timer = None
-        state = self.state
-        if state is MeterState.IDLE and self.config.protocol_mode == "D":
+        timer = METER_TIMERS[self.state]  # what runs out is the timer the table names for the state
+        if timer == "push-interval" and self.config.protocol_mode == "D":
             self.push(now)
-        elif state is MeterState.AWAIT_OPTION:
+        elif timer == "option-select-wait":  # no option select: the data readout at 300 Bd (mode C fallback)
             self._decoder.expect_option_ack = False
             self._readout(now, mode="C", baud=INITIAL_BAUD)
-        elif state is MeterState.READOUT_SENT:
+        elif timer == "repeat-window":
             self._end("readout-done")
-        elif state is not MeterState.IDLE:
+        elif timer == "inactivity":
             self._end("inactivity")
-            if self.config.protocol_mode == "D" and self.config.push_interval is not None:
-                self._timer = now + self.config.push_interval
+            self._enter(MeterState.IDLE, now)  # a mode D meter with a push interval pushes again in one interval
 
     def send(self, message: Message, now: float, *, delay: float = 0.0) -> None:
         """Send the application's answer; raises LocalProtocolError when the state does not allow it."""
@@ -224,18 +237,22 @@ class MeterConnection:
             self._end("break", announce=True)
             return
         if isinstance(message, DataMessage):
-            self.state = MeterState.READOUT_SENT
+            self._enter(MeterState.READOUT_SENT, now + delay)
             self._repeats = 0
-            self._timer = now + delay + self._reaction + self.config.repeat_window
             if self.config.protocol_mode == "B":
                 self._set_line(INITIAL_BAUD)  # §6.4.2.3: after the readout, commands come at 300 Bd
             return
         if isinstance(message, DataAnswer) and message.partial:
-            self.state = MeterState.PARTIAL_SENT
+            self._enter(MeterState.PARTIAL_SENT, now)
             self._repeats = 0
         else:
-            self.state = MeterState.PROGRAMMING
-        self._arm_inactivity(now)
+            self._enter(MeterState.PROGRAMMING, now)
+
+    def end_binary(self, reason: str = "binary-done") -> None:
+        """Mode E: the binary protocol has finished; the port goes back to idle at 300 Bd 7E1 (``SessionEnded``)."""
+        if self.state is not MeterState.BINARY:
+            raise LocalProtocolError(f"no binary mode to end in state {self.state.value}")
+        self._end(reason)
 
     def push(self, now: float) -> None:
         """Mode D: start a push.  Emits :class:`SignOn` (address ``""``) and ``ReadoutRequested(mode="D", baud)``;
@@ -248,8 +265,7 @@ class MeterConnection:
         baud = self.config.push_baud
         self._set_line(baud)
         self._switch_pending = False  # nobody listens for an answer: no settling delay before a push
-        self.state = MeterState.PUSH_PENDING
-        self._arm_inactivity(now)
+        self._enter(MeterState.PUSH_PENDING, now)
         self._events.append(SignOn(address=""))
         self._events.append(ReadoutRequested(mode="D", baud=baud))
 
@@ -263,9 +279,7 @@ class MeterConnection:
             push = ModeDMessage(identification=self.identification, datasets=message.datasets)
         self._out.append(Transmit(data=push.to_bytes(), not_before=now + delay))
         self._last_sent = b""
-        self.state = MeterState.IDLE
-        interval = self.config.push_interval
-        self._timer = now + delay + interval if interval is not None else None
+        self._enter(MeterState.IDLE, now + delay)
         self._events.append(SessionEnded(reason="push-done"))
 
     def _transmit(self, data: bytes, now: float, delay: float = 0.0) -> None:
@@ -282,24 +296,38 @@ class MeterConnection:
             self.baud = baud
             self._switch_pending = True
 
-    def _arm_inactivity(self, now: float) -> None:
-        self._timer = now + self.config.inactivity_timeout
+    def _timer_length(self, timer: str | None) -> float | None:
+        """The length of a timer of :data:`~.transitions.METER_TIMERS` (None: it does not run)."""
+        config = self.config
+        if timer == "inactivity":
+            return config.inactivity_timeout
+        if timer == "option-select-wait":
+            return config.option_select_wait
+        if timer == "repeat-window":
+            return self._reaction + config.repeat_window
+        if timer == "push-interval" and config.protocol_mode == "D":
+            return config.push_interval
+        return None
+
+    def _enter(self, state: MeterState, start: float | None) -> None:
+        """Go to ``state`` and run the timer the table names for it, from ``start`` (None: no timer)."""
+        self.state = state
+        length = None if start is None else self._timer_length(METER_TIMERS[state])
+        self._timer = None if length is None or start is None else start + length
 
     def _violation(self, error: RemoteProtocolError) -> None:
         self._events.append(ProtocolViolation(error=error))
 
     def _end(self, reason: str, *, announce: bool = True) -> None:
         was_active = self.state is not MeterState.IDLE
-        self.state = MeterState.IDLE
-        self._timer = None
+        self._enter(MeterState.IDLE, None)
         self._decoder.expect_option_ack = False
         self._set_line(self.config.push_baud if self.config.protocol_mode == "D" else INITIAL_BAUD)
         if was_active and announce:
             self._events.append(SessionEnded(reason=reason))
 
     def _readout(self, now: float, *, mode: str, baud: int) -> None:
-        self.state = MeterState.READOUT_PENDING
-        self._arm_inactivity(now)
+        self._enter(MeterState.READOUT_PENDING, now)
         self._events.append(ReadoutRequested(mode=mode, baud=baud))
 
     def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
@@ -318,8 +346,7 @@ class MeterConnection:
             self._on_nak(now)
         elif isinstance(item, Ack):
             if self.state is MeterState.PARTIAL_SENT:
-                self.state = MeterState.ANSWER_PENDING
-                self._arm_inactivity(now)
+                self._enter(MeterState.ANSWER_PENDING, now)
                 self._events.append(NextBlockRequested())
             else:
                 self._violation(RemoteProtocolError(f"unexpected ACK in state {self.state.value}", b"\x06"))
@@ -351,9 +378,8 @@ class MeterConnection:
             self._set_line(baud)
             self._readout(now, mode="B", baud=baud)
         else:
-            self.state = MeterState.AWAIT_OPTION
+            self._enter(MeterState.AWAIT_OPTION, max(now, self._last_rx + self._reaction))
             self._decoder.expect_option_ack = True
-            self._timer = max(now, self._last_rx + self._reaction) + self.config.option_select_wait
 
     def _on_option(self, option: AckOptionSelect, now: float) -> None:
         if self.state is not MeterState.AWAIT_OPTION:
@@ -372,17 +398,15 @@ class MeterConnection:
             self._set_line(baud)
             self._transmit(AckOptionSelect(protocol="2", baud_char=option.baud_char, mode="2").to_bytes(), now)
             self._set_line(baud, bytesize=8, parity="N")
-            self.state = MeterState.BINARY
-            self._timer = None
-            self._events.append(BinaryModeRequested(baud=baud, leftover=self._decoder.take_leftover()))
+            self._enter(MeterState.BINARY, now)
+            self._binary_request = BinaryModeRequested(baud=baud, leftover=self._decoder.take_leftover())
             return
         if outcome.reason:
             # unsupported or inconsistent: data readout at 300 Bd, no programming (§6.4.5.2); reported for traces
             self._violation(RemoteProtocolError(f"option select not honoured ({outcome.reason})", option.to_bytes()))
         self._set_line(baud)
         if outcome.action == "programming":
-            self.state = MeterState.OPERAND_PENDING
-            self._arm_inactivity(now)
+            self._enter(MeterState.OPERAND_PENDING, now)
             self._events.append(ProgrammingRequested(baud=baud))
             return
         self._readout(now, mode="C", baud=baud)
@@ -397,7 +421,8 @@ class MeterConnection:
         if state is MeterState.READOUT_SENT and self.config.protocol_mode in ("A", "B"):
             # §6.4.1.3 / §6.4.2.3: after a mode A or B readout any command message (a password command included)
             # starts programming mode; in mode B both ends are back at 300 Bd by then
-            state = self.state = MeterState.PROGRAMMING
+            self._enter(MeterState.PROGRAMMING, now)
+            state = self.state
         if state not in (MeterState.PROGRAMMING, MeterState.PARTIAL_SENT):
             self._violation(RemoteProtocolError(f"command {command.code} outside programming mode"))
             return
@@ -408,8 +433,7 @@ class MeterConnection:
         if command.command == "B":
             return
         self._repeats = 0
-        self.state = MeterState.ANSWER_PENDING
-        self._arm_inactivity(now)
+        self._enter(MeterState.ANSWER_PENDING, now)
         self._events.append(CommandReceived(command=command))
 
     def _nak_or_give_up(self, now: float) -> None:
@@ -418,7 +442,7 @@ class MeterConnection:
             self._end("too-many-errors")
             return
         self._out.append(Transmit(data=Nak().to_bytes(), not_before=max(now, self._last_rx + self._reaction)))
-        self._arm_inactivity(now)
+        self._enter(self.state, now)
 
     def _on_nak(self, now: float) -> None:
         if self.state in (MeterState.READOUT_SENT, MeterState.PARTIAL_SENT, MeterState.PROGRAMMING) and self._last_sent:
@@ -427,9 +451,6 @@ class MeterConnection:
                 self._end("too-many-repeats")
                 return
             self._transmit(self._last_sent, now)
-            if self.state is MeterState.READOUT_SENT:
-                self._timer = now + self._reaction + self.config.repeat_window
-            else:
-                self._arm_inactivity(now)
+            self._enter(self.state, now)  # the repeat window again after a readout, else the inactivity time-out
             return
         self._violation(RemoteProtocolError(f"unexpected NAK in state {self.state.value}", b"\x15"))

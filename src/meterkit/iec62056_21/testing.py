@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 from ..clock import SimulatedClock
 from ..errors import LocalProtocolError
-from .application import MeterApplication, MeterPortSession
+from .application import BinaryApplication, BinarySession, MeterApplication, MeterPortSession, SessionRunner
 from .client import ClientConfig, ClientConnection
 from .events import (
+    BinaryModeRequested,
     ClientEvent,
     IdentificationReceived,
     MeterEvent,
@@ -64,12 +65,12 @@ class ConnectionPair:
         clock: SimulatedClock | None = None,
         *,
         session_factory: Callable[[], MeterPortSession] | None = None,
+        binary_factory: Callable[[BinaryModeRequested], BinarySession | None] | None = None,
     ) -> None:
-        self.meter = meter
         self.client = client
         self.clock = clock or SimulatedClock()
-        self.session = session
-        self._session_factory = session_factory
+        #: the same runner the asyncio server uses joins the meter connection to the application's sessions
+        self.runner = SessionRunner(meter, session_factory, session=session, open_binary=binary_factory)
         self.client_events: list[ClientEvent] = []
         self.meter_events: list[MeterEvent] = []
         self.wire = Wire()
@@ -88,10 +89,26 @@ class ConnectionPair:
         config = app.port_config()
         if not isinstance(config, MeterPortConfig):
             raise LocalProtocolError("port_config() must return a MeterPortConfig")
-        pair = cls(
-            MeterConnection(config), ClientConnection(client_config), clock=clock, session_factory=app.open_session
+        binary = app.open_binary_session if isinstance(app, BinaryApplication) else None
+        return cls(
+            MeterConnection(config),
+            ClientConnection(client_config),
+            clock=clock,
+            session_factory=app.open_session,
+            binary_factory=binary,
         )
-        return pair
+
+    @property
+    def meter(self) -> MeterConnection:
+        return self.runner.connection
+
+    @property
+    def session(self) -> MeterPortSession | None:
+        return self.runner.session
+
+    @session.setter
+    def session(self, session: MeterPortSession | None) -> None:
+        self.runner.use_session(session)
 
     @property
     def now(self) -> float:
@@ -131,7 +148,7 @@ class ConnectionPair:
             if sender == "meter":
                 self.client.receive_data(d.data, self.now)
             else:
-                self.meter.receive_data(d.data, self.now)
+                self.runner.receive_data(d.data, self.now)
         return moved
 
     @staticmethod
@@ -154,32 +171,16 @@ class ConnectionPair:
         return [(f, line, other) for f, (line, other) in zip(self.wire.frames, self._line_pairs, strict=True)]
 
     def _step(self) -> bool:
-        moved = self._deliver(self.meter.outputs(), "meter")
-        while (event := self.meter.next_event()) is not None:
+        moved = self._deliver(self.runner.outputs(), "meter")
+        events = self.runner.process(self.now)
+        if events:
             moved = True
-            self.meter_events.append(event)
-            self._dispatch(event)
+            self.meter_events.extend(events)
         moved = self._deliver(self.client.outputs(), "client") or moved
         while (cevent := self.client.next_event()) is not None:
             moved = True
             self.client_events.append(cevent)
         return moved
-
-    def _dispatch(self, event: MeterEvent) -> None:
-        from .events import SessionEnded, SignOn
-
-        if isinstance(event, SignOn) and self._session_factory is not None:
-            if self.session is not None:
-                self.session.close("restart")
-            self.session = self._session_factory()
-        if self.session is None:
-            return
-        reply = self.session.handle(event)
-        for message in reply.messages:
-            self.meter.send(message, self.now, delay=reply.delay)
-        if isinstance(event, SessionEnded) and self._session_factory is not None:
-            self.session.close(event.reason)
-            self.session = None
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass, firing every timer that falls due on the way."""
@@ -278,7 +279,7 @@ class ConnectionPair:
         self.wire.frames.append((self.now, "client", data))
         self.wire.lines.append(self.client_line)
         self._line_pairs.append((self.client_line, self.client_line))
-        self.meter.receive_data(data, self.now)
+        self.runner.receive_data(data, self.now)
         self.pump()
 
 

@@ -1,8 +1,10 @@
 """The two state machines' states and what may happen in each, as data.
 
-``METER_SENDS`` / ``CLIENT_ACCEPTS`` list, per state, which application messages the connection accepts from its
-owner (anything else raises :class:`~meterkit.errors.LocalProtocolError`); ``METER_TIMERS`` / ``CLIENT_TIMERS`` name
-the timer running in each state.  Received bytes never raise: whatever does not fit the state is reported as a
+``METER_SENDS`` lists, per state, which application messages the meter connection accepts from its owner (anything
+else raises :class:`~meterkit.errors.LocalProtocolError`); ``METER_TIMERS`` names the timer running in each state:
+:class:`~meterkit.iec62056_21.meter.MeterConnection` arms it on entering the state and acts on it by its name when it
+runs out.  ``CLIENT_TIMERS`` names the client's.  The tables of ``docs/protocol.md`` are generated from these
+(:func:`states_markdown`; ``python -m meterkit.docgen`` rewrites them).  Received bytes never raise: whatever does not fit the state is reported as a
 :class:`~meterkit.iec62056_21.events.ProtocolViolation` (meter) or ignored with a report (client).
 """
 
@@ -11,7 +13,15 @@ from __future__ import annotations
 from enum import Enum
 from typing import Final
 
-__all__ = ["CLIENT_TIMERS", "METER_SENDS", "METER_TIMERS", "ClientState", "MeterState"]
+__all__ = [
+    "CLIENT_TIMERS",
+    "METER_SENDS",
+    "METER_TIMERS",
+    "ClientState",
+    "MeterState",
+    "states_markdown",
+    "with_states",
+]
 
 
 class MeterState(Enum):
@@ -56,7 +66,7 @@ METER_SENDS: Final[dict[MeterState, frozenset[str]]] = {
 
 #: The timer each meter state runs.
 METER_TIMERS: Final[dict[MeterState, str | None]] = {
-    MeterState.IDLE: None,  # a mode D meter with a push interval runs "push-interval" here
+    MeterState.IDLE: "push-interval",  # only a mode D meter with a push interval; no timer otherwise
     MeterState.AWAIT_OPTION: "option-select-wait",
     MeterState.READOUT_PENDING: "inactivity",
     MeterState.READOUT_SENT: "repeat-window",
@@ -81,3 +91,27 @@ CLIENT_TIMERS: Final[dict[ClientState, str | None]] = {
     ClientState.BINARY: None,
     ClientState.LISTEN: None,
 }
+
+
+_BEGIN = "<!-- generated from meterkit.iec62056_21.transitions (python -m meterkit.docgen) -->"
+_END = "<!-- end of generated tables -->"
+
+
+def states_markdown() -> str:
+    """The tables above as markdown (``docs/protocol.md`` holds them between two markers)."""
+    lines = [_BEGIN, "", "| meter state | the application may send | timer |", "|---|---|---|"]
+    for state in MeterState:
+        sends = ", ".join(f"`{s}`" for s in sorted(METER_SENDS[state])) or "—"
+        lines.append(f"| {state.value} | {sends} | {METER_TIMERS[state] or '—'} |")
+    lines += ["", "| client state | timer |", "|---|---|"]
+    lines += [f"| {state.value} | {CLIENT_TIMERS[state] or '—'} |" for state in ClientState]
+    return "\n".join([*lines, "", _END])
+
+
+def with_states(text: str) -> str:
+    """``text`` (a markdown page) with its generated block replaced by :func:`states_markdown`."""
+    head, begin, rest = text.partition(_BEGIN)
+    _old, end, tail = rest.partition(_END)
+    if not begin or not end:
+        raise ValueError("the page has no generated block of the state tables")
+    return head + states_markdown() + tail

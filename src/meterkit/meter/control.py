@@ -320,9 +320,7 @@ class ControlChannel:
         total = measure(phases, frequency)
         vm.tick()  # the time so far under the old load
         if command.frequency_hz is not None and command.frequency_hz != metrology.frequency_hz:
-            vm.config = vm.config.model_copy(
-                update={"metrology": metrology.model_copy(update={"frequency_hz": command.frequency_hz})}
-            )
+            vm.set_frequency(command.frequency_hz)
         vm.set_phases(phases)
         return f"ok load {_phases_text(phases)} f={frequency:g}Hz P={total.p_w / 1000:.3f}kW"
 

@@ -7,6 +7,7 @@ clock runs it live.  Everything that must survive a power cut goes through :clas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -121,6 +122,9 @@ class Meter:
         self.tariff_engines: dict[str, DemandEngine] = {}
         self.history: list[BillingRecord] = []
         self.reset_count = 0
+        #: maximum-demand resets (billing resets and register resets) and the sum of the maxima they cleared
+        self.md_reset_count = 0
+        self._cumulative: dict[str, Decimal] = dict.fromkeys(DEMAND_QUANTITIES, Decimal(0))
         self.last_reset: datetime | None = None
         self.events: list[Event] = []
         self.profile: list[ProfileRow] = []
@@ -289,6 +293,7 @@ class Meter:
         for key, engine in [*self.engines.items(), *self.tariff_engines.items()]:
             md = engine.reset_maximum()
             maxima[key] = None if md is None else (str(md.value_kw), md.at.isoformat())
+        self._count_md_reset({q: self._maximum_value(maxima.get(q)) for q in DEMAND_QUANTITIES})
         record = BillingRecord(
             at=at,
             reason=reason,
@@ -352,7 +357,7 @@ class Meter:
             for key, md in maxima.items():
                 if md is not None:
                     engine = self.tariff_engines[key] = self._engine(new)
-                    engine.maximum = md
+                    engine.keep_maximum(md)
             self._capture_end = _floor(new, self._capture_s) + timedelta(seconds=self._capture_s)
         self.now = new
         self._next_reset = self._reset_after(new)
@@ -364,11 +369,11 @@ class Meter:
         self.engines = {q: self._engine(self.now, config) for q in DEMAND_QUANTITIES}
         self.tariff_engines = {}
         for q in DEMAND_QUANTITIES:
-            self.engines[q].maximum = kept.get(q)
+            self.engines[q].keep_maximum(kept.get(q))
         for key, md in kept.items():
             if "/T" in key and md is not None:
                 engine = self.tariff_engines[key] = self._engine(self.now, config)
-                engine.maximum = md
+                engine.keep_maximum(md)
         self.log(9, f"demand set to {config}")
 
     # --- registers ------------------------------------------------------------------------------------
@@ -381,9 +386,68 @@ class Meter:
 
     def reset_demand(self) -> None:
         """Clear the running maximum-demand registers without a billing reset (register reset)."""
+        cleared = {q: self.engines[q].maximum for q in DEMAND_QUANTITIES}
         for engine in [*self.engines.values(), *self.tariff_engines.values()]:
             engine.reset_maximum()
+        self._count_md_reset({q: Decimal(0) if md is None else md.value_kw for q, md in cleared.items()})
         self.log(7, "maximum demand registers reset")
+
+    @staticmethod
+    def _maximum_value(md: tuple[str, str] | None) -> Decimal:
+        return Decimal(0) if md is None else Decimal(md[0])
+
+    def _count_md_reset(self, cleared: dict[str, Decimal]) -> None:
+        self.md_reset_count += 1
+        for q, value in cleared.items():
+            self._cumulative[q] += value
+
+    def cumulative_demand(self, quantity: str) -> Decimal:
+        """Cumulative maximum demand: the sum of the maxima cleared by every MD reset (kW, kVA for S+)."""
+        return self._cumulative[quantity]
+
+    def set_device_address(self, value: str) -> None:
+        """The address answered in ``/?address!`` (at most 32 characters 0-9, A-Z, a-z or space)."""
+        if len(value) > 32 or not all(c.isascii() and (c.isalnum() or c == " ") for c in value):
+            raise ValueError("a device address has at most 32 characters 0-9, A-Z, a-z or space")
+        self.device_address = value
+
+    def set_baud_char(self, value: str) -> None:
+        """The highest mode C baud character offered (0-6)."""
+        if value not in "0123456" or len(value) != 1:
+            raise ValueError("the baud character must be 0-6")
+        self.baud_char = value
+
+    def set_calendar(self, calendar: TouCalendar) -> None:
+        self.calendar = calendar
+
+    def record_refusal(self, refusal: Refusal) -> None:
+        """The reason of the last refusal over the port (``C.91.0``)."""
+        self.last_refusal = refusal
+
+    def set_phase_inputs(self, phases: tuple[PhaseInput, ...]) -> None:
+        """The phase inputs of the next measurement (shown by the voltage and current registers)."""
+        self.phase_inputs = phases
+
+    def set_error_bits(self, bits: int, *, mask: int = 0xFF) -> None:
+        """Set the bits of the error register ``F.F`` under ``mask`` to those of ``bits``."""
+        self.error_register = (self.error_register & ~mask) | (bits & mask)
+
+    def set_self_test_result(self, result: str) -> None:
+        self.self_test_result = result
+
+    def subscribe(self, listener: Callable[[str, object], None]) -> None:
+        """Call ``listener`` with every change the NV memory must commit (see :attr:`listeners`)."""
+        self.listeners.append(listener)
+
+    def restore_records(self, *, profile: list[ProfileRow], history: list[BillingRecord], events: list[Event]) -> None:
+        """The load profile, billing history and event log as read back from the NV memory."""
+        self.profile = list(profile)
+        self.history = list(history)[-self.config.billing.history :]
+        self.events = list(events)
+
+    def clear_profile(self) -> None:
+        """Forget the captured load profile (``PROFILE.RESET``; the NV memory is cleared by its owner)."""
+        self.profile.clear()
 
     def maximum(self, quantity: str, tariff: int | None = None) -> MaximumDemand | None:
         if tariff is None:
@@ -415,6 +479,8 @@ class Meter:
             "device_address": self.device_address,
             "baud_char": self.baud_char,
             "reset_day": self.reset_day,
+            "md_reset_count": self.md_reset_count,
+            "cumulative_md": {q: str(v) for q, v in self._cumulative.items()},
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -426,7 +492,7 @@ class Meter:
             k: DemandEngine.from_state(self.demand_config, s) for k, s in snap["tariff_engines"].items()
         }
         for engine in [*self.engines.values(), *self.tariff_engines.values()]:
-            engine.places = self._places  # the display scale of the configuration in force
+            engine.set_places(self._places)  # the display scale of the configuration in force
         self.reset_count = int(snap["reset_count"])
         self.last_reset = None if snap["last_reset"] is None else datetime.fromisoformat(snap["last_reset"])
         self._capture_end = datetime.fromisoformat(snap["capture_end"])
@@ -439,4 +505,7 @@ class Meter:
         self.device_address = str(snap.get("device_address", self.device_address))
         self.baud_char = str(snap.get("baud_char", self.baud_char))
         self.reset_day = int(snap.get("reset_day", self.reset_day))
+        self.md_reset_count = int(snap["md_reset_count"])  # older files get it from their migration
+        cumulative = snap["cumulative_md"]
+        self._cumulative = {q: Decimal(str(cumulative.get(q, "0"))) for q in DEMAND_QUANTITIES}
         self._next_reset = self._reset_after(self.now)

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from ..demand_rules import FIXED_PERIODS, SLIDING_SUB_PERIODS, is_offered, to_kw, valid_combinations
 from ..errors import ConfigError, DataError
 
 __all__ = [
@@ -56,28 +57,12 @@ __all__ = [
     "valid_combinations",
 ]
 
-FIXED_PERIODS: tuple[int, ...] = (5, 15, 30, 60)
-#: integration period -> sub-period lengths (minutes); from the FAQ table whose cells give the number of
-#: sub-periods per integration period for the sub-period lengths 1, 2, 5, 6 and 12 min.
-SLIDING_SUB_PERIODS: dict[int, tuple[int, ...]] = {5: (1, 5), 15: (1, 5), 30: (1, 2, 5, 6), 60: (1, 2, 5, 6, 12)}
-SLIDING = SLIDING_SUB_PERIODS  # short alias kept for existing callers
-FIXED = FIXED_PERIODS
 SCALES: dict[str, Decimal] = {"W": Decimal(1000), "kW": Decimal(1), "MW": Decimal("0.001")}
 _PREFIX = {"W": "", "kW": "k", "MW": "M"}
-MWH_PER_KWH = 1_000_000
 _US = 1_000_000  # microseconds per second: engine times are integer microseconds since the epoch
 _STATE_VERSION = 2
 
 Policy = Literal["discard", "count"]
-
-
-def valid_combinations() -> str:
-    """The human-readable list of valid demand settings (used in error messages)."""
-    sliding = " · ".join(f"{p}: {', '.join(map(str, s))}" for p, s in SLIDING_SUB_PERIODS.items())
-    return f"valid: fixed 5, 15, 30 or 60 min; sliding period: sub-periods {sliding} (minutes)"
-
-
-_valid = valid_combinations
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +88,10 @@ class DemandConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` (listing the valid combinations) unless this setting is offered."""
         if self.method == "fixed":
-            if self.period_min not in FIXED_PERIODS or self.sub_min is not None:
+            if self.sub_min is not None or not is_offered(self.period_min, None):
                 raise ConfigError(f"demand 'fixed {self.period_min}' is not offered; {valid_combinations()}")
         elif self.method == "sliding":
-            if self.sub_min not in SLIDING_SUB_PERIODS.get(self.period_min, ()):
+            if self.sub_min is None or not is_offered(self.period_min, self.sub_min):
                 raise ConfigError(
                     f"demand 'sliding {self.period_min}/{self.sub_min}' is not offered; {valid_combinations()}"
                 )
@@ -169,22 +154,6 @@ class DemandValue:
 
 #: decimal places of kW that give 0.01 of the display unit: W -> 0.00001 kW, kW -> 0.01 kW, MW -> 10 kW
 PLACES: dict[str, int] = {"W": 5, "kW": 2, "MW": -1}
-
-
-def to_kw(window_mwh: int, period_min: int, places: int = 2) -> Decimal:
-    """Average power in kW (rounded half-up to ``places`` decimals, 2 = 0.01 kW) of ``window_mwh`` milli-Wh over
-    ``period_min`` minutes.
-
-    Exact integer arithmetic: kW·100 = mWh · 60 · 100 / (10⁶ · period) = mWh · 6 / (1000 · period).
-    """
-    num = window_mwh * 6
-    den = 1000 * period_min
-    if places >= 2:
-        num *= 10 ** (places - 2)
-    else:
-        den *= 10 ** (2 - places)
-    units = (2 * num + den) // (2 * den) if num >= 0 else -((-2 * num + den) // (2 * den))
-    return Decimal(units).scaleb(-places)
 
 
 def format_md(value_kw: Decimal, scale: str = "kW") -> str:
@@ -373,6 +342,16 @@ class DemandEngine:
     @property
     def powered(self) -> bool:
         return not self._down
+
+    def keep_maximum(self, md: MaximumDemand | None) -> None:
+        """Carry over the maximum of the period from an engine this one replaces (new settings, clock set)."""
+        self.maximum = md
+
+    def set_places(self, places: int) -> None:
+        """The resolution of new values in kW decimal places (the display scale of the configuration in force)."""
+        if places not in PLACES.values():
+            raise ConfigError(f"demand resolution must be one of {sorted(PLACES.values())} decimal places of kW")
+        self.places = places
 
     def reset_maximum(self, at: datetime | None = None) -> MaximumDemand | None:
         """Billing reset at ``at``: return the MD and clear it.

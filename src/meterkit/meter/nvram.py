@@ -46,25 +46,10 @@ class MeterNv:
     def __init__(self, store: NvStore, meter: Meter) -> None:
         self.store = store
         self.meter = meter
-        self._migrate_profile()
         store.ensure_schema(*SCHEMA)
         #: the meter time of the last committed snapshot
         self.snapshot_at = meter.now
         self._keep_rows = meter.config.load_profile.keep_days * 1440 // meter.config.load_profile.capture_min
-
-    def _migrate_profile(self) -> None:
-        """State files written before profile rows were keyed by capture order had ``end_ts`` as primary key."""
-        cols = [r[1] for r in self.store.conn.execute("PRAGMA table_info(load_profile)")]
-        if not cols or "n" in cols:
-            return
-        with self.store.transaction() as conn:
-            conn.execute("ALTER TABLE load_profile RENAME TO load_profile_old")
-            conn.execute(_PROFILE_TABLE)
-            conn.execute(
-                "INSERT INTO load_profile(end_ts, a_plus, a_minus, r_plus, r_minus, status) "
-                "SELECT end_ts, a_plus, a_minus, r_plus, r_minus, status FROM load_profile_old ORDER BY end_ts"
-            )
-            conn.execute("DROP TABLE load_profile_old")
 
     def last_alive(self) -> datetime | None:
         """The meter time of the last commit (snapshot or event), None if never recorded."""
@@ -74,8 +59,13 @@ class MeterNv:
     def has_snapshot(self) -> bool:
         return self.store.conn.execute("SELECT 1 FROM meter_snapshot").fetchone() is not None
 
+    def clear_profile(self) -> None:
+        """Delete the stored load profile (``PROFILE.RESET``)."""
+        with self.store.transaction() as conn:
+            conn.execute("DELETE FROM load_profile")
+
     def attach(self) -> None:
-        self.meter.listeners.append(self._on_change)
+        self.meter.subscribe(self._on_change)
 
     def _snapshot_sql(self) -> tuple[str, tuple[str]]:
         self.snapshot_at = self.meter.now
@@ -127,8 +117,7 @@ class MeterNv:
             return
         snap: dict[str, Any] = json.loads(row[0])
         self.meter.restore(snap)
-        m = self.meter
-        m.profile = [
+        profile = [
             ProfileRow(
                 end=datetime.fromisoformat(r[0]), a_plus=r[1], a_minus=r[2], r_plus=r[3], r_minus=r[4], status=r[5]
             )
@@ -137,11 +126,11 @@ class MeterNv:
                 (self._keep_rows,),
             )
         ][::-1]
-        m.history = []
+        history = []
         for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n"):
             data = json.loads(body)
             maxima = {k: (tuple(v) if v is not None else None) for k, v in data["maxima"].items()}
-            m.history.append(
+            history.append(
                 BillingRecord(
                     at=datetime.fromisoformat(at),
                     reason=data["reason"],
@@ -150,8 +139,8 @@ class MeterNv:
                     tariff_energy=data.get("tariff_energy", {}),
                 )
             )
-        del m.history[: max(0, len(m.history) - m.config.billing.history)]
-        m.events = [
+        events = [
             Event(at=datetime.fromisoformat(at), code=code, text=text)
             for at, code, text in self.store.conn.execute("SELECT at, code, text FROM event_log ORDER BY n")
         ]
+        self.meter.restore_records(profile=profile, history=history, events=events)

@@ -21,7 +21,7 @@ acknowledges each block with ACK to get the next one, NAK repeats it).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..errors import DeviceError, MeterkitError
 from ..iec62056_21.application import SessionReply
@@ -33,16 +33,17 @@ from ..iec62056_21.events import (
     ReadoutRequested,
 )
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
+from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
+from .catalogue import catalogue
 from .core import Refusal
-from .demand import DemandConfig
-from .registers import BY_ADDRESS, energy_text, port_safe, read_register, required_level, split_value
+from .registers import energy_text, port_safe, read_register, split_value
+from .service import MeterService
 from .tou import port_read, with_port_write
 
-if TYPE_CHECKING:
-    from .virtual import VirtualMeter
+__all__ = ["AUTH_ERROR", "EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "MeterSession"]
 
-__all__ = ["EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "MeterSession"]
-
+#: The one answer to every failed authentication, whatever the cause (after :data:`AUTH_FAILURE_DELAY`).
+AUTH_ERROR = ErrorAnswer(text="ER10")
 #: lines (data sets) per block of an R6 partial-block answer (the first block also holds the header)
 PARTIAL_BLOCK_LINES = 16
 #: at most this many characters of an event text are kept (P.98 shows them in values of 128 characters)
@@ -62,7 +63,7 @@ def _err(code: str) -> ErrorAnswer:
 class MeterSession:
     """One session with the virtual meter; never raises on client input."""
 
-    def __init__(self, vm: VirtualMeter) -> None:
+    def __init__(self, vm: MeterService) -> None:
         self.vm = vm
         self.sec = vm.security.open_session()
         self._blocks: list[tuple[DataSet, ...]] = []  # the remaining blocks of an R6 answer
@@ -112,18 +113,29 @@ class MeterSession:
         """The error answer ``code``; its reason goes to ``C.91.0`` (and to the event log with ``log``)."""
         meter = self.vm.meter
         text = reason or _REASONS.get(code, "refused")
-        meter.last_refusal = Refusal(at=meter.now, code=code, request=self._request, reason=text)
+        meter.record_refusal(Refusal(at=meter.now, code=code, request=self._request, reason=text))
         if log:
             meter.log(6, port_safe(f"{code} {self._request}: {text}")[:EVENT_TEXT_MAX])
         return _err(code)
 
-    def _authorize(self, operation: Literal["read", "write", "execute"], level: int, name: str) -> ErrorAnswer | None:
-        denied = self.sec.authorize(operation=operation, required_level=level, name=name)
-        if denied is None:
+    def _authorize(
+        self, operation: Literal["read", "write", "execute"], level: int, name: str, *, cover: bool | None = None
+    ) -> ErrorAnswer | None:
+        """None if the security grants ``operation``; else its denial as the port's error answer."""
+        decision = self.sec.authorize(operation=operation, required_level=level, name=name, cover=cover)
+        if isinstance(decision, Granted):
             return None
-        if denied.text == "ER02":
+        if decision.reason is Denial.LEVEL:
             return self._refuse("ER02", f"access level {level} needed to {operation} {name}, session has {self.level}")
-        return self._refuse(denied.text)
+        return self._refuse("ER06")
+
+    def _authenticate(self, cmd: CommandMessage) -> SessionReply:
+        """P1/P2: every failure, locked or not, is the same ER10 after the same delay."""
+        value = cmd.data_set.value if cmd.data_set is not None else ""
+        decision = self.sec.authenticate(cmd.command_type, value)
+        if isinstance(decision, Granted):
+            return SessionReply(messages=(Ack(),))
+        return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
 
     # --- commands -------------------------------------------------------------------------------------
 
@@ -137,7 +149,8 @@ class MeterSession:
         if isinstance(reply, SessionReply):
             return reply
         if isinstance(reply, DataAnswer):  # encrypted when the session has an answer key
-            datasets = self.sec.protect(reply.datasets)
+            cipher = self.sec.cipher
+            datasets = reply.datasets if cipher is None else cipher.seal(reply.datasets)
             if cmd.code == "R6" and len(datasets) > PARTIAL_BLOCK_LINES:
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]
@@ -148,9 +161,8 @@ class MeterSession:
     def _dispatch(self, cmd: CommandMessage) -> Message | SessionReply:
         code = cmd.code
         ds = cmd.data_set
-        handled = self.sec.handle_command(cmd)
-        if handled is not None:
-            return handled
+        if cmd.command == "P":
+            return self._authenticate(cmd)
         if ds is None:
             return self._refuse("ER04", f"{code} needs a data set")
         if code in ("R1", "R2", "R5", "R6"):
@@ -160,21 +172,30 @@ class MeterSession:
         if code == "W1":
             if ds.address.startswith("TOU."):
                 return self._write_tou(ds.address, ds.value)
+            if ds.address in ("KEY.L2", "KEY.L3"):
+                return self._write_key(ds.address, ds.value)
             return self._write(ds.address, ds.value)
         if code == "E2":
             return self._execute(ds.address)
         return self._refuse("ER04", f"command {code} is not supported")
 
+    def _area_level(self, address: str, operation: Literal["read", "write"]) -> int:
+        area = catalogue().area(address)
+        level = None if area is None else (area.read_level if operation == "read" else area.write_level)
+        if level is None:  # pragma: no cover - the dispatcher only routes addresses of the catalogue's areas
+            raise ValueError(f"{address} cannot be {operation}")
+        return level
+
     def _read(self, address: str) -> Message:
         if address.startswith("TOU."):
-            denied = self._authorize("read", 2, address)
+            denied = self._authorize("read", self._area_level(address, "read"), address)
             if denied is not None:
                 return denied
             text = port_read(self.vm.meter.calendar, address)
             if text is None:
                 return self._refuse("ER01", f"no tariff address {address}")
             return DataAnswer(datasets=(DataSet.single(address, text),))
-        need = required_level(address)
+        need = catalogue().read_level(address)
         if need is None:
             return self._refuse("ER01", f"no register {address}")
         public = address in self.vm.meter.config.readout.public
@@ -188,7 +209,7 @@ class MeterSession:
         return DataAnswer(datasets=(ds,))
 
     def _profile(self, which: str, value: str) -> Message:
-        denied = self._authorize("read", 2, which)
+        denied = self._authorize("read", self._area_level(which, "read"), which)
         if denied is not None:
             return denied
         start, _, end = value.partition(";")
@@ -266,98 +287,63 @@ class MeterSession:
         return DataAnswer(datasets=(header, *lines))
 
     def _write_tou(self, address: str, value: str) -> Message:
-        denied = self._authorize("write", 3, address)
+        denied = self._authorize("write", self._area_level(address, "write"), address)
         if denied is not None:
             return denied
         meter = self.vm.meter
         old = port_read(meter.calendar, address) or ""
-        meter.calendar = with_port_write(meter.calendar, address, value)  # ConfigError -> ER03, logged
+        meter.set_calendar(with_port_write(meter.calendar, address, value))  # ConfigError -> ER03, logged
         meter.log(5, f"{address} changed from {old} to {value}"[:EVENT_TEXT_MAX])
         self.sec.record_change(address, old, value)
         self.vm.save()
         return Ack()
 
+    def _write_key(self, address: str, value: str) -> Message:
+        denied = self._authorize("write", self._area_level(address, "write"), address)
+        if denied is not None:
+            return denied
+        self.vm.security.rotate_key(int(address[-1]), value)  # ConfigError -> ER03
+        return Ack()
+
     def _write(self, address: str, value: str) -> Message:
-        if address in ("KEY.L2", "KEY.L3"):
-            denied = self._authorize("write", 3, address)
-            if denied is not None:
-                return denied
-            self.vm.security.rotate_key(int(address[-1]), value)  # ConfigError -> ER03
-            return Ack()
-        reg = BY_ADDRESS.get(address)
-        if reg is None:
+        spec = catalogue().spec(address)
+        if spec is None or "*" in address:
             return self._refuse("ER01", f"no register {address}")
-        if reg.write_level is None:
+        if spec.write is None:
             return self._refuse("ER02", f"{address} is read-only")
-        denied = self._authorize("write", reg.write_level, address)
+        denied = self._authorize("write", spec.write.level, address)
         if denied is not None:
             return denied
         meter = self.vm.meter
         old = read_register(meter, address)
-        if address == "C.60.1":
-            meter.set_demand_config(DemandConfig.parse(value))
-        elif address in ("0.9.1", "0.9.2"):
-            local = meter.now.astimezone(meter.zone)
-            if address == "0.9.1":
-                t = datetime.strptime(value, "%H%M%S")
-                new_local = local.replace(hour=t.hour, minute=t.minute, second=t.second, microsecond=0)
-            else:
-                d = datetime.strptime(value, "%y%m%d")
-                new_local = local.replace(year=d.year, month=d.month, day=d.day)
-            self.vm.set_clock(new_local)
-        elif address == "C.60.2":
-            meter.set_reset_day(int(value))
-        elif address == "C.62.1":
-            if len(value) > 32 or not all(c.isascii() and (c.isalnum() or c == " ") for c in value):
-                raise ValueError("a device address has at most 32 characters 0-9, A-Z, a-z or space")
-            meter.device_address = value
-        elif address == "C.62.2":
-            if value not in "0123456" or len(value) != 1:
-                raise ValueError("the baud character must be 0-6")
-            meter.baud_char = value
+        spec.write.apply(self.vm, value)  # ValueError or ConfigError -> ER03, logged
         meter.log(5, f"{address} changed from {old.value if old else ''} to {value}")
         self.sec.record_change(address, old.value if old else "", value)
         self.vm.save()
         return Ack()
 
-    def _execute(self, function: str) -> Message:
-        if function == "SELFTEST" and self.level >= 2:
-            return DataAnswer(datasets=(DataSet.single("C.90.1", self.vm.self_test()),))
-        if function == "RELAY.CONNECT":  # reconnecting after a tamper trip needs level 3
-            if self.level < 3:
-                return self._refuse("ER02", "level 3 needed to reconnect the relay")
-            self.vm.security.connect_relay()
-            return Ack()
-        denied = self._authorize("execute", 3, function)
+    def _execute(self, name: str) -> Message:
+        function = catalogue().function(name)
+        if function is None:
+            denied = self._authorize("execute", 3, name)
+            return denied if denied is not None else self._refuse("ER01", f"no function {name}")
+        denied = self._authorize("execute", function.level, name, cover=function.cover)
         if denied is not None:
             return denied
-        meter = self.vm.meter
-        if function == "BILLING.RESET":
-            try:
-                meter.billing_reset("command")
-            except DeviceError as exc:
-                return self._refuse("ER05", str(exc), log=True)
-            return Ack()
-        if function == "DEMAND.RESET":
-            meter.reset_demand()
-            self.vm.save()
-            return Ack()
-        if function == "SELFTEST":
-            result = self.vm.self_test()
+        try:
+            result = function.run(self.vm)
+        except DeviceError as exc:
+            return self._refuse("ER05", str(exc), log=True)
+        if result is not None:
             return DataAnswer(datasets=(DataSet.single("C.90.1", result),))
-        if function == "PROFILE.RESET":
-            meter.profile.clear()
-            self.vm.clear_profile()
-            meter.log(8, "load profile reset")
-            return Ack()
-        return self._refuse("ER01", f"no function {function}")
+        return Ack()
 
 
-def _stamp(t: datetime, vm: VirtualMeter) -> str:
+def _stamp(t: datetime, vm: MeterService) -> str:
     return t.astimezone(vm.meter.zone).strftime("%y%m%d%H%M")
 
 
-def _parse_stamp(text: str, vm: VirtualMeter) -> datetime:
+def _parse_stamp(text: str, vm: MeterService) -> datetime:
     try:
         local = datetime.strptime(text, "%y%m%d%H%M")
     except ValueError as exc:

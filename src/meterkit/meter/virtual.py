@@ -16,7 +16,7 @@ real meter's measurement does: bit 3 of ``F.F`` is set while they do, and the st
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
@@ -25,9 +25,12 @@ from pathlib import Path
 from ..clock import Clock, SimulatedClock, SystemClock
 from ..errors import ConfigError
 from ..headend import AlarmOutbox
+from ..iec62056_21.application import BinarySession
+from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
-from ..storage import NvStore
+from ..storage import NvSecurityStore, NvStore
+from .catalogue import Reading, catalogue
 from .config import MeterConfig, load_config
 from .core import Meter
 from .metrology import PhaseInput, measure
@@ -128,7 +131,7 @@ class VirtualMeter:
             self.nv.save_snapshot()
         self.outbox = AlarmOutbox(self.store)
         self.security = PortSecurity(
-            store=self.store,
+            store=NvSecurityStore(self.store),
             identity=MeterIdentity(flag=config.identity.manufacturer, serial=config.identity.serial),
             config=SecurityConfig.from_dict(config.security),
             clock=_MeterTime(self),
@@ -140,6 +143,7 @@ class VirtualMeter:
             SyntheticSource(config.source, voltage, config.zone) if config.source.kind == "synthetic" else self.live
         )
         self.frozen = False
+        self._binary_face: Callable[[BinaryModeRequested], BinarySession] | None = None
         self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.self_test()
 
@@ -155,10 +159,26 @@ class VirtualMeter:
             protocol_mode=mode,
             device_address=self.meter.device_address,
             push_interval=self.config.port.push_interval_s,
+            binary_mode=self._binary_face is not None,
         )
 
     def open_session(self) -> MeterSession:
         return MeterSession(self)
+
+    def attach_binary_face(self, factory: Callable[[BinaryModeRequested], BinarySession] | None) -> None:
+        """The binary protocol behind mode E (e.g. DLMS/HDLC): offered in the identification (``\\2``) once set."""
+        if factory is not None and self.config.port.protocol_mode != "C":
+            raise ConfigError(f"mode E (binary) needs a mode C port, this one is mode {self.config.port.protocol_mode}")
+        self._binary_face = factory
+
+    def open_binary_session(self, request: BinaryModeRequested) -> BinarySession | None:
+        return None if self._binary_face is None else self._binary_face(request)
+
+    def reading(self, address: str) -> Reading:
+        """The typed value of a register of the catalogue (``1.8.0`` -> ``Quantity(Decimal("69.4"), "kWh")``;
+        ``*NN`` for billing history); KeyError when there is no such register or period.  Protocol-neutral: what a
+        web panel or a publisher reads."""
+        return catalogue().reading(self.meter, address)
 
     # --- time -----------------------------------------------------------------------------------------
 
@@ -183,7 +203,7 @@ class VirtualMeter:
             else:
                 if self._saturated:
                     self._saturation_ended()
-            meter.phase_inputs = phases
+            meter.set_phase_inputs(phases)
             meter.step(measure(phases, frequency), step_s, relay_closed=self.security.relay_connected)
         if self.follow_clock:
             epoch = int(meter.now.timestamp())
@@ -194,7 +214,7 @@ class VirtualMeter:
         """Inputs beyond the measuring range are measured at the range (F.F bit 3, logged when it starts)."""
         if not self._saturated:
             self._saturated = True
-            self.meter.error_register |= _RANGE_BIT
+            self.meter.set_error_bits(_RANGE_BIT, mask=_RANGE_BIT)
             worst = ", ".join(f"L{i} {ph.voltage_v:g} V {ph.current_a:g} A" for i, ph in enumerate(phases, start=1))
             self.meter.log(
                 6,
@@ -208,13 +228,18 @@ class VirtualMeter:
 
     def _saturation_ended(self) -> None:
         self._saturated = False
-        self.meter.error_register &= ~_RANGE_BIT
+        self.meter.set_error_bits(0, mask=_RANGE_BIT)
         self.meter.log(6, "input back within the measuring range")
 
     def set_phases(self, phases: tuple[PhaseInput, ...]) -> None:
         """Live control: the load from now on (switches the meter to the live source)."""
         self.live.set(phases)
         self.source = self.live
+
+    def set_frequency(self, hz: float) -> None:
+        """Live control: the mains frequency of the measurements from now on."""
+        metrology = self.config.metrology.model_copy(update={"frequency_hz": hz})
+        self.config = self.config.model_copy(update={"metrology": metrology})
 
     def set_clock(self, when: datetime) -> None:
         self.meter.set_clock(when.astimezone(UTC))
@@ -267,18 +292,23 @@ class VirtualMeter:
             or sum(r.get("A+", 0) for r in self.meter.registers.tariffs.values()) != regs["A+"]
         ):
             bits |= 4
-        self.meter.error_register = bits
-        self.meter.self_test_result = "OK" if bits == 0 else f"ERR {bits:02X}"
-        self.meter.log(10, f"self-test {self.meter.self_test_result}")
+        result = "OK" if bits == 0 else f"ERR {bits:02X}"
+        self.meter.set_error_bits(bits)
+        self.meter.set_self_test_result(result)
+        self.meter.log(10, f"self-test {result}")
         self.save()
-        return self.meter.self_test_result
+        return result
 
     def save(self) -> None:
         self.nv.save_snapshot()
 
     def clear_profile(self) -> None:
-        with self.store.transaction() as conn:
-            conn.execute("DELETE FROM load_profile")
+        """Forget the load profile, in memory and in the NV memory."""
+        self.meter.clear_profile()
+        self.nv.clear_profile()
+
+    def connect_relay(self) -> None:
+        self.security.connect_relay()
 
     # --- replay ---------------------------------------------------------------------------------------
 

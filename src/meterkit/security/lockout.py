@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..storage import NvStore
+from .state import SecurityStore
 
 __all__ = ["Lockout", "LockoutPolicy"]
 
-_KEY = "security.lockout"
+_KEY = "lockout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +36,10 @@ class Lockout:
     the failures of all methods together pass the free ones.  The recent-failure list is capped at the alarm
     threshold, so a flood of attempts costs constant time and NV space."""
 
-    def __init__(self, store: NvStore, policy: LockoutPolicy) -> None:
+    def __init__(self, store: SecurityStore, policy: LockoutPolicy) -> None:
         self.store = store
         self.policy = policy
-        raw = store.get_value(_KEY)
+        raw = store.get(_KEY)
         data = json.loads(raw) if raw else {}
         counts = data.get("counts")
         if counts is None:  # an older state: one counter
@@ -60,18 +60,14 @@ class Lockout:
         return sum(self.counts.values())
 
     def _save(self) -> None:
-        self.store.set_value(
-            _KEY,
-            json.dumps(
-                {
-                    "counts": self.counts,
-                    "locked_until": self.locked_until.isoformat() if self.locked_until else None,
-                    "recent": [t.isoformat() for t in self.recent],
-                    "pending": self.pending,
-                    "alarmed_at": self.alarmed_at.isoformat() if self.alarmed_at else None,
-                }
-            ),
-        )
+        state = {
+            "counts": self.counts,
+            "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+            "recent": [t.isoformat() for t in self.recent],
+            "pending": self.pending,
+            "alarmed_at": self.alarmed_at.isoformat() if self.alarmed_at else None,
+        }
+        self.store.put({_KEY: json.dumps(state)})
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until

@@ -15,6 +15,7 @@ in the preceding window is a tamper event: logged, relay trip where configured, 
 
 from __future__ import annotations
 
+import enum
 import hmac
 import json
 import secrets
@@ -26,21 +27,53 @@ from typing import Any, Literal, Protocol
 
 from ..clock import Clock
 from ..errors import ConfigError
-from ..iec62056_21.application import SessionReply
-from ..iec62056_21.messages import Ack, CommandMessage, DataSet, ErrorAnswer
-from ..storage import NvStore
 from .answer_crypto import AnswerCipher, session_key
 from .challenge import answer_tag, make_challenge, operand_text, parse_answer, verify_tag
 from .keys import MeterIdentity, derive_meter_key, parse_key_hex, password_key, work_order_key
 from .lockout import Lockout, LockoutPolicy
 from .seclog import SecurityLog, SecurityLogEntry
+from .state import SecurityStore
 
-__all__ = ["AUTH_ERROR", "AlarmSink", "PortSecurity", "SecurityConfig", "SecuritySession"]
+__all__ = [
+    "AUTH_FAILURE_DELAY",
+    "AlarmSink",
+    "Decision",
+    "Denial",
+    "Denied",
+    "Granted",
+    "PortSecurity",
+    "SecurityConfig",
+    "SecuritySession",
+]
 
-#: The one answer to every failed authentication, whatever the cause.
-AUTH_ERROR = ErrorAnswer(text="ER10")
-#: ... and the one delay before it (seconds, on top of the reaction time).
+#: The one delay before the answer to every failed authentication, whatever the cause (seconds, on top of the
+#: reaction time); the face answers every failure with the same bytes.
 AUTH_FAILURE_DELAY = 1.0
+
+
+class Denial(enum.Enum):
+    """Why the security refused: the face turns it into its own answer (on the optical port: ER02, ER06, ER10)."""
+
+    LEVEL = "access level too low"
+    COVER = "terminal cover closed or the write window after opening it expired"
+    AUTHENTICATION = "authentication failed"  # the same for every cause, never explained to the client
+    LOCKED = "locked after failed authentications"  # answered exactly like AUTHENTICATION
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """Allowed; ``level`` is the session's access level."""
+
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class Denied:
+    reason: Denial
+    needed: int = 0  # LEVEL: the level that was needed
+
+
+Decision = Granted | Denied
 #: The first byte of every challenge (the format of OP2-HMAC v1 challenges).
 CHALLENGE_FORMAT = 1
 
@@ -152,7 +185,7 @@ class PortSecurity:
     def __init__(
         self,
         *,
-        store: NvStore,
+        store: SecurityStore,
         identity: MeterIdentity,
         config: SecurityConfig,
         clock: Clock,
@@ -166,9 +199,9 @@ class PortSecurity:
         self.log = SecurityLog(store)
         self.lockout = Lockout(store, config.lockout)
         # generated: 128 bits (32 hex digits); a state written by an older meterkit keeps its 8 digits
-        self.read_password = config.read_password or self._stored_secret("security.read_password", 32, hex_=True)
-        stored_versions = store.get_value("security.key_versions")
-        legacy = store.get_value("security.key_version")
+        self.read_password = config.read_password or self._stored_secret("read_password", 32, hex_=True)
+        stored_versions = store.get("key_versions")
+        legacy = store.get("key_version")
         self.key_versions: dict[int, int] = (
             {int(k): int(v) for k, v in json.loads(stored_versions).items()}
             if stored_versions
@@ -177,18 +210,18 @@ class PortSecurity:
         if config.level_keys is not None:
             self.keys = dict(config.level_keys)
         else:
-            master = config.master_key or bytes.fromhex(self._stored_secret("security.master_key", 64, hex_=True))
+            master = config.master_key or bytes.fromhex(self._stored_secret("master_key", 64, hex_=True))
             self.keys = {lv: derive_meter_key(master, identity, lv, self.key_versions[lv]) for lv in (2, 3)}
-        stored_keys = store.get_value("security.keys")
+        stored_keys = store.get("keys")
         if stored_keys:  # keys rotated over the port replace the configured or derived ones
             self.keys.update({int(k): bytes.fromhex(v) for k, v in json.loads(stored_keys).items()})
-        self.cover_open = store.get_value("security.cover_open") == "1"
-        self.relay_connected = store.get_value("security.relay", "1") == "1"
+        self.cover_open = store.get("cover_open") == "1"
+        self.relay_connected = store.get("relay") != "0"
         self.last_l3: datetime | None = None
         self.cover_opened_at: datetime | None = None
         self.button_until: datetime | None = None
         self.bench = False
-        self.counter = int(store.get_value("security.challenge_counter", "0") or 0)
+        self.counter = int(store.get("challenge_counter") or 0)
 
     @cached_property
     def password_key(self) -> bytes | None:
@@ -198,10 +231,10 @@ class PortSecurity:
         return password_key(self.read_password, self.identity)
 
     def _stored_secret(self, key: str, digits: int, *, hex_: bool = False) -> str:
-        value = self.store.get_value(key)
+        value = self.store.get(key)
         if value is None:  # never a shared default: a random secret, written once to the state
             value = secrets.token_hex(digits // 2).upper() if hex_ else f"{secrets.randbelow(10**digits):0{digits}d}"
-            self.store.set_value(key, value)
+            self.store.put({key: value})
         return value
 
     def now(self) -> datetime:
@@ -213,7 +246,7 @@ class PortSecurity:
 
     def next_challenge(self) -> bytes:
         self.counter += 1
-        self.store.set_value("security.challenge_counter", str(self.counter))  # persisted before it is used
+        self.store.put({"challenge_counter": str(self.counter)})  # persisted before it is used
         return make_challenge(CHALLENGE_FORMAT, self.counter)
 
     # --- physical inputs ------------------------------------------------------------------------------
@@ -222,7 +255,7 @@ class PortSecurity:
         now = self.now()
         self.cover_open = True
         self.cover_opened_at = now
-        self.store.set_value("security.cover_open", "1")
+        self.store.put({"cover_open": "1"})
         window = timedelta(minutes=self.config.authorised_open_window_min)
         if self.last_l3 is not None and now - self.last_l3 <= window:
             self.log.add(now, "COVER_OPEN_AUTH")
@@ -233,7 +266,7 @@ class PortSecurity:
         self.log.add(now, kind)
         if self.config.relay_trip_on_tamper and self.relay_connected:
             self.relay_connected = False
-            self.store.set_value("security.relay", "0")
+            self.store.put({"relay": "0"})
             self.log.add(now, "RELAY_TRIP", "tamper")
         self._alarm("TAMPER", event=kind, relay="open" if not self.relay_connected else "closed")
 
@@ -247,7 +280,7 @@ class PortSecurity:
     def cover_closed(self) -> None:
         self.cover_open = False
         self.cover_opened_at = None
-        self.store.set_value("security.cover_open", "0")
+        self.store.put({"cover_open": "0"})
         self.log.add(self.now(), "COVER_CLOSE")
 
     def button_pressed(self) -> None:
@@ -255,19 +288,31 @@ class PortSecurity:
         self.button_until = self.now() + timedelta(minutes=self.config.write_window_min)
         self.log.add(self.now(), "BUTTON")
 
+    def take_button(self, now: datetime) -> bool:
+        """Whether a sealed-button press grants the session starting ``now`` level 3 (a press serves one session)."""
+        if self.button_until is None or now > self.button_until:
+            return False
+        self.button_until = None
+        self.note_level3(now)
+        return True
+
+    def note_level3(self, now: datetime) -> None:
+        """A level-3 session was authorised ``now`` (a cover opened soon after is authorised, not a tamper)."""
+        self.last_l3 = now
+
     def power_down(self) -> None:
-        self.store.set_value("security.cover_open", "1" if self.cover_open else "0")
+        self.store.put({"cover_open": "1" if self.cover_open else "0"})
 
     def power_up(self, *, cover_open: bool) -> None:
         """The cover switch latches while unpowered: an opening found at power-up is a tamper event."""
         if cover_open and not self.cover_open:
             self.cover_open = True
-            self.store.set_value("security.cover_open", "1")
+            self.store.put({"cover_open": "1"})
             self._tamper("TAMPER_AT_POWER_UP", self.now())
 
     def connect_relay(self) -> None:
         self.relay_connected = True
-        self.store.set_value("security.relay", "1")
+        self.store.put({"relay": "1"})
         self.log.add(self.now(), "RELAY_CONNECT")
 
     def rotate_key(self, level: int, value: str) -> None:
@@ -291,9 +336,12 @@ class PortSecurity:
             )
         self.keys[level] = new_key
         self.key_versions[level] = version
-        with self.store.transaction():
-            self.store.set_value("security.keys", json.dumps({str(k): v.hex() for k, v in self.keys.items()}))
-            self.store.set_value("security.key_versions", json.dumps({str(k): v for k, v in self.key_versions.items()}))
+        self.store.put(
+            {
+                "keys": json.dumps({str(k): v.hex() for k, v in self.keys.items()}),
+                "key_versions": json.dumps({str(k): v for k, v in self.key_versions.items()}),
+            }
+        )
         self.log.add(self.now(), "KEY_CHANGED", f"level {level} version {version}")
 
     def log_entries(self) -> list[SecurityLogEntry]:
@@ -318,22 +366,20 @@ class SecuritySession:
         A sealed-button press in the window before grants this session level 3."""
         port = self.port
         now = port.now()
-        if port.button_until is not None and now <= port.button_until:
-            port.button_until = None
+        if port.take_button(now):
             self.level = 3
-            port.last_l3 = now
             port.log.add(now, "AUTH_OK", "level 3 by sealed button")
         self._challenge = self._salt = port.next_challenge()
         return operand_text(self._challenge, port.key_versions, port.identity.serial)
 
-    def _fail(self, kind: str) -> SessionReply:
+    def _fail(self, kind: str) -> Denied:
         port = self.port
         port.lockout.failed()
         port.log.add(port.now(), "AUTH_FAIL", kind)
         if port.lockout.is_locked(port.now()):
             port.log.add(port.now(), "LOCKOUT_START", f"until {port.lockout.locked_until.isoformat()}")  # type: ignore[union-attr]
         self._check_brute_force()
-        return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+        return Denied(Denial.AUTHENTICATION)
 
     def _check_brute_force(self) -> None:
         port = self.port
@@ -341,23 +387,21 @@ class SecuritySession:
             port.log.add(port.now(), "SEC_BRUTE_FORCE", f"{len(port.lockout.recent)} failures in 24 h")
             port._alarm("SEC_BRUTE_FORCE", failures=str(len(port.lockout.recent)))
 
-    def handle_command(self, command: CommandMessage) -> SessionReply | None:
-        """P1/P2 (and a client P0); None for everything that is not a security matter."""
-        if command.command != "P":
-            return None
+    def authenticate(self, method: str, value: str) -> Decision:
+        """A password (``method`` ``"1"``, P1) or the answer to this session's challenge (``"2"``, P2); any other
+        method is refused.  Granted with the session's new level, or denied (authentication failed, or locked)."""
         port = self.port
         now = port.now()
-        value = command.data_set.value if command.data_set is not None else ""
-        if command.command_type not in ("1", "2"):
-            return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
+        if method not in ("1", "2"):
+            return Denied(Denial.AUTHENTICATION)
         if port.lockout.ended(now):
             port.log.add(now, "LOCKOUT_END")
         if port.lockout.is_locked(now):
             port.lockout.refused(now)
             port.log.add(now, "AUTH_REFUSED_LOCKED")
             self._check_brute_force()
-            return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
-        kind = "P1" if command.command_type == "1" else "P2"
+            return Denied(Denial.LOCKED)
+        kind = "P1" if method == "1" else "P2"
         port.lockout.begin(now, kind)  # counted before verification
         if kind == "P1":
             ok = port.read_password is not None and secrets.compare_digest(value.encode(), port.read_password.encode())
@@ -368,7 +412,7 @@ class SecuritySession:
             self.level = max(self.level, max(port.config.password_levels))
             port.lockout.succeeded(kind)
             port.log.add(now, "AUTH_OK", f"level {self.level} by password")
-            return SessionReply(messages=(Ack(),))
+            return Granted(self.level)
         challenge, self._challenge = self._challenge, None  # exactly one P2 per P0
         answer = parse_answer(value)
         if challenge is None or answer is None:
@@ -392,42 +436,43 @@ class SecuritySession:
         self.level = max(self.level, level)
         port.lockout.succeeded(kind)
         if level >= 3:
-            port.last_l3 = now
+            port.note_level3(now)
         key = port.password_key if by_password else keys[level]
         if port.config.encrypt_reads and key is not None:
             self.cipher = AnswerCipher(session_key(key, challenge, port.identity, level), port.identity, level)
         how = "password challenge-response" if by_password else "challenge-response"
         who = f" (hand-held {answer.hhu})" if answer.hhu else ""
         port.log.add(now, "AUTH_OK", f"level {level} by {how}{who}")
-        return SessionReply(messages=(Ack(),))
+        return Granted(self.level)
 
     def authorize(
-        self, *, operation: Literal["read", "write", "execute"], required_level: int, name: str
-    ) -> ErrorAnswer | None:
-        """None if allowed; else the error to answer.  Writes and executes need level 3 and the cover open within
-        the write window (level 4)."""
+        self,
+        *,
+        operation: Literal["read", "write", "execute"],
+        required_level: int,
+        name: str,
+        cover: bool | None = None,
+    ) -> Decision:
+        """Whether the session may do ``operation`` on ``name``.  Writes and executes (unless ``cover`` is False)
+        also need the cover open within the write window (level 4)."""
         port = self.port
         if self.level < required_level:
             if operation != "read":
                 port.log.add(port.now(), "WRITE_DENIED_LEVEL", name)
-            return ErrorAnswer(text="ER02")
-        if operation == "read":
-            return None
+            return Denied(Denial.LEVEL, needed=required_level)
+        if not (operation != "read" if cover is None else cover):
+            return Granted(self.level)
         now = port.now()
         window = timedelta(minutes=port.config.write_window_min)
         if not port.bench and (
             not port.cover_open or port.cover_opened_at is None or now - port.cover_opened_at > window
         ):
             port.log.add(now, "WRITE_DENIED_COVER_CLOSED", name)
-            return ErrorAnswer(text="ER06")
-        return None
+            return Denied(Denial.COVER)
+        return Granted(self.level)
 
     def record_change(self, name: str, old: str, new: str) -> None:
         self.port.log.add(self.port.now(), "WRITE_OK", f"{name}: {old} -> {new}"[:200])
-
-    def protect(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
-        """The answer as it goes on the port: encrypted when the session has an answer key."""
-        return datasets if self.cipher is None else self.cipher.seal(datasets)
 
     def close(self) -> None:
         self._challenge = self._salt = None

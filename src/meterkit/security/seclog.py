@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..storage import NvStore
+from .state import SecurityStore
 
 __all__ = ["SecurityLog", "SecurityLogEntry"]
 
@@ -36,36 +36,15 @@ class SecurityLogEntry:
 
 
 class SecurityLog:
-    def __init__(self, store: NvStore) -> None:
+    def __init__(self, store: SecurityStore) -> None:
         self.store = store
-        store.ensure_schema(
-            "CREATE TABLE IF NOT EXISTS security_log (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, klass TEXT, "
-            "kind TEXT, detail TEXT)"
-        )
 
     def add(self, at: datetime, kind: str, detail: str = "") -> None:
         klass = "tamper" if kind in TAMPER_KINDS else "access"
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO security_log(at, klass, kind, detail) VALUES (?, ?, ?, ?)",
-                (at.isoformat(), klass, kind, detail),
-            )
-            count = conn.execute("SELECT count(*) FROM security_log WHERE klass = ?", (klass,)).fetchone()[0]
-            excess = count - CAPACITY[klass]
-            if excess > 0:
-                conn.execute(
-                    "DELETE FROM security_log WHERE n IN (SELECT n FROM security_log WHERE klass = ? ORDER BY n LIMIT ?)",
-                    (klass, excess),
-                )
-                overflow = int(self.store.get_value(f"security.overflow.{klass}", "0") or 0) + excess
-                conn.execute(
-                    "INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (f"security.overflow.{klass}", str(overflow)),
-                )
+        self.store.append_log(at=at.isoformat(), klass=klass, kind=kind, detail=detail, capacity=CAPACITY[klass])
 
     def entries(self) -> list[SecurityLogEntry]:
-        rows = self.store.conn.execute("SELECT at, kind, detail FROM security_log ORDER BY n").fetchall()
-        return [SecurityLogEntry(at=datetime.fromisoformat(a), kind=k, detail=d) for a, k, d in rows]
+        return [SecurityLogEntry(at=datetime.fromisoformat(a), kind=k, detail=d) for a, k, d in self.store.log_rows()]
 
     def overflow(self, klass: str) -> int:
-        return int(self.store.get_value(f"security.overflow.{klass}", "0") or 0)
+        return self.store.overflow(klass)

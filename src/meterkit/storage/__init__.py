@@ -1,5 +1,6 @@
 """The meter's non-volatile memory (SQLite, WAL, synchronous=FULL)."""
 
 from .nvstore import NvStore
+from .security import NvSecurityStore
 
-__all__ = ["NvStore"]
+__all__ = ["NvSecurityStore", "NvStore"]

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DataError
+from .schema import SCHEMA_VERSION, migrations
 
 __all__ = ["NvStore"]
 
@@ -39,6 +40,31 @@ class NvStore:
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{self.path}: not a usable meter state file ({exc})") from exc
         self._depth = 0
+        self.migrated: list[int] = self._migrate()
+
+    @property
+    def version(self) -> int:
+        """The layout version of the file (:mod:`.schema`)."""
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> list[int]:
+        """Bring the file to :data:`SCHEMA_VERSION` (a new file is at it already); the versions applied."""
+        version = self.version
+        if version > SCHEMA_VERSION:
+            raise DataError(
+                f"{self.path}: written by a newer meterkit (state layout {version}, this one knows {SCHEMA_VERSION})"
+            )
+        fresh = self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+        pending = [] if fresh else [m for m in migrations() if m.version > version]
+        try:
+            with self.transaction() as conn:
+                for migration in pending:
+                    migration.apply(conn)
+                if version != SCHEMA_VERSION:
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{self.path}: cannot migrate the state file to layout {SCHEMA_VERSION} ({exc})") from exc
+        return [m.version for m in pending]
 
     def ensure_schema(self, *statements: str) -> None:
         """Run ``CREATE TABLE/INDEX IF NOT EXISTS`` statements atomically."""

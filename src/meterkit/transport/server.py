@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import termios
 import threading
@@ -31,15 +32,17 @@ from urllib.parse import urlparse
 
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError, TransportError
-from ..iec62056_21.application import MeterApplication, MeterPortSession
+from ..iec62056_21.application import MeterApplication, SessionRunner
 from ..iec62056_21.baud import INITIAL_BAUD
-from ..iec62056_21.events import MeterEvent, SessionEnded, SetLine, SignOn, Transmit
+from ..iec62056_21.events import SessionEnded, SetLine, Transmit
 from ..iec62056_21.meter import MeterConnection, MeterPortConfig
 from ..iec62056_21.trace import FrameRing, TraceHook
 from .pacing import line_time
 from .serial_port import apply_line, is_pty, open_serial
 
 __all__ = ["Endpoint", "ServerHandle", "SessionDriver", "serve", "start_server"]
+
+log = logging.getLogger(__name__)
 
 #: Longest real wait before the driver looks at the (possibly simulated) clock again.
 TIMER_POLL_S = 0.25
@@ -205,9 +208,8 @@ class SessionDriver:
         config = self.app.port_config()
         if not isinstance(config, MeterPortConfig):
             raise ConfigError("the meter application returned no MeterPortConfig")
-        self.connection = MeterConnection(config)
+        self.runner = SessionRunner.for_application(MeterConnection(config), self.app)
         self.frames = FrameRing(hook=self.trace)
-        self.session: MeterPortSession | None = None
         self.baud = INITIAL_BAUD
         self._ended = False
         self._down = False
@@ -218,7 +220,7 @@ class SessionDriver:
         reading: asyncio.Task[bytes] | None = None
         try:
             while True:
-                deadline = self.connection.deadline()
+                deadline = self.runner.connection.deadline()
                 timeout = (
                     None if deadline is None else min(self.timer_poll, max(0.0, deadline - self.clock.monotonic()))
                 )
@@ -228,7 +230,7 @@ class SessionDriver:
                 if not done:
                     if await self._dead():
                         continue
-                    self.connection.handle_timer(self.clock.monotonic())
+                    self.runner.connection.handle_timer(self.clock.monotonic())
                     await self._process()
                     continue
                 data, reading = reading.result(), None
@@ -239,16 +241,14 @@ class SessionDriver:
                 now = self.clock.monotonic()
                 if data:
                     self.frames.record("<-", data, now)
-                self.connection.receive_data(data, now)
+                self.runner.receive_data(data, now)
                 await self._process()
                 if not data and self.close_on_eof:
                     break
         finally:
             if reading is not None:
                 reading.cancel()
-            if self.session is not None:
-                self.session.close("disconnect")
-                self.session = None
+            self.runner.close("disconnect")
             await self.endpoint.close()
 
     async def _dead(self) -> bool:
@@ -258,24 +258,22 @@ class SessionDriver:
             return False
         if not self._down:
             self._down = True
-            if self.session is not None:
-                self.session.close("power-down")
-                self.session = None
-            self.connection = MeterConnection(self.connection.config)
+            self.runner.restart(MeterConnection(self.runner.connection.config), "power-down")
             if self.baud != INITIAL_BAUD:
                 self.baud = INITIAL_BAUD
                 await self.endpoint.set_line(SetLine(baud=INITIAL_BAUD))
             await self.endpoint.session_ended()
         return True
 
+    @property
+    def connection(self) -> MeterConnection:
+        return self.runner.connection
+
     async def _process(self) -> None:
-        conn = self.connection
-        while True:
-            event = conn.next_event()
-            if event is None:
-                break
-            self._dispatch(event)
-        for directive in conn.outputs():
+        runner = self.runner
+        if any(isinstance(event, SessionEnded) for event in runner.process(self.clock.monotonic())):
+            self._ended = True
+        for directive in runner.outputs():
             if isinstance(directive, Transmit):
                 wait = directive.not_before - self.clock.monotonic()
                 if wait > 0:
@@ -302,23 +300,6 @@ class SessionDriver:
             await self.endpoint.write(part)
             await asyncio.sleep(line_time(len(part), self.baud))
 
-    def _dispatch(self, event: MeterEvent) -> None:
-        if isinstance(event, SessionEnded):
-            self._ended = True
-        if isinstance(event, SignOn):
-            if self.session is not None:
-                self.session.close("restart")
-            self.session = self.app.open_session()
-        if self.session is None:
-            return
-        reply = self.session.handle(event)
-        now = self.clock.monotonic()
-        for message in reply.messages:
-            self.connection.send(message, now, delay=reply.delay)
-        if isinstance(event, SessionEnded):
-            self.session.close(event.reason)
-            self.session = None
-
 
 @dataclass
 class ServerHandle:
@@ -329,6 +310,10 @@ class ServerHandle:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _fds: list[int] = field(default_factory=list)
     _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def own_fds(self, *fds: int) -> None:
+        """File descriptors to close with the handle."""
+        self._fds.extend(fds)
 
     async def close(self) -> None:
         for server in self._servers:
@@ -370,7 +355,7 @@ async def start_server(
         return SessionDriver(app, endpoint, clk, baud_emulation, trace, close_on_eof, powered, timer_poll)
 
     def spawn(endpoint: Endpoint, *, close_on_eof: bool) -> None:
-        task = asyncio.create_task(driver(endpoint, close_on_eof=close_on_eof).run())
+        task = asyncio.create_task(_logged(driver(endpoint, close_on_eof=close_on_eof), endpoint.name))
         handle._tasks.add(task)
         task.add_done_callback(handle._tasks.discard)
 
@@ -392,8 +377,9 @@ async def start_server(
                     task = asyncio.current_task()
                     if task is not None:
                         handle._tasks.add(task)
+                    endpoint = StreamEndpoint(reader, writer)
                     try:
-                        await driver(StreamEndpoint(reader, writer), close_on_eof=True).run()
+                        await _logged(driver(endpoint, close_on_eof=True), endpoint.name)
                     except asyncio.CancelledError:
                         pass
                     finally:
@@ -415,10 +401,20 @@ async def start_server(
     return handle
 
 
+async def _logged(driver: SessionDriver, name: str) -> None:
+    """Run one connection; an error in it ends that connection only, and is logged."""
+    try:
+        await driver.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("%s: the connection failed and was closed", name)
+
+
 def _open_pty(handle: ServerHandle, spawn: Callable[..., None]) -> str:
     """A raw pseudo-terminal; the meter keeps the slave open so the master never sees EIO between clients."""
     master, slave = os.openpty()
-    handle._fds += [master, slave]
+    handle.own_fds(master, slave)
     tty.setraw(slave)
     initial = termios.tcgetattr(slave)
     path = os.ttyname(slave)

@@ -1,0 +1,126 @@
+"""The meter host: one meter service and the faces that plug into it, started and stopped together.
+
+``meterkit serve`` is a thin shell over :func:`run_meter`; a program may build a :class:`MeterHost` itself and add its
+own faces (a web panel, a publisher, a binary face).  What a running host has to report goes to the standard
+``logging`` module (logger ``meterkit.host``); an error inside a running face is logged and never ends the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..iec62056_21.application import BinarySession
+from ..iec62056_21.events import BinaryModeRequested
+from ..iec62056_21.trace import TraceHook
+from ..meter.control import ControlChannel
+from ..meter.virtual import VirtualMeter
+from .faces import ControlFace, Face, HeadendFace, OpticalFace
+
+__all__ = ["TICK_S", "MeterHost", "run_meter"]
+
+log = logging.getLogger(__name__)
+
+#: how often (seconds) a live meter catches up with its clock between sessions
+TICK_S = 1.0
+
+
+class MeterHost:
+    """Runs one meter: measures between sessions (the ticker) and serves it through its faces."""
+
+    def __init__(self, meter: VirtualMeter, *, tick_s: float = TICK_S) -> None:
+        self.meter = meter
+        self.tick_s = tick_s
+        #: the meter's physical inputs (supply, cover, button, load); the optical face asks it whether there is supply
+        self.channel = ControlChannel(meter)
+        self.faces: list[Face] = []
+
+    def add(self, face: Face) -> MeterHost:
+        self.faces.append(face)
+        return self
+
+    def add_optical(
+        self, listen: list[str], *, baud_emulation: bool = False, trace: TraceHook | None = None
+    ) -> MeterHost:
+        return self.add(
+            OpticalFace(
+                self.meter, listen, baud_emulation=baud_emulation, trace=trace, powered=lambda: self.channel.powered
+            )
+        )
+
+    def add_binary_face(self, factory: Callable[[BinaryModeRequested], BinarySession]) -> MeterHost:
+        """The binary protocol behind mode E on every optical endpoint (one session per mode E switch)."""
+        self.meter.attach_binary_face(factory)
+        return self
+
+    def add_control(self, url: str, *, allow_remote: bool = False) -> MeterHost:
+        return self.add(ControlFace(self.channel, url, allow_remote=allow_remote))
+
+    def add_headend(self, state: Path | None, url: str) -> MeterHost:
+        if state is None:
+            raise ConfigError("--headend keeps undelivered alarms in the state file: give --state too")
+        return self.add(HeadendFace(state, url, self.meter.config.identity.serial))
+
+    async def _ticker(self) -> None:
+        """A live meter keeps measuring between sessions (not while its supply is off)."""
+        while True:
+            try:
+                if self.channel.powered:
+                    self.meter.tick()
+            except Exception:
+                log.exception("meter: measuring failed; the meter goes on")
+            await asyncio.sleep(self.tick_s)
+
+    async def run(self, *, ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+        """Start every face (in order; ``ready`` gets the lines that say where each accepts), serve until ``stop`` is
+        set, then stop the faces (in reverse order) and commit the meter's state.  A face that cannot start stops
+        the ones already started and raises."""
+        ticker = asyncio.create_task(self._ticker())
+        started: list[Face] = []
+        try:
+            lines: list[str] = []
+            for face in self.faces:
+                lines += await face.start()
+                started.append(face)
+                log.info("%s started", face.name)
+            if ready is not None:
+                for line in lines:
+                    ready(line)
+            await (stop or asyncio.Event()).wait()
+        finally:
+            ticker.cancel()
+            for face in reversed(started):
+                try:
+                    await face.stop()
+                except Exception:
+                    log.exception("%s: error while stopping", face.name)
+            self.meter.save()
+
+
+async def run_meter(
+    meter: VirtualMeter,
+    listen: list[str],
+    *,
+    control: str | None = None,
+    control_allow_remote: bool = False,
+    headend: str | None = None,
+    state: Path | None = None,
+    baud_emulation: bool = False,
+    trace: TraceHook | None = None,
+    ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+    tick_s: float = TICK_S,
+) -> None:
+    """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
+    ``control``, alarms to ``headend``; ``ready`` gets each ``listening on ...`` / ``control on ...`` line."""
+    host = MeterHost(meter, tick_s=tick_s).add_optical(
+        listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace
+    )
+    if control is not None:
+        host.add_control(control, allow_remote=control_allow_remote)
+    if headend is not None:
+        host.add_headend(state, headend)
+    await host.run(ready=ready, stop=stop)

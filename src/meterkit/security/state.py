@@ -1,0 +1,63 @@
+"""Where the security keeps its state: one small storage interface (the SQL lives in
+:class:`meterkit.storage.security.NvSecurityStore`; tests may use :class:`MemorySecurityStore`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+__all__ = ["MemorySecurityStore", "SecurityStore"]
+
+
+class SecurityStore(Protocol):
+    """Non-volatile security state: named values, and the security log bounded per class."""
+
+    def get(self, key: str) -> str | None:
+        """The value stored under ``key`` (None: never stored)."""
+        ...
+
+    def put(self, values: Mapping[str, str]) -> None:
+        """Store ``values``, all or none (one atomic commit)."""
+        ...
+
+    def append_log(self, *, at: str, klass: str, kind: str, detail: str, capacity: int) -> None:
+        """Append a log entry; beyond ``capacity`` entries of ``klass`` the oldest go and are counted as overflow."""
+        ...
+
+    def log_rows(self) -> list[tuple[str, str, str]]:
+        """All log entries in order: (ISO time, kind, detail)."""
+        ...
+
+    def overflow(self, klass: str) -> int:
+        """How many entries of ``klass`` were dropped for lack of space."""
+        ...
+
+
+class MemorySecurityStore:
+    """A volatile :class:`SecurityStore` (tests, tools)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+        self._log: list[tuple[str, str, str, str]] = []
+        self._overflow: dict[str, int] = {}
+
+    def get(self, key: str) -> str | None:
+        return self._values.get(key)
+
+    def put(self, values: Mapping[str, str]) -> None:
+        self._values.update(values)
+
+    def append_log(self, *, at: str, klass: str, kind: str, detail: str, capacity: int) -> None:
+        self._log.append((at, klass, kind, detail))
+        mine = [i for i, row in enumerate(self._log) if row[1] == klass]
+        excess = len(mine) - capacity
+        if excess > 0:
+            drop = set(mine[:excess])
+            self._log = [row for i, row in enumerate(self._log) if i not in drop]
+            self._overflow[klass] = self._overflow.get(klass, 0) + excess
+
+    def log_rows(self) -> list[tuple[str, str, str]]:
+        return [(at, kind, detail) for at, _klass, kind, detail in self._log]
+
+    def overflow(self, klass: str) -> int:
+        return self._overflow.get(klass, 0)

@@ -1,0 +1,53 @@
+"""The security's state in the meter's NV memory: the only SQL of the security (``kv`` values under the
+``security.`` prefix and the ``security_log`` table)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .nvstore import NvStore
+
+__all__ = ["NvSecurityStore"]
+
+_PREFIX = "security."
+_LOG_TABLE = (
+    "CREATE TABLE IF NOT EXISTS security_log (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, klass TEXT, "
+    "kind TEXT, detail TEXT)"
+)
+
+
+class NvSecurityStore:
+    """A :class:`~meterkit.security.state.SecurityStore` in an :class:`NvStore`."""
+
+    def __init__(self, store: NvStore) -> None:
+        self.store = store
+        store.ensure_schema(_LOG_TABLE)
+
+    def get(self, key: str) -> str | None:
+        return self.store.get_value(_PREFIX + key)
+
+    def put(self, values: Mapping[str, str]) -> None:
+        with self.store.transaction():
+            for key, value in values.items():
+                self.store.set_value(_PREFIX + key, value)
+
+    def append_log(self, *, at: str, klass: str, kind: str, detail: str, capacity: int) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO security_log(at, klass, kind, detail) VALUES (?, ?, ?, ?)", (at, klass, kind, detail)
+            )
+            count = conn.execute("SELECT count(*) FROM security_log WHERE klass = ?", (klass,)).fetchone()[0]
+            excess = count - capacity
+            if excess > 0:
+                conn.execute(
+                    "DELETE FROM security_log WHERE n IN (SELECT n FROM security_log WHERE klass = ? ORDER BY n LIMIT ?)",
+                    (klass, excess),
+                )
+                self.store.set_value(f"{_PREFIX}overflow.{klass}", str(self.overflow(klass) + excess))
+
+    def log_rows(self) -> list[tuple[str, str, str]]:
+        rows = self.store.conn.execute("SELECT at, kind, detail FROM security_log ORDER BY n").fetchall()
+        return [(str(a), str(k), str(d)) for a, k, d in rows]
+
+    def overflow(self, klass: str) -> int:
+        return int(self.get(f"overflow.{klass}") or 0)
