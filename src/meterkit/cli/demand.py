@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import time
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, time
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -16,12 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ..analytics.billing import BillingSchedule
+from ..analytics.choice import choose_windows
 from ..analytics.configs import ALL_CONFIGS, DemandWindow, parse_window
 from ..analytics.engine import DemandResult, compute_demand
-from ..analytics.loadprofile import read_load_profile
 from ..analytics.plot import COLORS, PLOT_SUFFIXES
-from ..analytics.threshold import assess
-from ..errors import ConfigError
+from ..analytics.threshold import assess, parse_amount
+from ..errors import ConfigError, DataError
+from ..loadprofile.dialect import FileFormat, load_format_profile, parse_columns
+from ..loadprofile.grid import MAX_KW, read_load_profile
 from .render import console
 
 __all__ = ["register"]
@@ -46,9 +49,51 @@ def _decimal(text: str | None, what: str) -> Decimal | None:
     if text is None:
         return None
     try:
-        return Decimal(text)
-    except InvalidOperation:
-        _usage(f"{what} {text!r} is not a number")
+        return parse_amount(text, what)
+    except ConfigError as exc:
+        _usage(str(exc))
+
+
+class Label(StrEnum):
+    start = "start"
+    end = "end"
+
+
+class PlotJs(StrEnum):
+    inline = "inline"
+    cdn = "cdn"
+
+
+def _file_format(
+    format_profile: Path | None,
+    sep: str | None,
+    decimal: str | None,
+    encoding: str | None,
+    skip_rows: int | None,
+    columns: str | None,
+    label: Label | None,
+    time_format: str | None,
+) -> FileFormat:
+    try:
+        base = load_format_profile(format_profile) if format_profile is not None else FileFormat()
+        if sep is not None:
+            sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep.lower(), sep)
+            if len(sep) != 1:
+                raise ConfigError(f"--sep {sep!r}: give one character (or 'tab')")
+        if decimal is not None and decimal not in (".", ","):
+            raise ConfigError(f"--decimal {decimal!r}: use '.' or ','")
+        given = FileFormat(
+            sep=sep,
+            decimal=None if decimal is None else ("," if decimal == "," else "."),
+            encoding=encoding,
+            skip_rows=skip_rows,
+            columns=parse_columns(columns) if columns else {},
+            label=None if label is None else ("start" if label is Label.start else "end"),
+            time_format=time_format,
+        )
+    except ConfigError as exc:
+        _usage(str(exc))
+    return base.merged(given)
 
 
 def _reset_time(text: str) -> time:
@@ -58,7 +103,8 @@ def _reset_time(text: str) -> time:
         _usage(f"--reset-time {text!r}: use HH:MM")
 
 
-def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWindow, ...]:
+def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWindow, ...] | None:
+    """The chosen configurations, or None for the default ones."""
     chosen: list[DemandWindow] = []
     try:
         chosen += [parse_window(f"fixed {p}") for p in fixed]
@@ -67,7 +113,7 @@ def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWi
         _usage(str(exc))
     if all_:
         chosen += [w for w in ALL_CONFIGS if w not in chosen]
-    return tuple(dict.fromkeys(chosen)) or DEFAULT_WINDOWS
+    return tuple(dict.fromkeys(chosen)) or None
 
 
 class _Bar:
@@ -103,7 +149,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demand")
     def demand_cmd(
-        file: Annotated[Path, typer.Argument(help="Load profile (CSV or Parquet; with --dask also a folder of them).")],
+        file: Annotated[
+            Path,
+            typer.Argument(help="Load profile: CSV or Parquet file, a folder of them, or - for standard input."),
+        ],
         fixed: Annotated[
             list[str] | None, typer.Option("--fixed", help="Fixed window in minutes: 5, 15, 30 or 60.")
         ] = None,
@@ -131,13 +180,47 @@ def register(app: typer.Typer) -> None:
         scheduler: Annotated[
             str | None, typer.Option("--scheduler", help="Dask scheduler address (implies --dask).")
         ] = None,
+        sep: Annotated[str | None, typer.Option("--sep", help="CSV separator (default: found in the file).")] = None,
+        decimal: Annotated[
+            str | None, typer.Option("--decimal", help="Decimal mark, '.' or ',' (default: found in the file).")
+        ] = None,
+        encoding: Annotated[
+            str | None, typer.Option("--encoding", help="Text encoding (default: UTF-8, else Latin-1).")
+        ] = None,
+        skip_rows: Annotated[
+            int | None, typer.Option("--skip-rows", min=0, help="Lines before the header line (default: found).")
+        ] = None,
+        columns: Annotated[
+            str | None,
+            typer.Option("--columns", help="Column roles, e.g. timestamp=Zeitstempel,kwh=Wert,meter=Zählpunkt."),
+        ] = None,
+        format_profile: Annotated[
+            Path | None, typer.Option("--format-profile", help="A portal's file format as TOML (see docs).")
+        ] = None,
+        label: Annotated[
+            Label | None,
+            typer.Option("--label", help="Timestamps mark the start or the end of the interval (default: end)."),
+        ] = None,
+        time_format: Annotated[
+            str | None, typer.Option("--time-format", help="strftime format of the timestamps, e.g. %d/%m/%Y %H:%M.")
+        ] = None,
+        max_kw: Annotated[
+            float, typer.Option("--max-kw", help="Largest plausible average power of an interval (kW).")
+        ] = MAX_KW,
+        plot_js: Annotated[
+            PlotJs, typer.Option("--plot-js", help="HTML plots: plotly.js inline (offline) or from its CDN.")
+        ] = PlotJs.inline,
     ) -> int:
         """Maximum demand per meter and billing period, fixed against sliding windows."""
-        windows = _windows(fixed or [], sliding or [], all_)
+        chosen = _windows(fixed or [], sliding or [], all_)
+        windows = chosen or DEFAULT_WINDOWS
         threshold_kw = _decimal(threshold, "--threshold")
         rate_kw = _decimal(rate, "--rate")
         if rate_kw is not None and threshold_kw is None:
             _usage("--rate needs --threshold")
+        if not max_kw > 0 or max_kw == float("inf"):
+            _usage(f"--max-kw {max_kw}: give a positive finite number")
+        fmt_ = _file_format(format_profile, sep, decimal, encoding, skip_rows, columns, label, time_format)
         if plot is not None:
             if dask or scheduler:
                 _usage("--plot works on a single file, not with --dask")
@@ -145,6 +228,8 @@ def register(app: typer.Typer) -> None:
                 _usage(f"--plot {plot}: use a .png or .html file name")
             if len(windows) > len(COLORS):
                 _usage(f"a plot shows at most {len(COLORS)} configurations, {len(windows)} chosen; choose fewer")
+            if not plot.resolve().parent.is_dir():
+                _usage(f"--plot {plot}: the folder {plot.resolve().parent} does not exist")
         try:
             billing = BillingSchedule(reset_day=reset_day, reset_time=_reset_time(reset_time), tz=tz)
         except ConfigError as exc:
@@ -169,16 +254,33 @@ def register(app: typer.Typer) -> None:
         else:
             with _Bar(err) as bar:
                 bar.step("reading", 0, 2)
-                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz)
+                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz, fmt=fmt_, max_kw=max_kw)
+                choice = choose_windows(windows, profile.step_s, substitute=chosen is None)
+                windows = choice.windows
+                if not windows:
+                    raise DataError(
+                        f"{file}: none of the chosen configurations is computable from {profile.step_s // 60 or 1}-"
+                        f"{'minute' if profile.step_s >= 60 else 'second'} data ({choice.notes[-1]}); "
+                        "--all lists those that are"
+                    )
                 bar.step(f"computing {len(profile.meters)} meter(s)", 1, 2)
                 results = compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle)
                 bar.step("done", 2, 2)
-            notes = profile.notes
+            notes = [*profile.notes, *choice.notes]
             if plot is not None:
                 from ..analytics.plot import plot_demand
 
-                plot_demand(plot, profile, windows, results, meter=meter, threshold_kw=threshold_kw)
-        _output(results, windows, threshold_kw, rate_kw, fmt, notes)
+                plot_demand(
+                    plot,
+                    profile,
+                    windows,
+                    results,
+                    meter=meter,
+                    threshold_kw=threshold_kw,
+                    billing=billing,
+                    plot_js=plot_js.value,
+                )
+        _output(results, windows, threshold_kw, rate_kw, fmt, notes, tz)
         if plot is not None:
             err.print(f"plot written to {plot}")
         return 0
@@ -191,12 +293,20 @@ def _output(
     rate_kw: Decimal | None,
     fmt: Format,
     notes: list[str],
+    tz: str = "UTC",
 ) -> None:
     assessed = assess(results, threshold_kw, rate_kw) if threshold_kw is not None else None
+    zone = ZoneInfo(tz)
+
+    def local(at: datetime) -> datetime:
+        return at.astimezone(zone)
+
     if fmt is Format.json:
         rows = []
         for i, r in enumerate(results):
             row = r.as_json()
+            if r.at is not None:
+                row["at"] = local(r.at).isoformat()
             if assessed is not None:
                 a = assessed[i]
                 row["threshold_kw"] = float(a.threshold_kw)
@@ -205,7 +315,7 @@ def _output(
                 if rate_kw is not None:
                     row["penalty"] = None if a.penalty is None else float(a.penalty)
             rows.append(row)
-        doc: dict[str, object] = {"results": rows}
+        doc: dict[str, object] = {"tz": tz, "results": rows}
         if notes:
             doc["notes"] = notes
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -213,8 +323,13 @@ def _output(
     out = console()
     title = "Maximum demand" + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
     table = Table(title=title)
-    for col in ("meter", "billing period", "configuration", "MD (kW)", "at (end of window)", "windows"):
-        table.add_column(col, justify="right" if col in ("MD (kW)", "windows") else "left")
+    for col in ("meter", "billing period", "configuration", "MD (kW)", f"at (end of window, {tz})", "windows"):
+        table.add_column(
+            col,
+            justify="right" if col in ("MD (kW)", "windows") else "left",
+            overflow="fold",  # long meter ids wrap, never cut to identical prefixes
+            min_width=min(32, max((len(r.meter) for r in results), default=5)) if col == "meter" else None,
+        )
     if assessed is not None:
         table.add_column("excess (kW)", justify="right")
         if rate_kw is not None:
@@ -226,7 +341,7 @@ def _output(
             r.billing_period,
             r.window.label,
             md,
-            "—" if r.at is None else r.at.strftime("%Y-%m-%d %H:%M"),
+            "—" if r.at is None else local(r.at).strftime("%Y-%m-%d %H:%M" + ("" if tz == "UTC" else " %Z")),
             str(r.windows) + (f" ({r.skipped} skipped)" if r.skipped else ""),
         ]
         if assessed is not None:

@@ -31,6 +31,7 @@ import numpy.typing as npt
 import polars as pl
 
 from ..errors import DataError
+from .dialect import FileFormat, canonical_frame, read_source
 
 __all__ = [
     "FrameArrays",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 MWH_PER_KWH = 1_000_000
+MAX_KW = 1e6  # largest plausible average power of one interval (1 GW: more than any one metering point draws)
+_LIMIT_MWH = float(1 << 62)  # energies, and each meter's total, stay below this (prefix sums fit in int64)
 _SHOW = 5
 _OFFSET = r"(Z|[+-]\d\d:?\d\d)$"
 
@@ -164,16 +167,33 @@ def _localize(
     return first
 
 
-def _to_datetime(text: pl.Series, time_zone: str | None = None) -> pl.Series:
-    """ISO-8601 text to date-times, null where unreadable (also when no cell at all is readable)."""
-    try:
-        return text.str.to_datetime(time_zone=time_zone, strict=False)
-    except pl.exceptions.PolarsError:  # polars finds no format when no cell is readable
-        return pl.Series(text.name, [None] * text.len(), dtype=pl.Datetime("us", time_zone))
+_DOTTED = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%y %H:%M")
+
+
+def _to_datetime(text: pl.Series, time_zone: str | None = None, time_format: str | None = None) -> pl.Series:
+    """ISO-8601 (or ``DD.MM.YYYY hh:mm``, or ``time_format``) text to date-times, null where unreadable (also when
+    no cell at all is readable)."""
+    formats: tuple[str | None, ...] = (time_format,) if time_format else (None, *_DOTTED)
+    empty = pl.Series(text.name, [None] * text.len(), dtype=pl.Datetime("us", time_zone))
+    for fmt in formats:
+        if fmt is not None and "." in fmt and not bool(text.head(1).str.contains(r"^\s*\d{1,2}\.").all()):
+            continue
+        try:
+            parsed = text.str.strip_chars().str.to_datetime(format=fmt, time_zone=time_zone, strict=False)
+        except pl.exceptions.PolarsError:  # polars finds no format when no cell is readable
+            continue
+        if parsed.null_count() < text.len() or fmt is formats[-1]:
+            return parsed
+    return empty
 
 
 def _parse_times(
-    col: pl.Series, name: str, tz: str, meters: npt.NDArray[np.object_], names: RowNames
+    col: pl.Series,
+    name: str,
+    tz: str,
+    meters: npt.NDArray[np.object_],
+    names: RowNames,
+    time_format: str | None = None,
 ) -> npt.NDArray[np.int64]:
     """Epoch seconds (UTC) of the ``timestamp`` column."""
     if isinstance(col.dtype, pl.Datetime):
@@ -198,7 +218,7 @@ def _parse_times(
                 f"{name}: {local.size} timestamp(s) without a UTC offset among ones with, {names.rows(local)}"
             )
         return parsed.dt.epoch("s").to_numpy().astype(np.int64)
-    naive = _to_datetime(text)
+    naive = _to_datetime(text, None, time_format)
     bad = np.flatnonzero(naive.is_null().to_numpy())
     if bad.size:
         raise DataError(f"{name}: {bad.size} unreadable timestamp(s) (not ISO-8601 date-times), {names.rows(bad)}")
@@ -210,15 +230,23 @@ class FrameArrays:
     """The checked columns of one file, in file order."""
 
     epoch_s: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
+    values: npt.NDArray[np.float64]  # kW or kWh
     meters: npt.NDArray[np.object_]
     quantity: Literal["kw", "kwh"]
 
 
 def frame_arrays(
-    df: pl.DataFrame, name: str, *, tz: str = "UTC", default_meter: str, names: RowNames | None = None
+    df: pl.DataFrame,
+    name: str,
+    *,
+    tz: str = "UTC",
+    default_meter: str,
+    names: RowNames | None = None,
+    factor: float = 1.0,
+    time_format: str | None = None,
 ) -> FrameArrays:
-    """Check the columns and cells of one file (rows named by ``names``, by default 1-based data rows)."""
+    """Check the columns and cells of one file (rows named by ``names``, by default 1-based data rows); ``factor``
+    turns the values into kW or kWh (1e-3 for W or Wh)."""
     names = names or RowNames()
     cols = set(df.columns)
     if "timestamp" not in cols:
@@ -233,7 +261,7 @@ def frame_arrays(
         if "meter" in cols
         else np.full(df.height, default_meter, dtype=object)
     )
-    epoch = _parse_times(df["timestamp"], name, tz, meters, names)
+    epoch = _parse_times(df["timestamp"], name, tz, meters, names, time_format)
     values = df[quantity].cast(pl.Float64, strict=False)
     bad = np.flatnonzero(values.is_null().to_numpy() | ~np.isfinite(values.fill_null(0.0).to_numpy()))
     if bad.size:
@@ -242,6 +270,8 @@ def frame_arrays(
     neg = np.flatnonzero(vals < 0)
     if neg.size:
         raise DataError(f"{name}: {neg.size} negative '{quantity}' reading(s), {names.rows(neg)}")
+    if factor != 1.0:
+        vals = vals * factor
     return FrameArrays(epoch_s=epoch, values=vals, meters=meters, quantity=quantity)
 
 
@@ -250,22 +280,118 @@ def read_load_profile(
     *,
     on_incomplete: Literal["fail", "skip"] = "fail",
     tz: str = "UTC",
+    fmt: FileFormat | None = None,
+    max_kw: float = MAX_KW,
 ) -> LoadProfile:
     """Read and check a load-profile file; see the module docstring for the rules.
 
-    ``tz`` is the billing time zone: local timestamps are read in it and the grid starts at its full hour."""
-    path = Path(path)
+    ``path`` is a CSV or Parquet file, ``-`` (standard input) or a folder (every CSV and Parquet file in it, as one
+    profile).  ``tz`` is the billing time zone: local timestamps are read in it and the grid starts at its full
+    hour.  ``fmt`` says how to read a CSV dialect (by default found in the file, see
+    :mod:`meterkit.loadprofile.dialect`).  ``max_kw`` is the largest plausible average power of one interval."""
+    fmt = fmt or FileFormat()
     name = str(path)
-    arrays = frame_arrays(read_frame(path), name, tz=tz, default_meter=path.stem)
-    return profile_from_arrays(
-        arrays.epoch_s,
-        arrays.values,
-        arrays.meters,
-        quantity=arrays.quantity,
+    sources = _sources(path)
+    parts: list[FrameArrays] = []
+    labels: set[str | None] = set()
+    rows_of: list[npt.NDArray[np.int64]] = []
+    for k, source in enumerate(sources):
+        src_name = "<stdin>" if str(source) == "-" else str(source)
+        canon = canonical_frame(read_source(source, fmt), src_name, fmt)
+        names = None
+        if len(sources) > 1:
+            names = RowNames(files=[src_name], file_of=np.zeros(canon.frame.height, dtype=np.int64))
+        default = "meter" if str(source) == "-" else Path(source).stem
+        parts.append(
+            frame_arrays(
+                canon.frame,
+                src_name,
+                tz=tz,
+                default_meter=default,
+                names=names,
+                factor=canon.factor,
+                time_format=canon.time_format,
+            )
+        )
+        labels.add(canon.label)
+        rows_of.append(np.full(canon.frame.height, k, dtype=np.int64))
+    quantities = {p.quantity for p in parts}
+    if len(quantities) > 1:
+        raise DataError(f"{name}: the files mix 'kw' and 'kwh' values")
+    epoch = np.concatenate([p.epoch_s for p in parts])
+    values = np.concatenate([p.values for p in parts])
+    meters = np.concatenate([p.meters for p in parts])
+    names = RowNames()
+    if len(sources) > 1:
+        names = RowNames(
+            files=[str(s) for s in sources],
+            file_of=np.concatenate(rows_of),
+            row_of=np.concatenate([np.arange(p.epoch_s.size, dtype=np.int64) for p in parts]),
+        )
+    label = next(iter(labels)) if len(labels) == 1 else None
+    epoch, notes = _apply_label(epoch, meters, label, tz, name)
+    profile = profile_from_arrays(
+        epoch,
+        values,
+        meters,
+        quantity=parts[0].quantity,
         name=name,
         on_incomplete=on_incomplete,
         tz=tz,
+        names=names,
+        max_kw=max_kw,
     )
+    profile.notes[:0] = notes
+    return profile
+
+
+_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".pq")
+
+
+def _sources(path: str | Path) -> list[Path | str]:
+    if str(path) == "-":
+        return ["-"]
+    p = Path(path)
+    if not p.is_dir():
+        return [p]
+    files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _SUFFIXES)
+    if not files:
+        raise DataError(f"{p}: no CSV or Parquet files in the folder")
+    return list(files)
+
+
+def _month_start(epoch_s: int, tz: str) -> bool:
+    local = datetime.fromtimestamp(epoch_s, UTC).astimezone(ZoneInfo(tz))
+    return local.day == 1 and (local.hour, local.minute, local.second) == (0, 0, 0)
+
+
+def _apply_label(
+    epoch_s: npt.NDArray[np.int64], meters: npt.NDArray[np.object_], label: str | None, tz: str, name: str
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Timestamps at the start of the interval moved to its end; without a label, a file whose first stamp sits on
+    a month boundary (local time) is read as interval starts when its last stamp does not, and a warning is noted
+    when both do (the choice is ambiguous: read as interval ends)."""
+    notes: list[str] = []
+    if label == "end" or epoch_s.size == 0:
+        return epoch_s, notes
+    step = shortest_interval(epoch_s, meters)
+    if label is None:
+        first, last = int(epoch_s.min()), int(epoch_s.max())
+        if not _month_start(first, tz) or step is None:
+            return epoch_s, notes
+        if _month_start(last, tz):
+            notes.append(
+                "warning: the first and the last timestamp sit on a month boundary, so it is not clear whether they "
+                "mark the start or the end of the intervals; read as ends (--label start|end to decide)"
+            )
+            return epoch_s, notes
+        notes.append(
+            "timestamps read as interval starts: the first one sits on a month boundary "
+            "(--label end to read them as ends)"
+        )
+    if step is None:
+        raise DataError(f"{name}: need at least two readings per meter to know the interval length")
+    return epoch_s + step, notes
 
 
 def gap_summary(gaps: Sequence[str]) -> str:
@@ -292,6 +418,36 @@ def shortest_interval(epoch_s: npt.NDArray[np.int64], meters: npt.NDArray[np.obj
     return int(d.min()) if d.size else None
 
 
+def _check_range(
+    values: npt.NDArray[np.float64],
+    quantity: Literal["kw", "kwh"],
+    step: int,
+    max_kw: float,
+    meters: npt.NDArray[np.object_],
+    name: str,
+    names: RowNames,
+) -> None:
+    """Values that cannot be summed exactly, or that no meter can measure, are errors naming their rows."""
+    kw = values if quantity == "kw" else values * (3600.0 / step)
+    mwh = values * (MWH_PER_KWH * (step / 3600.0 if quantity == "kw" else 1.0))
+    huge = np.flatnonzero(~(mwh < _LIMIT_MWH / 4))
+    if huge.size:
+        raise DataError(
+            f"{name}: {huge.size} '{quantity}' value(s) too large to compute with exactly (at most "
+            f"{_LIMIT_MWH / 4 / MWH_PER_KWH:.3g} kWh per interval), {names.rows(huge)}"
+        )
+    implausible = np.flatnonzero(kw > max_kw)
+    if implausible.size:
+        raise DataError(
+            f"{name}: {implausible.size} '{quantity}' value(s) above a plausible {max_kw:g} kW average power, "
+            f"{names.rows(implausible)} (--max-kw raises the limit)"
+        )
+    _ids, codes = np.unique(meters.astype(str), return_inverse=True)
+    totals = np.bincount(codes.ravel(), weights=mwh)
+    if totals.size and float(totals.max()) >= _LIMIT_MWH:
+        raise DataError(f"{name}: the energies of a meter sum to more than can be computed with exactly")
+
+
 def profile_from_arrays(
     epoch_s: npt.NDArray[np.int64],
     values: npt.NDArray[np.float64],
@@ -303,11 +459,13 @@ def profile_from_arrays(
     tz: str = "UTC",
     names: RowNames | None = None,
     step_s: int | None = None,
+    max_kw: float = MAX_KW,
 ) -> LoadProfile:
     """Build the grid from parallel arrays (file order); the checks of :func:`read_load_profile` apply.
 
     ``step_s`` is the interval length when known from a larger data set (a fleet partition); by default the shortest
-    time between two readings of a meter."""
+    time between two readings of a meter.  Values above ``max_kw`` average power, or too large to sum exactly, are
+    errors that name their rows."""
     names = names or RowNames()
     order = np.argsort(meters, kind="stable")
     m_sorted = meters[order]
@@ -336,6 +494,7 @@ def profile_from_arrays(
         raise DataError(f"{name}: mixed interval lengths ({step} s and {int(positive[odd[0]])} s); resample first")
     if 3600 % step:
         raise DataError(f"{name}: interval of {step} s does not divide an hour")
+    _check_range(values, quantity, step, max_kw, meters, name, names)
     first_start = int(epoch_s.min()) - step
     # the grid starts at a full hour of local time (the offset at the start of the profile decides)
     g0 = first_start - (first_start + _utc_offset_s(tz, first_start)) % 3600
