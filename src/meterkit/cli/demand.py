@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -323,12 +324,13 @@ def _output(
     out = console()
     title = "Maximum demand" + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
     table = Table(title=title)
-    for col in ("meter", "billing period", "configuration", "MD (kW)", f"at (end of window, {tz})", "windows"):
+    table.title = f"{table.title} (times in {tz})"
+    for col in ("meter", "billing period", "configuration", "MD (kW)", "at (end of window)", "windows"):
         table.add_column(
             col,
             justify="right" if col in ("MD (kW)", "windows") else "left",
             overflow="fold",  # long meter ids wrap, never cut to identical prefixes
-            min_width=min(32, max((len(r.meter) for r in results), default=5)) if col == "meter" else None,
+            min_width=min(64, max((len(r.meter) for r in results), default=5)) if col == "meter" else None,
         )
     if assessed is not None:
         table.add_column("excess (kW)", justify="right")
@@ -353,6 +355,10 @@ def _output(
             if rate_kw is not None:
                 cells.append("no data" if a.penalty is None else str(a.penalty))
         table.add_row(*cells)
+    if not out.is_terminal:  # a pipe or file: as wide as the table needs, so nothing is folded or cut
+        out = Console(
+            width=max(120, Measurement.get(out, out.options.update_width(1000), table).maximum), highlight=False
+        )
     out.print(table)
     for note in notes:
         out.print(f"note: {note}")
