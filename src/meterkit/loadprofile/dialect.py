@@ -25,10 +25,10 @@ import io
 import re
 import sys
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import polars as pl
 
@@ -41,6 +41,7 @@ __all__ = [
     "canonical_frame",
     "load_format_profile",
     "parse_columns",
+    "read_canonical",
     "read_source",
 ]
 
@@ -169,8 +170,8 @@ def load_format_profile(path: Path) -> FileFormat:
 
 @dataclass
 class CanonicalFrame:
-    """A file's columns under the load-profile names (``timestamp``, ``kwh`` or ``kw`` as text with a decimal
-    point, optional ``meter``), the factor to kWh or kW, and what the timestamps mark."""
+    """A file's columns under the load-profile names (``timestamp``, ``kwh`` or ``kw`` as numbers or as text with a
+    decimal point, optional ``meter``), the factor to kWh or kW, and what the timestamps mark."""
 
     frame: pl.DataFrame
     quantity: Literal["kw", "kwh"]
@@ -180,41 +181,117 @@ class CanonicalFrame:
     notes: list[str] = field(default_factory=list)
 
 
-def read_source(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | None = None) -> pl.DataFrame:
-    """The file (``-``: standard input) as a frame of text columns (Parquet: as stored)."""
-    name = str(source)
-    if name == "-":
+@dataclass(frozen=True)
+class Roles:
+    """Which of a file's columns is the time, the value (and its unit) and the meter."""
+
+    time: str
+    value: str
+    unit: str
+    meter: str | None
+    label: Literal["start", "end"] | None
+
+    def wanted(self, columns: list[str]) -> list[str]:
+        """The columns to read, in file order."""
+        keep = {self.time, self.value, self.meter, "status"}
+        return [c for c in columns if c in keep]
+
+
+def read_canonical(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | None = None) -> CanonicalFrame:
+    """Read a file (``-``: standard input) and map its columns (see the module docstring).  Only the columns that
+    are needed are read; numbers and ISO-8601 times are parsed by the reader where it can, and the file is read
+    again as text when a cell does not parse, so that the checks name the row."""
+    name = "<stdin>" if str(source) == "-" else str(source)
+    if str(source) == "-":
         data = (stdin or sys.stdin.buffer).read()
         if data[:4] == PARQUET_MAGIC:
-            try:
-                return pl.read_parquet(io.BytesIO(data))
-            except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-                raise DataError(f"<stdin>: cannot read the data as Parquet ({exc})") from exc
-        return _read_csv_bytes(data, "<stdin>", fmt)
+            return _parquet(io.BytesIO(data), name, fmt)
+        return _csv_bytes(data, name, fmt)
     path = Path(source)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         raise DataError(f"{path}: is a directory")
     if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            return pl.read_parquet(path)
-        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read the file as Parquet ({exc})") from exc
+        return _parquet(path, name, fmt)
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from exc
     encoding = _encoding(head, fmt.encoding)
-    if encoding in ("utf-8", "utf-8-sig") and not head.startswith(b"\xef\xbb\xbf"):
+    if encoding == "utf-8" and not head.startswith(b"\xef\xbb\xbf"):
         sep, skip = _dialect(_text_head(head, encoding), fmt, name)
-        return _polars_csv(path, name, sep, skip)
+        return _csv(lambda: path, name, sep, skip, fmt)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from exc
-    return _read_csv_bytes(data, name, fmt)
+    return _csv_bytes(data, name, fmt)
+
+
+def read_source(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | None = None) -> pl.DataFrame:
+    """The file's load-profile columns as a frame (see :func:`read_canonical`)."""
+    return read_canonical(source, fmt, stdin=stdin).frame
+
+
+def _parquet(source: Path | io.BytesIO, name: str, fmt: FileFormat) -> CanonicalFrame:
+    try:
+        columns = list(pl.read_parquet_schema(source))
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        roles = _roles(columns, name, fmt)
+        frame = pl.read_parquet(source, columns=roles.wanted(columns))
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(f"{name}: cannot read the file as Parquet ({exc})") from exc
+    return _canonical(frame, name, fmt, roles)
+
+
+def _csv_bytes(data: bytes, name: str, fmt: FileFormat) -> CanonicalFrame:
+    encoding = _encoding(data[:HEAD_BYTES], fmt.encoding)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: not {encoding} text at byte {exc.start}; give --encoding") from exc
+    sep, skip = _dialect(text[:HEAD_BYTES], fmt, name)
+    utf8 = text.encode("utf-8")
+    del text
+    return _csv(lambda: io.BytesIO(utf8), name, sep, skip, fmt)
+
+
+def _csv(
+    open_source: Callable[[], Path | io.BytesIO], name: str, sep: str, skip: int, fmt: FileFormat
+) -> CanonicalFrame:
+    def read(**kw: Any) -> pl.DataFrame:
+        try:
+            return pl.read_csv(open_source(), separator=sep, skip_rows=skip, quote_char='"', **kw)
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(
+                f"{name}: cannot read the file as CSV with separator {sep!r} and the header on line {skip + 1} "
+                f"({first}); give --sep / --skip-rows"
+            ) from exc
+
+    columns = read(n_rows=0, infer_schema_length=0).columns
+    roles = _roles(columns, name, fmt)
+    wanted = roles.wanted(columns)
+    text = {c: pl.String for c in wanted if c != roles.value}  # times: parsed later with their exact layout
+    frame: pl.DataFrame | None = None
+    try:  # typed: the reader parses the numbers (fast, small)
+        frame = pl.read_csv(
+            open_source(),
+            separator=sep,
+            skip_rows=skip,
+            quote_char='"',
+            columns=wanted,
+            infer_schema_length=10_000,
+            schema_overrides=text,
+        )
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        frame = None  # a cell that does not parse: read as text, the checks name its row
+    if frame is None:
+        frame = read(columns=wanted, infer_schema_length=0)
+    return _canonical(frame, name, fmt, roles)
 
 
 def _encoding(head: bytes, given: str | None) -> str:
@@ -242,27 +319,6 @@ def codec_name(name: str) -> str:
 def _text_head(head: bytes, encoding: str) -> str:
     cut = head[: head.rfind(b"\n") + 1] if len(head) == HEAD_BYTES else head
     return cut.decode(encoding, errors="replace")
-
-
-def _read_csv_bytes(data: bytes, name: str, fmt: FileFormat) -> pl.DataFrame:
-    encoding = _encoding(data[:HEAD_BYTES], fmt.encoding)
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{name}: not {encoding} text at byte {exc.start}; give --encoding") from exc
-    sep, skip = _dialect(text[:HEAD_BYTES], fmt, name)
-    return _polars_csv(io.BytesIO(text.encode("utf-8")), name, sep, skip)
-
-
-def _polars_csv(source: Path | io.BytesIO, name: str, sep: str, skip: int) -> pl.DataFrame:
-    try:
-        return pl.read_csv(source, separator=sep, skip_rows=skip, infer_schema_length=0, quote_char='"')
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(
-            f"{name}: cannot read the file as CSV with separator {sep!r} and the header on line {skip + 1} ({first}); "
-            "give --sep / --skip-rows"
-        ) from exc
 
 
 def _dialect(head: str, fmt: FileFormat, name: str) -> tuple[str, int]:
@@ -315,15 +371,13 @@ def _unit(name: str) -> str | None:
     return None if m is None else m.group(1).lower()
 
 
-def canonical_frame(df: pl.DataFrame, name: str, fmt: FileFormat) -> CanonicalFrame:
-    """Map the file's columns onto the load-profile columns (see the module docstring)."""
+def _roles(columns: list[str], name: str, fmt: FileFormat) -> Roles:
+    """Map column names to roles (``fmt.columns`` first, then by name)."""
     given = dict(fmt.columns)
-    missing = [c for c in given.values() if c not in df.columns]
+    missing = [c for c in given.values() if c not in columns]
     if missing:
-        raise DataError(f"{name}: no column {missing[0]!r} (columns: {', '.join(df.columns) or 'none'})")
+        raise DataError(f"{name}: no column {missing[0]!r} (columns: {', '.join(columns) or 'none'})")
     label = fmt.label
-    notes: list[str] = []
-    # time column
     time_col: str | None = None
     for role in ("timestamp", "end", "start"):
         if role in given:
@@ -331,7 +385,7 @@ def canonical_frame(df: pl.DataFrame, name: str, fmt: FileFormat) -> CanonicalFr
             if role != "timestamp":
                 label = label or ("end" if role == "end" else "start")
     if time_col is None:
-        normed = {c: _norm(c) for c in df.columns}
+        normed = {c: _norm(c) for c in columns}
         ends = [c for c, n in normed.items() if n in _END_NAMES]
         starts = [c for c, n in normed.items() if n in _START_NAMES]
         plain = [c for c, n in normed.items() if n in _TIME_NAMES]
@@ -343,24 +397,23 @@ def canonical_frame(df: pl.DataFrame, name: str, fmt: FileFormat) -> CanonicalFr
             time_col = plain[0]
         else:
             raise DataError(
-                f"{name}: missing column 'timestamp' (columns: {', '.join(df.columns) or 'none'}); "
+                f"{name}: missing column 'timestamp' (columns: {', '.join(columns) or 'none'}); "
                 "name it with --columns timestamp=COLUMN"
             )
-    # value column and unit
     value_roles = [r for r in given if r in QUANTITIES]
     if value_roles:
         unit, value_col = value_roles[0], given[value_roles[0]]
     else:
-        exact = [c for c in df.columns if c.strip().lower() in QUANTITIES]
+        exact = [c for c in columns if c.strip().lower() in QUANTITIES]
         if len(exact) > 1:
             raise DataError(f"{name}: needs exactly one of the columns 'kw' or 'kwh' (found {', '.join(exact)})")
         if exact:
             value_col, unit = exact[0], exact[0].strip().lower()
         else:
-            named = [c for c in df.columns if _norm(c) in _VALUE_NAMES or (_unit(c) is not None and c != time_col)]
+            named = [c for c in columns if c != time_col and (_norm(c) in _VALUE_NAMES or _unit(c) is not None)]
             if not named:
                 raise DataError(
-                    f"{name}: needs exactly one of the columns 'kw' or 'kwh' (columns: {', '.join(df.columns)}); "
+                    f"{name}: needs exactly one of the columns 'kw' or 'kwh' (columns: {', '.join(columns)}); "
                     "name it with --columns kwh=COLUMN (or kw=, wh=, w=)"
                 )
             if len(named) > 1:
@@ -371,25 +424,34 @@ def canonical_frame(df: pl.DataFrame, name: str, fmt: FileFormat) -> CanonicalFr
             found = _unit(value_col)
             if found is None:
                 raise DataError(
-                    f"{name}: the unit of column {value_col!r} is not in its name; give it with --columns kwh={value_col}"
-                    " (or kw=, wh=, w=)"
+                    f"{name}: the unit of column {value_col!r} is not in its name; give it with --columns "
+                    f"kwh={value_col} (or kw=, wh=, w=)"
                 )
             unit = found
-    quantity, factor = QUANTITIES[unit]
-    # meter column
     meter_col = given.get("meter")
     if meter_col is None:
-        meters = [c for c in df.columns if _norm(c) in _METER_NAMES and c not in (time_col, value_col)]
+        meters = [c for c in columns if _norm(c) in _METER_NAMES and c not in (time_col, value_col)]
         meter_col = meters[0] if len(meters) == 1 else None
-    values = df[value_col]
-    if values.dtype == pl.Utf8:
+    return Roles(time=time_col, value=value_col, unit=unit, meter=meter_col, label=label)
+
+
+def canonical_frame(df: pl.DataFrame, name: str, fmt: FileFormat) -> CanonicalFrame:
+    """Map a frame's columns onto the load-profile columns (see the module docstring)."""
+    return _canonical(df, name, fmt, _roles(df.columns, name, fmt))
+
+
+def _canonical(df: pl.DataFrame, name: str, fmt: FileFormat, roles: Roles) -> CanonicalFrame:
+    quantity, factor = QUANTITIES[roles.unit]
+    values = df[roles.value]
+    if values.dtype == pl.String:
         values = _decimal_point(values.str.strip_chars(), fmt.decimal, name)
-    cols = [df[time_col].alias("timestamp"), values.alias(quantity)]
-    if meter_col is not None:
-        cols.append(df[meter_col].cast(pl.Utf8).str.strip_chars().alias("meter"))
-    if "status" in df.columns:
+    cols = [df[roles.time].alias("timestamp"), values.alias(quantity)]
+    if roles.meter is not None:
+        meter = df[roles.meter]
+        cols.append((meter if meter.dtype == pl.String else meter.cast(pl.String)).alias("meter"))
+    if "status" in df.columns and "status" not in (roles.time, roles.value, roles.meter):
         cols.append(df["status"].alias("status"))
-    return CanonicalFrame(pl.DataFrame(cols), quantity, factor, label, fmt.time_format, notes)
+    return CanonicalFrame(pl.DataFrame(cols), quantity, factor, roles.label, fmt.time_format, [])
 
 
 _COMMA_NUMBER: Final = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"

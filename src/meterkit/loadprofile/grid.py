@@ -19,11 +19,12 @@ the row after which the data are missing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy.typing as npt
 import polars as pl
 
 from ..errors import DataError
-from .dialect import FileFormat, canonical_frame, read_source
+from .dialect import FileFormat, read_canonical
 
 __all__ = [
     "FrameArrays",
@@ -129,10 +130,9 @@ def _utc_offset_s(tz: str, at_s: int) -> int:
     return 0 if offset is None else int(offset.total_seconds())
 
 
-def _second_pass(naive_s: npt.NDArray[np.int64], meters: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+def _second_pass(naive_s: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     """For rows of ambiguous local times (in file order): which belong to the second pass through the repeated
     hour, i.e. come after a row of the same meter whose local time is not earlier (the clock went back)."""
-    _ids, codes = np.unique(meters.astype(str), return_inverse=True)
     order = np.lexsort((np.arange(naive_s.size), codes))
     big = np.int64(1) << np.int64(40)  # > any span of local times in seconds: keys of one meter stay together
     key = codes[order].astype(np.int64) * big + (naive_s[order] - naive_s.min())
@@ -145,7 +145,7 @@ def _second_pass(naive_s: npt.NDArray[np.int64], meters: npt.NDArray[np.object_]
 
 
 def _localize(
-    naive: pl.Series, name: str, tz: str, meters: npt.NDArray[np.object_], names: RowNames
+    naive: pl.Series, name: str, tz: str, codes: npt.NDArray[np.int64], names: RowNames
 ) -> npt.NDArray[np.int64]:
     """Epoch seconds of local date-times in ``tz``; the repeated hour resolved by order, missing local times
     refused."""
@@ -162,7 +162,7 @@ def _localize(
     ambiguous = np.flatnonzero(first != again)
     if ambiguous.size:
         naive_s = naive.dt.epoch("s").to_numpy().astype(np.int64)
-        second = _second_pass(naive_s[ambiguous], meters[ambiguous])
+        second = _second_pass(naive_s[ambiguous], codes[ambiguous])
         first[ambiguous[second]] = again[ambiguous[second]]
     return first
 
@@ -187,20 +187,53 @@ def _to_datetime(text: pl.Series, time_zone: str | None = None, time_format: str
     return empty
 
 
+_ISO = re.compile(r"\d{4}-\d\d-\d\d([T ])\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def _exact_iso(text: pl.Series) -> pl.Series | None:
+    """The column parsed with the ISO-8601 layout of its first cell (fast), or None when any cell has another
+    layout (then the general parser finds and names the odd rows)."""
+    first = text.head(1).to_list()
+    m = _ISO.fullmatch(first[0]) if first and first[0] is not None else None
+    if m is None:
+        return None
+    sep, seconds, fraction, zone = m.groups()
+    fmt = "%Y-%m-%d" + sep + "%H:%M" + (":%S" if seconds else "") + ("%.f" if fraction else "")
+    if zone == "Z":
+        fmt += "Z"
+    elif zone:
+        fmt += "%:z"
+    try:
+        parsed = text.str.to_datetime(fmt, time_zone="UTC" if zone == "Z" else None, strict=False)
+    except pl.exceptions.PolarsError:
+        return None
+    return parsed if parsed.null_count() == 0 else None
+
+
 def _parse_times(
     col: pl.Series,
     name: str,
     tz: str,
-    meters: npt.NDArray[np.object_],
+    codes: npt.NDArray[np.int64],
     names: RowNames,
     time_format: str | None = None,
 ) -> npt.NDArray[np.int64]:
     """Epoch seconds (UTC) of the ``timestamp`` column."""
-    if isinstance(col.dtype, pl.Datetime):
-        if col.dtype.time_zone is not None:
+    if isinstance(col.dtype, pl.Datetime | pl.Date):
+        empty = np.flatnonzero(col.is_null().to_numpy())
+        if empty.size:
+            raise DataError(f"{name}: {empty.size} empty timestamp(s), {names.rows(empty)}")
+        if isinstance(col.dtype, pl.Date):
+            col = col.cast(pl.Datetime("us"))
+        if isinstance(col.dtype, pl.Datetime) and col.dtype.time_zone is not None:
             return col.dt.convert_time_zone("UTC").dt.epoch("s").to_numpy().astype(np.int64)
-        return _localize(col, name, tz, meters, names)
+        return _localize(col, name, tz, codes, names)
     text = col.cast(pl.Utf8)
+    fast = _exact_iso(text) if time_format is None else None
+    if fast is not None:
+        if isinstance(fast.dtype, pl.Datetime) and fast.dtype.time_zone is not None:
+            return fast.dt.epoch("s").to_numpy().astype(np.int64)
+        return _localize(fast, name, tz, codes, names)
     has_offset = text.str.contains(_OFFSET).fill_null(False).to_numpy()
     if has_offset.any():
         parsed = _to_datetime(text, "UTC")
@@ -222,7 +255,7 @@ def _parse_times(
     bad = np.flatnonzero(naive.is_null().to_numpy())
     if bad.size:
         raise DataError(f"{name}: {bad.size} unreadable timestamp(s) (not ISO-8601 date-times), {names.rows(bad)}")
-    return _localize(naive, name, tz, meters, names)
+    return _localize(naive, name, tz, codes, names)
 
 
 @dataclass(frozen=True)
@@ -231,8 +264,21 @@ class FrameArrays:
 
     epoch_s: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]  # kW or kWh
-    meters: npt.NDArray[np.object_]
+    ids: list[str]  # the meters, sorted
+    codes: npt.NDArray[np.int64]  # per row: its meter's index in ``ids``
     quantity: Literal["kw", "kwh"]
+
+    @property
+    def meters(self) -> npt.NDArray[np.object_]:
+        """Per row: its meter id."""
+        return np.array(self.ids, dtype=object)[self.codes]
+
+
+def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Sorted distinct meter ids and, per row, the index of its id (nulls are the id ``""``)."""
+    text = meters.cast(pl.String).fill_null("")
+    ids = sorted(text.unique().to_list())
+    return ids, text.cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64)
 
 
 def frame_arrays(
@@ -256,23 +302,23 @@ def frame_arrays(
     if df.height == 0:
         raise DataError(f"{name}: no data rows")
     quantity: Literal["kw", "kwh"] = "kw" if "kw" in cols else "kwh"
-    meters = (
-        df["meter"].cast(pl.Utf8).fill_null("").to_numpy().astype(object)
-        if "meter" in cols
-        else np.full(df.height, default_meter, dtype=object)
-    )
-    epoch = _parse_times(df["timestamp"], name, tz, meters, names, time_format)
+    if "meter" in cols:
+        ids, codes = meter_codes(df["meter"])
+    else:
+        ids, codes = [default_meter], np.zeros(df.height, dtype=np.int64)
+    epoch = _parse_times(df["timestamp"], name, tz, codes, names, time_format)
     values = df[quantity].cast(pl.Float64, strict=False)
-    bad = np.flatnonzero(values.is_null().to_numpy() | ~np.isfinite(values.fill_null(0.0).to_numpy()))
-    if bad.size:
-        raise DataError(f"{name}: {bad.size} '{quantity}' value(s) are not numbers, {names.rows(bad)}")
-    vals = values.to_numpy().astype(np.float64)
-    neg = np.flatnonzero(vals < 0)
-    if neg.size:
+    vals = values.fill_null(np.nan).to_numpy().astype(np.float64, copy=False)
+    if not np.isfinite(vals.sum()):  # a NaN, an infinity or a null somewhere (or a sum beyond float range)
+        bad = np.flatnonzero(~np.isfinite(vals))
+        if bad.size:
+            raise DataError(f"{name}: {bad.size} '{quantity}' value(s) are not numbers, {names.rows(bad)}")
+    if vals.size and vals.min() < 0:
+        neg = np.flatnonzero(vals < 0)
         raise DataError(f"{name}: {neg.size} negative '{quantity}' reading(s), {names.rows(neg)}")
     if factor != 1.0:
         vals = vals * factor
-    return FrameArrays(epoch_s=epoch, values=vals, meters=meters, quantity=quantity)
+    return FrameArrays(epoch_s=epoch, values=vals, ids=ids, codes=codes, quantity=quantity)
 
 
 def read_load_profile(
@@ -297,7 +343,7 @@ def read_load_profile(
     rows_of: list[npt.NDArray[np.int64]] = []
     for k, source in enumerate(sources):
         src_name = "<stdin>" if str(source) == "-" else str(source)
-        canon = canonical_frame(read_source(source, fmt), src_name, fmt)
+        canon = read_canonical(source, fmt)
         names = None
         if len(sources) > 1:
             names = RowNames(files=[src_name], file_of=np.zeros(canon.frame.height, dtype=np.int64))
@@ -318,23 +364,30 @@ def read_load_profile(
     quantities = {p.quantity for p in parts}
     if len(quantities) > 1:
         raise DataError(f"{name}: the files mix 'kw' and 'kwh' values")
-    epoch = np.concatenate([p.epoch_s for p in parts])
-    values = np.concatenate([p.values for p in parts])
-    meters = np.concatenate([p.meters for p in parts])
+    if len(parts) == 1:
+        epoch, values, ids, codes = parts[0].epoch_s, parts[0].values, parts[0].ids, parts[0].codes
+    else:  # one id list for all files
+        ids = sorted(set().union(*(p.ids for p in parts)))
+        epoch = np.concatenate([p.epoch_s for p in parts])
+        values = np.concatenate([p.values for p in parts])
+        codes = np.concatenate([np.searchsorted(ids, p.ids).astype(np.int64)[p.codes] for p in parts])
+    parts_quantity = parts[0].quantity
+    del parts
     names = RowNames()
     if len(sources) > 1:
         names = RowNames(
             files=[str(s) for s in sources],
             file_of=np.concatenate(rows_of),
-            row_of=np.concatenate([np.arange(p.epoch_s.size, dtype=np.int64) for p in parts]),
+            row_of=np.concatenate([np.arange(r.size, dtype=np.int64) for r in rows_of]),
         )
     label = next(iter(labels)) if len(labels) == 1 else None
-    epoch, notes = _apply_label(epoch, meters, label, tz, name)
+    epoch, notes = _apply_label(epoch, codes, label, tz, name)
     profile = profile_from_arrays(
         epoch,
         values,
-        meters,
-        quantity=parts[0].quantity,
+        codes,
+        meter_ids=ids,
+        quantity=parts_quantity,
         name=name,
         on_incomplete=on_incomplete,
         tz=tz,
@@ -366,7 +419,7 @@ def _month_start(epoch_s: int, tz: str) -> bool:
 
 
 def _apply_label(
-    epoch_s: npt.NDArray[np.int64], meters: npt.NDArray[np.object_], label: str | None, tz: str, name: str
+    epoch_s: npt.NDArray[np.int64], codes: npt.NDArray[np.int64], label: str | None, tz: str, name: str
 ) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Timestamps at the start of the interval moved to its end; without a label, a file whose first stamp sits on
     a month boundary (local time) is read as interval starts when its last stamp does not, and a warning is noted
@@ -374,10 +427,9 @@ def _apply_label(
     notes: list[str] = []
     if label == "end" or epoch_s.size == 0:
         return epoch_s, notes
-    step = shortest_interval(epoch_s, meters)
     if label is None:
         first, last = int(epoch_s.min()), int(epoch_s.max())
-        if not _month_start(first, tz) or step is None:
+        if not _month_start(first, tz) or shortest_interval(epoch_s, codes) is None:
             return epoch_s, notes
         if _month_start(last, tz):
             notes.append(
@@ -389,6 +441,7 @@ def _apply_label(
             "timestamps read as interval starts: the first one sits on a month boundary "
             "(--label end to read them as ends)"
         )
+    step = shortest_interval(epoch_s, codes)
     if step is None:
         raise DataError(f"{name}: need at least two readings per meter to know the interval length")
     return epoch_s + step, notes
@@ -409,8 +462,9 @@ def gaps_note(gaps: Sequence[str]) -> str:
     return f"gaps skipped: {gap_summary(gaps)}"
 
 
-def shortest_interval(epoch_s: npt.NDArray[np.int64], meters: npt.NDArray[np.object_]) -> int | None:
-    """The shortest positive time between consecutive readings of a meter (arrays in file order), or None."""
+def shortest_interval(epoch_s: npt.NDArray[np.int64], meters: npt.NDArray[Any]) -> int | None:
+    """The shortest positive time between consecutive readings of a meter (arrays in file order; ``meters`` ids or
+    integer codes), or None."""
     order = np.argsort(meters, kind="stable")
     same = meters[order][1:] == meters[order][:-1]
     d = np.diff(epoch_s[order])[same]
@@ -423,11 +477,16 @@ def _check_range(
     quantity: Literal["kw", "kwh"],
     step: int,
     max_kw: float,
-    meters: npt.NDArray[np.object_],
+    codes: npt.NDArray[np.int64],
     name: str,
     names: RowNames,
 ) -> None:
     """Values that cannot be summed exactly, or that no meter can measure, are errors naming their rows."""
+    to_mwh = MWH_PER_KWH * (step / 3600.0 if quantity == "kw" else 1.0)
+    to_kw = 1.0 if quantity == "kw" else 3600.0 / step
+    top = float(values.max()) if values.size else 0.0
+    if top * to_mwh < _LIMIT_MWH / 4 and top * to_kw <= max_kw and top * to_mwh * values.size < _LIMIT_MWH:
+        return  # the largest value passes every check (also the sum of any meter's values)
     kw = values if quantity == "kw" else values * (3600.0 / step)
     mwh = values * (MWH_PER_KWH * (step / 3600.0 if quantity == "kw" else 1.0))
     huge = np.flatnonzero(~(mwh < _LIMIT_MWH / 4))
@@ -442,8 +501,7 @@ def _check_range(
             f"{name}: {implausible.size} '{quantity}' value(s) above a plausible {max_kw:g} kW average power, "
             f"{names.rows(implausible)} (--max-kw raises the limit)"
         )
-    _ids, codes = np.unique(meters.astype(str), return_inverse=True)
-    totals = np.bincount(codes.ravel(), weights=mwh)
+    totals = np.bincount(codes, weights=mwh)
     if totals.size and float(totals.max()) >= _LIMIT_MWH:
         raise DataError(f"{name}: the energies of a meter sum to more than can be computed with exactly")
 
@@ -451,7 +509,7 @@ def _check_range(
 def profile_from_arrays(
     epoch_s: npt.NDArray[np.int64],
     values: npt.NDArray[np.float64],
-    meters: npt.NDArray[np.object_],
+    meters: npt.NDArray[Any],
     *,
     quantity: Literal["kw", "kwh"],
     name: str = "load profile",
@@ -460,46 +518,59 @@ def profile_from_arrays(
     names: RowNames | None = None,
     step_s: int | None = None,
     max_kw: float = MAX_KW,
+    meter_ids: Sequence[str] | None = None,
 ) -> LoadProfile:
     """Build the grid from parallel arrays (file order); the checks of :func:`read_load_profile` apply.
 
     ``step_s`` is the interval length when known from a larger data set (a fleet partition); by default the shortest
     time between two readings of a meter.  Values above ``max_kw`` average power, or too large to sum exactly, are
-    errors that name their rows."""
+    errors that name their rows.  ``meters`` holds the meter ids, or integer codes into ``meter_ids``."""
     names = names or RowNames()
-    order = np.argsort(meters, kind="stable")
-    m_sorted = meters[order]
-    t_sorted = epoch_s[order]
-    boundaries = np.flatnonzero(m_sorted[1:] != m_sorted[:-1]) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [len(order)]))
-    ids = [str(m_sorted[s]) for s in starts]
-    diffs_all: list[npt.NDArray[np.int64]] = []
+    if meter_ids is None:
+        uniq, inverse = np.unique(np.asarray(meters).astype(str), return_inverse=True)
+        all_ids, codes = [str(u) for u in uniq], inverse.ravel().astype(np.int64)
+    else:
+        all_ids, codes = list(meter_ids), np.asarray(meters, dtype=np.int64)
+    # per meter in time order; a file already grouped by meter needs no sort and no copy
+    grouped = codes.size < 2 or not bool((codes[1:] < codes[:-1]).any())
+    order = np.arange(codes.size, dtype=np.int64) if grouped else np.argsort(codes, kind="stable")
+    c_sorted = codes if grouped else codes[order]
+    t_sorted = epoch_s if grouped else epoch_s[order]
+    boundaries = np.flatnonzero(c_sorted[1:] != c_sorted[:-1]) + 1
+    del c_sorted
+    starts = np.concatenate(([0], boundaries)).astype(np.int64)
+    ends = np.concatenate((boundaries, [codes.size])).astype(np.int64)
+    ids = [all_ids[int(codes[order[s]])] for s in starts]
+    shortest: int | None = None
+    for meter, s, e in zip(ids, starts, ends, strict=True):
+        d = np.diff(t_sorted[s:e])
+        if d.size and int(d.min()) <= 0:
+            rows = order[s + 1 : e]
+            dup = rows[d == 0]
+            if dup.size:
+                raise DataError(f"{name}: {dup.size} duplicate timestamp(s) for meter {meter}, {names.rows(dup)}")
+            back = rows[d < 0]
+            raise DataError(f"{name}: {back.size} row(s) out of time order for meter {meter}, {names.rows(back)}")
+        if d.size:
+            shortest = int(d.min()) if shortest is None else min(shortest, int(d.min()))
+    if shortest is None and step_s is None:
+        raise DataError(f"{name}: need at least two readings per meter to know the interval length")
+    step = int(step_s) if step_s is not None else int(shortest)  # type: ignore[arg-type]
     for s, e in zip(starts, ends, strict=True):
         d = np.diff(t_sorted[s:e])
-        rows = order[s + 1 : e]
-        dup = rows[d == 0]
-        if dup.size:
-            raise DataError(f"{name}: {dup.size} duplicate timestamp(s) for meter {m_sorted[s]}, {names.rows(dup)}")
-        back = rows[d < 0]
-        if back.size:
-            raise DataError(f"{name}: {back.size} row(s) out of time order for meter {m_sorted[s]}, {names.rows(back)}")
-        diffs_all.append(d)
-    positive = np.concatenate(diffs_all) if diffs_all else np.array([], dtype=np.int64)
-    if positive.size == 0 and step_s is None:
-        raise DataError(f"{name}: need at least two readings per meter to know the interval length")
-    step = int(np.min(positive)) if step_s is None else int(step_s)
-    odd = np.flatnonzero(positive % step)
-    if odd.size:
-        raise DataError(f"{name}: mixed interval lengths ({step} s and {int(positive[odd[0]])} s); resample first")
+        if d.size and (int(d.max()) != step or int(d.min()) != step):
+            odd = d[d % step != 0]
+            if odd.size:
+                raise DataError(f"{name}: mixed interval lengths ({step} s and {int(odd[0])} s); resample first")
     if 3600 % step:
         raise DataError(f"{name}: interval of {step} s does not divide an hour")
-    _check_range(values, quantity, step, max_kw, meters, name, names)
+    _check_range(values, quantity, step, max_kw, codes, name, names)
     first_start = int(epoch_s.min()) - step
     # the grid starts at a full hour of local time (the offset at the start of the profile decides)
     g0 = first_start - (first_start + _utc_offset_s(tz, first_start)) % 3600
-    off_grid = np.flatnonzero((epoch_s - g0) % step)
-    if off_grid.size:
+    # every reading of a meter is its first plus whole intervals: the grid holds it when the first is on it
+    if bool(((t_sorted[starts] - g0) % step).any()):
+        off_grid = np.flatnonzero((epoch_s - g0) % step)
         where = "" if tz == "UTC" else f" of {tz}"
         raise DataError(
             f"{name}: {off_grid.size} timestamp(s) off the grid of {step} s intervals counted from the full hour"
@@ -511,19 +582,28 @@ def profile_from_arrays(
     present = np.zeros((n, len(ids)), dtype=np.bool_)
     per_h = step / 3600.0
     scale = MWH_PER_KWH * (per_h if quantity == "kw" else 1.0)
-    cells: list[npt.NDArray[np.int64]] = []
+    cells: list[npt.NDArray[np.int64] | None] = []  # per meter: its grid cells when it has gaps
     for j, (s, e) in enumerate(zip(starts, ends, strict=True)):
         idx = (t_sorted[s:e] - g0) // step - 1
-        cells.append(idx)
-        energy[idx, j] = np.rint(values[order[s:e]] * scale).astype(np.int64)
-        present[idx, j] = True
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        cells.append(None if hi - lo == idx.size else idx)
+        kwh = np.rint((values[s:e] if grouped else values[order[s:e]]) * scale).astype(np.int64)
+        if hi - lo == idx.size:  # no gap: one strided slice
+            energy[lo:hi, j] = kwh
+            present[lo:hi, j] = True
+        else:
+            energy[idx, j] = kwh
+            present[idx, j] = True
     gaps: dict[str, str] = {}
     for j, s in enumerate(starts):
-        lo, hi = int(cells[j][0]), int(cells[j][-1]) + 1
+        cell = cells[j]
+        if cell is None:
+            continue
+        lo, hi = int(cell[0]), int(cell[-1]) + 1
         missing = np.flatnonzero(~present[lo:hi, j])
         if missing.size:
             first_missing = lo + int(missing[0])
-            before = order[s + int(np.searchsorted(cells[j], first_missing)) - 1]  # the reading before the gap
+            before = order[s + int(np.searchsorted(cell, first_missing)) - 1]  # the reading before the gap
             first_gap = datetime.fromtimestamp(g0 + (first_missing + 1) * step, UTC)
             gaps[ids[j]] = (
                 f"meter {ids[j]}: {missing.size} missing interval(s), first ending {first_gap.isoformat()}"
