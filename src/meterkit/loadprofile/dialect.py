@@ -272,21 +272,32 @@ def _csv(
                 f"({first}); give --sep / --skip-rows"
             ) from exc
 
-    columns = read(n_rows=0, infer_schema_length=0).columns
+    head = read(n_rows=1, infer_schema_length=0)
+    columns = head.columns
     roles = _roles(columns, name, fmt)
     wanted = roles.wanted(columns)
-    text = {c: pl.String for c in wanted if c != roles.value}  # times: parsed later with their exact layout
+    first_time = head[roles.time].to_list()[0] if head.height else None
+    layout = iso_layout(first_time) if isinstance(first_time, str) and fmt.time_format is None else None
+    kinds: dict[str, pl.DataType | type[pl.DataType]] = {c: pl.String for c in wanted if c != roles.value}
+    if roles.meter is not None:
+        kinds[roles.meter] = pl.Categorical  # 4 bytes a row, not the text
     frame: pl.DataFrame | None = None
-    try:  # typed: the reader parses the numbers (fast, small)
-        frame = pl.read_csv(
-            open_source(),
+    try:  # typed and streamed: numbers and times parsed chunk by chunk as the file is read (fast, small)
+        source = open_source()
+        lazy = pl.scan_csv(
+            source if isinstance(source, Path) else source.getvalue(),
             separator=sep,
             skip_rows=skip,
             quote_char='"',
-            columns=wanted,
             infer_schema_length=10_000,
-            schema_overrides=text,
-        )
+            schema_overrides=kinds,
+        ).select(wanted)
+        if layout is not None:
+            time_fmt, zone = layout
+            lazy = lazy.with_columns(pl.col(roles.time).str.to_datetime(time_fmt, time_zone=zone, strict=False))
+        frame = lazy.collect(engine="streaming")
+        if layout is not None and frame[roles.time].null_count():
+            frame = None  # another layout somewhere: the text path finds and names the rows
     except (pl.exceptions.PolarsError, OSError, ValueError):
         frame = None  # a cell that does not parse: read as text, the checks name its row
     if frame is None:
@@ -371,6 +382,21 @@ def _unit(name: str) -> str | None:
     return None if m is None else m.group(1).lower()
 
 
+_ISO: Final = re.compile(r"\d{4}-\d\d-\d\d([T ])\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?")
+
+
+def iso_layout(cell: str) -> tuple[str, str | None] | None:
+    """The strptime format of an ISO-8601 date-time like ``cell`` and the zone it implies (``Z``: UTC), or None."""
+    m = _ISO.fullmatch(cell.strip())
+    if m is None:
+        return None
+    sep, seconds, fraction, zone = m.groups()
+    fmt = "%Y-%m-%d" + sep + "%H:%M" + (":%S" if seconds else "") + ("%.f" if fraction else "")
+    if zone == "Z":
+        return fmt + "Z", "UTC"
+    return (fmt + "%:z", None) if zone else (fmt, None)
+
+
 def _roles(columns: list[str], name: str, fmt: FileFormat) -> Roles:
     """Map column names to roles (``fmt.columns`` first, then by name)."""
     given = dict(fmt.columns)
@@ -448,7 +474,8 @@ def _canonical(df: pl.DataFrame, name: str, fmt: FileFormat, roles: Roles) -> Ca
     cols = [df[roles.time].alias("timestamp"), values.alias(quantity)]
     if roles.meter is not None:
         meter = df[roles.meter]
-        cols.append((meter if meter.dtype == pl.String else meter.cast(pl.String)).alias("meter"))
+        keep = meter.dtype == pl.String or isinstance(meter.dtype, pl.Categorical)
+        cols.append((meter if keep else meter.cast(pl.String)).alias("meter"))
     if "status" in df.columns and "status" not in (roles.time, roles.value, roles.meter):
         cols.append(df["status"].alias("status"))
     return CanonicalFrame(pl.DataFrame(cols), quantity, factor, roles.label, fmt.time_format, [])

@@ -19,7 +19,6 @@ the row after which the data are missing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ import numpy.typing as npt
 import polars as pl
 
 from ..errors import DataError
-from .dialect import FileFormat, read_canonical
+from .dialect import FileFormat, iso_layout, read_canonical
 
 __all__ = [
     "FrameArrays",
@@ -187,24 +186,15 @@ def _to_datetime(text: pl.Series, time_zone: str | None = None, time_format: str
     return empty
 
 
-_ISO = re.compile(r"\d{4}-\d\d-\d\d([T ])\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:\d\d)?")
-
-
 def _exact_iso(text: pl.Series) -> pl.Series | None:
     """The column parsed with the ISO-8601 layout of its first cell (fast), or None when any cell has another
     layout (then the general parser finds and names the odd rows)."""
     first = text.head(1).to_list()
-    m = _ISO.fullmatch(first[0]) if first and first[0] is not None else None
-    if m is None:
+    layout = iso_layout(first[0]) if first and first[0] is not None else None
+    if layout is None:
         return None
-    sep, seconds, fraction, zone = m.groups()
-    fmt = "%Y-%m-%d" + sep + "%H:%M" + (":%S" if seconds else "") + ("%.f" if fraction else "")
-    if zone == "Z":
-        fmt += "Z"
-    elif zone:
-        fmt += "%:z"
     try:
-        parsed = text.str.to_datetime(fmt, time_zone="UTC" if zone == "Z" else None, strict=False)
+        parsed = text.str.to_datetime(layout[0], time_zone=layout[1], strict=False)
     except pl.exceptions.PolarsError:
         return None
     return parsed if parsed.null_count() == 0 else None
@@ -276,6 +266,14 @@ class FrameArrays:
 
 def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
     """Sorted distinct meter ids and, per row, the index of its id (nulls are the id ``""``)."""
+    if isinstance(meters.dtype, pl.Categorical) and not meters.null_count():
+        used = meters.unique()
+        physical = used.to_physical().to_numpy().astype(np.int64)
+        text_ids = used.cast(pl.String).to_list()
+        rank = np.argsort(np.argsort(np.array(text_ids, dtype=object)))
+        lookup = np.zeros(int(physical.max()) + 1, dtype=np.int64)
+        lookup[physical] = rank
+        return sorted(text_ids), lookup[meters.to_physical().to_numpy()]
     text = meters.cast(pl.String).fill_null("")
     ids = sorted(text.unique().to_list())
     return ids, text.cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64)
