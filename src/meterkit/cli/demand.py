@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from ..analytics.billing import BillingSchedule
-from ..analytics.choice import choose_windows
+from ..analytics.choice import WindowChoice, choose_windows, interval_text
 from ..analytics.configs import ALL_CONFIGS, DemandWindow, parse_window
 from ..analytics.engine import DemandResult, compute_demand
+from ..analytics.grouped import available_memory, demand_in_groups, fits
 from ..analytics.plot import COLORS, PLOT_SUFFIXES
 from ..analytics.threshold import assess, parse_amount
 from ..errors import ConfigError, DataError
@@ -211,6 +212,13 @@ def register(app: typer.Typer) -> None:
         plot_js: Annotated[
             PlotJs, typer.Option("--plot-js", help="HTML plots: plotly.js inline (offline) or from its CDN.")
         ] = PlotJs.inline,
+        memory_limit: Annotated[
+            float | None,
+            typer.Option(
+                "--memory-limit",
+                help="MB for the data (default: half the available memory); larger files are read by meter groups.",
+            ),
+        ] = None,
     ) -> int:
         """Maximum demand per meter and billing period, fixed against sliding windows."""
         chosen = _windows(fixed or [], sliding or [], all_)
@@ -221,6 +229,9 @@ def register(app: typer.Typer) -> None:
             _usage("--rate needs --threshold")
         if not max_kw > 0 or max_kw == float("inf"):
             _usage(f"--max-kw {max_kw}: give a positive finite number")
+        if memory_limit is not None and not 0 < memory_limit < float("inf"):
+            _usage(f"--memory-limit {memory_limit}: give a positive number of MB")
+        limit = int(memory_limit * 1e6) if memory_limit is not None else available_memory() // 2
         fmt_ = _file_format(format_profile, sep, decimal, encoding, skip_rows, columns, label, time_format)
         if plot is not None:
             if dask or scheduler:
@@ -252,18 +263,37 @@ def register(app: typer.Typer) -> None:
                     progress=lambda done, total: bar.step("meter groups on Dask", done, total),
                 )
             results, notes = fleet.results, fleet.notes
+        elif not fits(file, limit):
+            if plot is not None:
+                _usage(f"--plot needs the file read whole; it is larger than --memory-limit {limit / 1e6:.0f} MB")
+            picked: list[WindowChoice] = []
+
+            def pick(step: int) -> tuple[DemandWindow, ...]:
+                picked.append(_choose(file, windows, step, chosen is None))
+                return picked[0].windows
+
+            with _Bar(err) as bar:
+                run = demand_in_groups(
+                    file,
+                    pick,
+                    limit_bytes=limit,
+                    billing=billing,
+                    fmt=fmt_,
+                    on_incomplete=on_incomplete,
+                    tz=tz,
+                    allow_straddle=allow_straddle,
+                    max_kw=max_kw,
+                    progress=lambda done, total: bar.step("meter groups", done, total),
+                )
+            windows = picked[0].windows
+            results, notes = run.results, [*run.notes, *picked[0].notes]
+            notes.append(f"read in {run.groups} groups of meters to stay within {limit / 1e6:.0f} MB")
         else:
             with _Bar(err) as bar:
                 bar.step("reading", 0, 2)
                 profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz, fmt=fmt_, max_kw=max_kw)
-                choice = choose_windows(windows, profile.step_s, substitute=chosen is None)
+                choice = _choose(file, windows, profile.step_s, chosen is None)
                 windows = choice.windows
-                if not windows:
-                    raise DataError(
-                        f"{file}: none of the chosen configurations is computable from {profile.step_s // 60 or 1}-"
-                        f"{'minute' if profile.step_s >= 60 else 'second'} data ({choice.notes[-1]}); "
-                        "--all lists those that are"
-                    )
                 bar.step(f"computing {len(profile.meters)} meter(s)", 1, 2)
                 results = compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle)
                 bar.step("done", 2, 2)
@@ -285,6 +315,16 @@ def register(app: typer.Typer) -> None:
         if plot is not None:
             err.print(f"plot written to {plot}")
         return 0
+
+
+def _choose(file: Path, windows: tuple[DemandWindow, ...], step_s: int, default: bool) -> WindowChoice:
+    choice = choose_windows(windows, step_s, substitute=default)
+    if not choice.windows:
+        raise DataError(
+            f"{file}: none of the chosen configurations is computable from {interval_text(step_s)} data "
+            f"({choice.notes[-1]}); --all lists those that are"
+        )
+    return choice
 
 
 def _output(

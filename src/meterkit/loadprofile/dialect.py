@@ -25,7 +25,7 @@ import io
 import re
 import sys
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -39,7 +39,9 @@ __all__ = [
     "CanonicalFrame",
     "FileFormat",
     "canonical_frame",
+    "estimate_rows",
     "load_format_profile",
+    "meter_counts",
     "parse_columns",
     "read_canonical",
     "read_source",
@@ -197,10 +199,20 @@ class Roles:
         return [c for c in columns if c in keep]
 
 
-def read_canonical(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | None = None) -> CanonicalFrame:
+ROW: Final = "__row"  # the 0-based data row in the file, kept when only some meters are read
+
+
+def read_canonical(
+    source: Path | str,
+    fmt: FileFormat,
+    *,
+    stdin: IO[bytes] | None = None,
+    meters: Collection[str] | None = None,
+) -> CanonicalFrame:
     """Read a file (``-``: standard input) and map its columns (see the module docstring).  Only the columns that
     are needed are read; numbers and ISO-8601 times are parsed by the reader where it can, and the file is read
-    again as text when a cell does not parse, so that the checks name the row."""
+    again as text when a cell does not parse, so that the checks name the row.  With ``meters``, only their rows
+    are read (streamed: the rest never is in memory), with their row numbers in the column ``__row``."""
     name = "<stdin>" if str(source) == "-" else str(source)
     if str(source) == "-":
         data = (stdin or sys.stdin.buffer).read()
@@ -213,7 +225,7 @@ def read_canonical(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | No
     if path.is_dir():
         raise DataError(f"{path}: is a directory")
     if path.suffix.lower() in (".parquet", ".pq"):
-        return _parquet(path, name, fmt)
+        return _parquet(path, name, fmt, meters)
     try:
         with path.open("rb") as fh:
             head = fh.read(HEAD_BYTES)
@@ -222,7 +234,9 @@ def read_canonical(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | No
     encoding = _encoding(head, fmt.encoding)
     if encoding == "utf-8" and not head.startswith(b"\xef\xbb\xbf"):
         sep, skip = _dialect(_text_head(head, encoding), fmt, name)
-        return _csv(lambda: path, name, sep, skip, fmt)
+        return _csv(lambda: path, name, sep, skip, fmt, meters)
+    if meters is not None:
+        raise DataError(f"{name}: reading by meter groups needs a UTF-8 file ({encoding} given); convert it first")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -235,13 +249,27 @@ def read_source(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | None 
     return read_canonical(source, fmt, stdin=stdin).frame
 
 
-def _parquet(source: Path | io.BytesIO, name: str, fmt: FileFormat) -> CanonicalFrame:
+def _only(lazy: pl.LazyFrame, roles: Roles, meters: Collection[str] | None, name: str) -> pl.LazyFrame:
+    if meters is None:
+        return lazy
+    if roles.meter is None:
+        raise DataError(f"{name}: no meter column to read the file by meter groups")
+    return lazy.with_row_index(ROW).filter(pl.col(roles.meter).cast(pl.String).is_in(list(meters)))
+
+
+def _parquet(
+    source: Path | io.BytesIO, name: str, fmt: FileFormat, meters: Collection[str] | None = None
+) -> CanonicalFrame:
     try:
         columns = list(pl.read_parquet_schema(source))
         if isinstance(source, io.BytesIO):
             source.seek(0)
         roles = _roles(columns, name, fmt)
-        frame = pl.read_parquet(source, columns=roles.wanted(columns))
+        if meters is None:
+            frame = pl.read_parquet(source, columns=roles.wanted(columns))
+        else:
+            lazy = _only(pl.scan_parquet(source).select(roles.wanted(columns)), roles, meters, name)
+            frame = lazy.collect(engine="streaming")
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise DataError(f"{name}: cannot read the file as Parquet ({exc})") from exc
     return _canonical(frame, name, fmt, roles)
@@ -260,7 +288,12 @@ def _csv_bytes(data: bytes, name: str, fmt: FileFormat) -> CanonicalFrame:
 
 
 def _csv(
-    open_source: Callable[[], Path | io.BytesIO], name: str, sep: str, skip: int, fmt: FileFormat
+    open_source: Callable[[], Path | io.BytesIO],
+    name: str,
+    sep: str,
+    skip: int,
+    fmt: FileFormat,
+    meters: Collection[str] | None = None,
 ) -> CanonicalFrame:
     def read(**kw: Any) -> pl.DataFrame:
         try:
@@ -292,6 +325,7 @@ def _csv(
             infer_schema_length=10_000,
             schema_overrides=kinds,
         ).select(wanted)
+        lazy = _only(lazy, roles, meters, name)
         if layout is not None:
             time_fmt, zone = layout
             lazy = lazy.with_columns(pl.col(roles.time).str.to_datetime(time_fmt, time_zone=zone, strict=False))
@@ -300,9 +334,61 @@ def _csv(
             frame = None  # another layout somewhere: the text path finds and names the rows
     except (pl.exceptions.PolarsError, OSError, ValueError):
         frame = None  # a cell that does not parse: read as text, the checks name its row
-    if frame is None:
+    if frame is None and meters is None:
         frame = read(columns=wanted, infer_schema_length=0)
+    elif frame is None:
+        source = open_source()
+        text = pl.scan_csv(
+            source if isinstance(source, Path) else source.getvalue(),
+            separator=sep,
+            skip_rows=skip,
+            quote_char='"',
+            infer_schema_length=0,
+        ).select(wanted)
+        try:
+            frame = _only(text, roles, meters, name).collect(engine="streaming")
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise DataError(f"{name}: cannot read the file as CSV ({str(exc).strip().splitlines()[0]})") from exc
     return _canonical(frame, name, fmt, roles)
+
+
+def meter_counts(path: Path, fmt: FileFormat) -> dict[str, int] | None:
+    """Rows per meter of a UTF-8 CSV or a Parquet file, counted in one streaming pass (None: no meter column)."""
+    name = str(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        columns = list(pl.read_parquet_schema(path))
+        roles = _roles(columns, name, fmt)
+        lazy = pl.scan_parquet(path)
+    else:
+        with path.open("rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        encoding = _encoding(head, fmt.encoding)
+        if encoding != "utf-8" or head.startswith(b"\xef\xbb\xbf"):
+            return None
+        sep, skip = _dialect(_text_head(head, encoding), fmt, name)
+        columns = pl.read_csv(path, separator=sep, skip_rows=skip, n_rows=0, quote_char='"').columns
+        roles = _roles(columns, name, fmt)
+        lazy = pl.scan_csv(path, separator=sep, skip_rows=skip, quote_char='"', infer_schema_length=0)
+    if roles.meter is None:
+        return None
+    try:
+        counts = lazy.group_by(pl.col(roles.meter).cast(pl.String)).len().collect(engine="streaming")
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(f"{name}: cannot count the rows per meter ({str(exc).strip().splitlines()[0]})") from exc
+    return {("" if m is None else str(m)): int(n) for m, n in counts.iter_rows()}
+
+
+def estimate_rows(path: Path) -> int:
+    """About how many data rows a file holds: Parquet's row count, or a CSV's size over the length of its lines."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    lines = head.count(b"\n")
+    return size // max(1, len(head) // max(1, lines)) if lines else 1
 
 
 def _encoding(head: bytes, given: str | None) -> str:
@@ -478,6 +564,8 @@ def _canonical(df: pl.DataFrame, name: str, fmt: FileFormat, roles: Roles) -> Ca
         cols.append((meter if keep else meter.cast(pl.String)).alias("meter"))
     if "status" in df.columns and "status" not in (roles.time, roles.value, roles.meter):
         cols.append(df["status"].alias("status"))
+    if ROW in df.columns:
+        cols.append(df[ROW].cast(pl.Int64))
     return CanonicalFrame(pl.DataFrame(cols), quantity, factor, roles.label, fmt.time_format, [])
 
 

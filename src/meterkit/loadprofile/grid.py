@@ -19,7 +19,7 @@ the row after which the data are missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ import numpy.typing as npt
 import polars as pl
 
 from ..errors import DataError
-from .dialect import FileFormat, iso_layout, read_canonical
+from .dialect import ROW, FileFormat, iso_layout, read_canonical
 
 __all__ = [
     "FrameArrays",
@@ -66,6 +66,7 @@ class LoadProfile:
     notes: list[str] = field(default_factory=list)
     gaps: dict[str, str] = field(default_factory=dict)  # meter -> what is missing (meters with gaps, sorted)
     tz: str = "UTC"
+    label: Literal["start", "end"] = "end"  # what the file's timestamps were read as
 
     @property
     def n_steps(self) -> int:
@@ -326,25 +327,33 @@ def read_load_profile(
     tz: str = "UTC",
     fmt: FileFormat | None = None,
     max_kw: float = MAX_KW,
+    meters: Collection[str] | None = None,
+    step_s: int | None = None,
 ) -> LoadProfile:
     """Read and check a load-profile file; see the module docstring for the rules.
 
     ``path`` is a CSV or Parquet file, ``-`` (standard input) or a folder (every CSV and Parquet file in it, as one
     profile).  ``tz`` is the billing time zone: local timestamps are read in it and the grid starts at its full
     hour.  ``fmt`` says how to read a CSV dialect (by default found in the file, see
-    :mod:`meterkit.loadprofile.dialect`).  ``max_kw`` is the largest plausible average power of one interval."""
+    :mod:`meterkit.loadprofile.dialect`).  ``max_kw`` is the largest plausible average power of one interval.
+    ``meters`` reads only those meters' rows (streamed; errors still name the rows of the file) and ``step_s`` sets
+    the interval length, as when a large file is read in groups of meters."""
     fmt = fmt or FileFormat()
     name = str(path)
     sources = _sources(path)
     parts: list[FrameArrays] = []
     labels: set[str | None] = set()
     rows_of: list[npt.NDArray[np.int64]] = []
+    lines_of: list[npt.NDArray[np.int64]] = []
     for k, source in enumerate(sources):
         src_name = "<stdin>" if str(source) == "-" else str(source)
-        canon = read_canonical(source, fmt)
-        names = None
+        canon = read_canonical(source, fmt, meters=meters)
+        height = canon.frame.height
+        lines = canon.frame[ROW].to_numpy() if ROW in canon.frame.columns else np.arange(height, dtype=np.int64)
+        lines_of.append(lines)
+        names = RowNames(row_of=lines) if ROW in canon.frame.columns else None
         if len(sources) > 1:
-            names = RowNames(files=[src_name], file_of=np.zeros(canon.frame.height, dtype=np.int64))
+            names = RowNames(files=[src_name], file_of=np.zeros(height, dtype=np.int64), row_of=lines)
         default = "meter" if str(source) == "-" else Path(source).stem
         parts.append(
             frame_arrays(
@@ -371,15 +380,13 @@ def read_load_profile(
         codes = np.concatenate([np.searchsorted(ids, p.ids).astype(np.int64)[p.codes] for p in parts])
     parts_quantity = parts[0].quantity
     del parts
-    names = RowNames()
+    names = RowNames(row_of=lines_of[0]) if meters is not None and len(sources) == 1 else RowNames()
     if len(sources) > 1:
         names = RowNames(
-            files=[str(s) for s in sources],
-            file_of=np.concatenate(rows_of),
-            row_of=np.concatenate([np.arange(r.size, dtype=np.int64) for r in rows_of]),
+            files=[str(s) for s in sources], file_of=np.concatenate(rows_of), row_of=np.concatenate(lines_of)
         )
     label = next(iter(labels)) if len(labels) == 1 else None
-    epoch, notes = _apply_label(epoch, codes, label, tz, name)
+    epoch, notes, read_as = _apply_label(epoch, codes, label, tz, name)
     profile = profile_from_arrays(
         epoch,
         values,
@@ -391,8 +398,10 @@ def read_load_profile(
         tz=tz,
         names=names,
         max_kw=max_kw,
+        step_s=step_s,
     )
     profile.notes[:0] = notes
+    profile.label = read_as
     return profile
 
 
@@ -418,23 +427,23 @@ def _month_start(epoch_s: int, tz: str) -> bool:
 
 def _apply_label(
     epoch_s: npt.NDArray[np.int64], codes: npt.NDArray[np.int64], label: str | None, tz: str, name: str
-) -> tuple[npt.NDArray[np.int64], list[str]]:
+) -> tuple[npt.NDArray[np.int64], list[str], Literal["start", "end"]]:
     """Timestamps at the start of the interval moved to its end; without a label, a file whose first stamp sits on
     a month boundary (local time) is read as interval starts when its last stamp does not, and a warning is noted
     when both do (the choice is ambiguous: read as interval ends)."""
     notes: list[str] = []
     if label == "end" or epoch_s.size == 0:
-        return epoch_s, notes
+        return epoch_s, notes, "end"
     if label is None:
         first, last = int(epoch_s.min()), int(epoch_s.max())
         if not _month_start(first, tz) or shortest_interval(epoch_s, codes) is None:
-            return epoch_s, notes
+            return epoch_s, notes, "end"
         if _month_start(last, tz):
             notes.append(
                 "warning: the first and the last timestamp sit on a month boundary, so it is not clear whether they "
                 "mark the start or the end of the intervals; read as ends (--label start|end to decide)"
             )
-            return epoch_s, notes
+            return epoch_s, notes, "end"
         notes.append(
             "timestamps read as interval starts: the first one sits on a month boundary "
             "(--label end to read them as ends)"
@@ -442,7 +451,7 @@ def _apply_label(
     step = shortest_interval(epoch_s, codes)
     if step is None:
         raise DataError(f"{name}: need at least two readings per meter to know the interval length")
-    return epoch_s + step, notes
+    return epoch_s + step, notes, "start"
 
 
 def gap_summary(gaps: Sequence[str]) -> str:
