@@ -117,12 +117,13 @@ def main() -> None:
                     out.write(text.encode())
                     copies += 1
             del base
-            argv = ours(big) + ["--memory-limit", str(args.big_limit_mb)]
+            argv = [*ours(big), "--memory-limit", str(args.big_limit_mb)]
             wall, mb = run(argv)
             print(
                 f"big CSV {big.stat().st_size / 1e9:.1f} GB ({copies * rows / 1e6:.0f} M rows), --memory-limit "
                 f"{args.big_limit_mb} MB: ours {wall:.1f} s, peak {mb:.0f} MB"
             )
+
 
 if __name__ == "__main__":
     main()
