@@ -265,11 +265,10 @@ def _parquet(
         if isinstance(source, io.BytesIO):
             source.seek(0)
         roles = _roles(columns, name, fmt)
-        if meters is None:
-            frame = pl.read_parquet(source, columns=roles.wanted(columns))
-        else:
-            lazy = _only(pl.scan_parquet(source).select(roles.wanted(columns)), roles, meters, name)
-            frame = lazy.collect(engine="streaming")
+        lazy = _only(pl.scan_parquet(source).select(roles.wanted(columns)), roles, meters, name)
+        if roles.meter is not None:  # categories: 4 bytes a row, not the text
+            lazy = lazy.with_columns(pl.col(roles.meter).cast(pl.String).cast(pl.Categorical))
+        frame = lazy.collect(engine="streaming")
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise DataError(f"{name}: cannot read the file as Parquet ({exc})") from exc
     return _canonical(frame, name, fmt, roles)

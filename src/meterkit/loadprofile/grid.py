@@ -367,7 +367,8 @@ def read_load_profile(
             )
         )
         labels.add(canon.label)
-        rows_of.append(np.full(canon.frame.height, k, dtype=np.int64))
+        rows_of.append(np.full(height, k, dtype=np.int64))
+        del canon  # the frame's memory is free before the grid is built
     quantities = {p.quantity for p in parts}
     if len(quantities) > 1:
         raise DataError(f"{name}: the files mix 'kw' and 'kwh' values")
