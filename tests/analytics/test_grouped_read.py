@@ -81,3 +81,38 @@ def test_a_meter_larger_than_the_limit_is_one_error_line() -> None:
         "raise --memory-limit or split the file by time"
     )
     assert meter_groups({"C": 60, "A": 50, "B": 40}, 100 * BYTES_PER_ROW, "x") == [["A", "B"], ["C"]]
+
+
+def long_file(path: Path, bad: dict[int, str]) -> Path:
+    """3,000 rows of 1-minute data with some rows replaced (by 0-based data row)."""
+    t0 = datetime(2026, 11, 2, 0, 1, tzinfo=UTC)
+    rows = ["timestamp,kwh"]
+    for i in range(3000):
+        rows.append(bad.get(i, f"{(t0 + timedelta(minutes=i)).isoformat()},{1 + i % 5}"))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({2500: "2026-11-03T17:41:00+00:00,abc"}, "1 'kwh' value(s) are not numbers, rows 2501"),
+        (
+            {10: "yesterday,1", 2900: "2026-11-04 00:21,1"},
+            "1 unreadable timestamp(s) (not ISO-8601 date-times), rows 11",
+        ),
+        ({2999: "2026-11-04 01:00,1"}, "1 timestamp(s) without a UTC offset among ones with, rows 3000"),
+    ],
+)
+def test_a_large_file_with_odd_cells_names_them_as_a_small_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: dict[int, str], message: str
+) -> None:
+    from meterkit.loadprofile import dialect, read_load_profile
+
+    f = long_file(tmp_path / "odd.csv", bad)
+    with pytest.raises(DataError) as whole:
+        read_load_profile(f)
+    monkeypatch.setattr(dialect, "TEXT_WHOLE", 0)  # as if the file were large: the odd rows are searched first
+    with pytest.raises(DataError) as searched:
+        read_load_profile(f)
+    assert str(searched.value) == str(whole.value) == f"{f}: {message}"

@@ -181,6 +181,7 @@ class CanonicalFrame:
     label: Literal["start", "end"] | None  # None: not known from the file or the options
     time_format: str | None
     notes: list[str] = field(default_factory=list)
+    odd_rows_only: bool = False  # only the rows whose cells did not parse (a large file: see read_canonical)
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ class Roles:
         return [c for c in columns if c in keep]
 
 
+TEXT_WHOLE: Final = 64 << 20  # a larger CSV whose cells do not all parse is first searched for the odd rows
 ROW: Final = "__row"  # the 0-based data row in the file, kept when only some meters are read
 
 
@@ -208,11 +210,14 @@ def read_canonical(
     *,
     stdin: IO[bytes] | None = None,
     meters: Collection[str] | None = None,
+    whole_text: bool = False,
 ) -> CanonicalFrame:
     """Read a file (``-``: standard input) and map its columns (see the module docstring).  Only the columns that
     are needed are read; numbers and ISO-8601 times are parsed by the reader where it can, and the file is read
-    again as text when a cell does not parse, so that the checks name the row.  With ``meters``, only their rows
-    are read (streamed: the rest never is in memory), with their row numbers in the column ``__row``."""
+    again as text when a cell does not parse, so that the checks name the row: a file larger than
+    :data:`TEXT_WHOLE` first gives only the rows whose cells do not parse (``odd_rows_only``, streamed, with their
+    row numbers in ``__row``); when they show no error, the caller reads it again with ``whole_text``.  With
+    ``meters``, only their rows are read (streamed: the rest never is in memory), numbered the same way."""
     name = "<stdin>" if str(source) == "-" else str(source)
     if str(source) == "-":
         data = (stdin or sys.stdin.buffer).read()
@@ -234,7 +239,8 @@ def read_canonical(
     encoding = _encoding(head, fmt.encoding)
     if encoding == "utf-8" and not head.startswith(b"\xef\xbb\xbf"):
         sep, skip = _dialect(_text_head(head, encoding), fmt, name)
-        return _csv(lambda: path, name, sep, skip, fmt, meters)
+        odd_only = not whole_text and meters is None and path.stat().st_size > TEXT_WHOLE
+        return _csv(lambda: path, name, sep, skip, fmt, meters, odd_only)
     if meters is not None:
         raise DataError(f"{name}: reading by meter groups needs a UTF-8 file ({encoding} given); convert it first")
     try:
@@ -293,6 +299,7 @@ def _csv(
     skip: int,
     fmt: FileFormat,
     meters: Collection[str] | None = None,
+    odd_only: bool = False,
 ) -> CanonicalFrame:
     def read(**kw: Any) -> pl.DataFrame:
         try:
@@ -333,6 +340,19 @@ def _csv(
             frame = None  # another layout somewhere: the text path finds and names the rows
     except (pl.exceptions.PolarsError, OSError, ValueError):
         frame = None  # a cell that does not parse: read as text, the checks name its row
+    if frame is None and odd_only:  # only the rows that do not parse, streamed: the checks name them
+        text = pl.scan_csv(open_source(), separator=sep, skip_rows=skip, quote_char='"', infer_schema_length=0)
+        value = pl.col(roles.value).str.strip_chars()
+        odd = value.cast(pl.Float64, strict=False).is_null() & ~value.str.contains(",", literal=True).fill_null(False)
+        if layout is not None:
+            odd = odd | pl.col(roles.time).str.to_datetime(layout[0], time_zone=layout[1], strict=False).is_null()
+        try:
+            frame = text.select(wanted).with_row_index(ROW).filter(odd).collect(engine="streaming")
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise DataError(f"{name}: cannot read the file as CSV ({str(exc).strip().splitlines()[0]})") from exc
+        canon = _canonical(frame, name, fmt, roles)
+        canon.odd_rows_only = True
+        return canon
     if frame is None and meters is None:
         frame = read(columns=wanted, infer_schema_length=0)
     elif frame is None:

@@ -348,6 +348,19 @@ def read_load_profile(
     for k, source in enumerate(sources):
         src_name = "<stdin>" if str(source) == "-" else str(source)
         canon = read_canonical(source, fmt, meters=meters)
+        if canon.odd_rows_only:  # a large file with cells that do not parse: the checks on those rows name them
+            if canon.frame.height:
+                lines = canon.frame[ROW].to_numpy()
+                frame_arrays(
+                    canon.frame,
+                    src_name,
+                    tz=tz,
+                    default_meter="meter",
+                    names=RowNames(row_of=lines),
+                    factor=canon.factor,
+                    time_format=canon.time_format,
+                )
+            canon = read_canonical(source, fmt, meters=meters, whole_text=True)  # nothing found alone: all of it
         height = canon.frame.height
         lines = canon.frame[ROW].to_numpy() if ROW in canon.frame.columns else np.arange(height, dtype=np.int64)
         lines_of.append(lines)
