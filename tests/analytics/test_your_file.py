@@ -129,13 +129,24 @@ def test_interval_start_file_is_detected_by_its_month_boundary_and_can_be_overri
 
 
 def test_month_boundaries_at_both_ends_are_ambiguous_and_warned(tmp_path: Path) -> None:
-    profile = read_load_profile(start_labelled(tmp_path / "both.csv", last_on_boundary=True))
+    profile = read_load_profile(start_labelled(tmp_path / "both.csv", last_on_boundary=True), guess_label=True)
     assert profile.notes == [
         "warning: the first and the last timestamp sit on a month boundary, so it is not clear whether they mark the "
         "start or the end of the intervals; read as ends (--label start|end to decide)"
     ]
     assert profile.start == datetime(2026, 8, 31, 23, 0, tzinfo=UTC)  # the full hour before the first end
     assert profile.energy[3, 0] == 13_500_000  # the first interval ends at 00:00 on 1 Sep (read as an end)
+
+
+def test_stamps_with_offsets_and_library_reads_are_interval_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "p01.csv"  # as meterkit profile --out writes it: offsets, the first interval ends at 00:00
+    f.write_text("timestamp,kwh\n2026-09-01T00:00:00+00:00,13.5\n2026-09-01T00:15:00+00:00,5\n")
+    code, out, _ = run(capsys, str(f), "--fixed", "15", "--format", "json")
+    doc = json.loads(out)
+    assert (code, [r["billing_period"] for r in doc["results"]], "notes" in doc) == (0, ["2026-08", "2026-09"], False)
+    assert read_load_profile(start_labelled(tmp_path / "sept.csv")).label == "end"  # the library guesses nothing
 
 
 def test_columns_units_bom_quoting_and_format_profile(tmp_path: Path) -> None:

@@ -110,7 +110,14 @@ def demand_in_groups(
     chosen: tuple[DemandWindow, ...] = ()
     for k, group in enumerate(groups):
         profile: LoadProfile = read_load_profile(
-            path, on_incomplete=on_incomplete, tz=tz, fmt=fmt, max_kw=max_kw, meters=group, step_s=step
+            path,
+            on_incomplete=on_incomplete,
+            tz=tz,
+            fmt=fmt,
+            max_kw=max_kw,
+            meters=group,
+            step_s=step,
+            guess_label=step is None,
         )
         if step is None:  # the first group decides the interval and what the timestamps mark for all
             step = profile.step_s

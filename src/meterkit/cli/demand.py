@@ -232,6 +232,9 @@ def register(app: typer.Typer) -> None:
         if memory_limit is not None and not 0 < memory_limit < float("inf"):
             _usage(f"--memory-limit {memory_limit}: give a positive number of MB")
         limit = int(memory_limit * 1e6) if memory_limit is not None else available_memory() // 2
+        dialect = (sep, decimal, encoding, skip_rows, columns, format_profile, label, time_format)
+        if (dask or scheduler) and any(x is not None for x in dialect):
+            _usage("--dask reads files in the load-profile format; the file options work without --dask")
         fmt_ = _file_format(format_profile, sep, decimal, encoding, skip_rows, columns, label, time_format)
         if plot is not None:
             if dask or scheduler:
@@ -291,7 +294,9 @@ def register(app: typer.Typer) -> None:
         else:
             with _Bar(err) as bar:
                 bar.step("reading", 0, 2)
-                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz, fmt=fmt_, max_kw=max_kw)
+                profile = read_load_profile(
+                    file, on_incomplete=on_incomplete, tz=tz, fmt=fmt_, max_kw=max_kw, guess_label=True
+                )
                 choice = _choose(file, windows, profile.step_s, chosen is None)
                 windows = choice.windows
                 bar.step(f"computing {len(profile.meters)} meter(s)", 1, 2)

@@ -19,6 +19,7 @@ the row after which the data are missing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -329,6 +330,7 @@ def read_load_profile(
     max_kw: float = MAX_KW,
     meters: Collection[str] | None = None,
     step_s: int | None = None,
+    guess_label: bool = False,
 ) -> LoadProfile:
     """Read and check a load-profile file; see the module docstring for the rules.
 
@@ -337,12 +339,16 @@ def read_load_profile(
     hour.  ``fmt`` says how to read a CSV dialect (by default found in the file, see
     :mod:`meterkit.loadprofile.dialect`).  ``max_kw`` is the largest plausible average power of one interval.
     ``meters`` reads only those meters' rows (streamed; errors still name the rows of the file) and ``step_s`` sets
-    the interval length, as when a large file is read in groups of meters."""
+    the interval length, as when a large file is read in groups of meters.  Timestamps mark interval ends unless
+    ``fmt`` or the time column's name says starts; ``guess_label`` (what ``meterkit demand`` does) also reads a
+    file of local times (no UTC offsets) as starts when its first stamp sits on a month boundary and its last does
+    not (see :func:`_apply_label`)."""
     fmt = fmt or FileFormat()
     name = str(path)
     sources = _sources(path)
     parts: list[FrameArrays] = []
     labels: set[str | None] = set()
+    local = True
     rows_of: list[npt.NDArray[np.int64]] = []
     lines_of: list[npt.NDArray[np.int64]] = []
     for k, source in enumerate(sources):
@@ -380,6 +386,7 @@ def read_load_profile(
             )
         )
         labels.add(canon.label)
+        local = local and _local_times(canon.frame["timestamp"])
         rows_of.append(np.full(height, k, dtype=np.int64))
         del canon  # the frame's memory is free before the grid is built
     quantities = {p.quantity for p in parts}
@@ -400,6 +407,8 @@ def read_load_profile(
             files=[str(s) for s in sources], file_of=np.concatenate(rows_of), row_of=np.concatenate(lines_of)
         )
     label = next(iter(labels)) if len(labels) == 1 else None
+    if label is None and not (guess_label and local):
+        label = "end"
     epoch, notes, read_as = _apply_label(epoch, codes, label, tz, name)
     profile = profile_from_arrays(
         epoch,
@@ -432,6 +441,14 @@ def _sources(path: str | Path) -> list[Path | str]:
     if not files:
         raise DataError(f"{p}: no CSV or Parquet files in the folder")
     return list(files)
+
+
+def _local_times(col: pl.Series) -> bool:
+    """True when the timestamps carry no UTC offset (local times of the file's zone)."""
+    if isinstance(col.dtype, pl.Datetime):
+        return col.dtype.time_zone is None
+    first = col.drop_nulls().head(1).cast(pl.String).to_list()
+    return not (first and re.search(_OFFSET, first[0].strip()))
 
 
 def _month_start(epoch_s: int, tz: str) -> bool:
