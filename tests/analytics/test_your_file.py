@@ -308,3 +308,19 @@ def test_plot_into_a_missing_folder_is_a_usage_error(tmp_path: Path, capsys: pyt
         "",
         f"meterkit demand: usage error: --plot {target}: the folder {target.parent} does not exist\n",
     )
+
+
+def test_html_plot_marks_the_billing_reset_and_starts_at_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.analytics.test_demand_cli import berlin_fleet_csv
+
+    data = berlin_fleet_csv(tmp_path / "fleet.csv")
+    out = tmp_path / "p.html"
+    code = main(["demand", str(data), "--tz", "Europe/Berlin", "--skip-incomplete", "--plot", str(out), "--plot-js",
+                 "cdn", "--fixed", "15"])  # fmt: skip
+    capsys.readouterr()
+    html = out.read_text()
+    assert code == 0
+    assert "billing period 2026-11" in html and '"rangemode":"tozero"' in html
+    assert '"x0":"2026-11-01T00:00:00","x1":"2026-11-01T00:00:00"' in html  # the reset at local midnight
