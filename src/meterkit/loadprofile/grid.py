@@ -218,13 +218,13 @@ def _parse_times(
         if isinstance(col.dtype, pl.Date):
             col = col.cast(pl.Datetime("us"))
         if isinstance(col.dtype, pl.Datetime) and col.dtype.time_zone is not None:
-            return col.dt.convert_time_zone("UTC").dt.epoch("s").to_numpy().astype(np.int64)
+            return col.dt.convert_time_zone("UTC").dt.epoch("s").to_numpy().astype(np.int64, copy=False)
         return _localize(col, name, tz, codes, names)
     text = col.cast(pl.Utf8)
     fast = _exact_iso(text) if time_format is None else None
     if fast is not None:
         if isinstance(fast.dtype, pl.Datetime) and fast.dtype.time_zone is not None:
-            return fast.dt.epoch("s").to_numpy().astype(np.int64)
+            return fast.dt.epoch("s").to_numpy().astype(np.int64, copy=False)
         return _localize(fast, name, tz, codes, names)
     has_offset = text.str.contains(_OFFSET).fill_null(False).to_numpy()
     if has_offset.any():
@@ -242,7 +242,7 @@ def _parse_times(
             raise DataError(
                 f"{name}: {local.size} timestamp(s) without a UTC offset among ones with, {names.rows(local)}"
             )
-        return parsed.dt.epoch("s").to_numpy().astype(np.int64)
+        return parsed.dt.epoch("s").to_numpy().astype(np.int64, copy=False)
     naive = _to_datetime(text, None, time_format)
     bad = np.flatnonzero(naive.is_null().to_numpy())
     if bad.size:
@@ -270,7 +270,7 @@ def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
     """Sorted distinct meter ids and, per row, the index of its id (nulls are the id ``""``)."""
     if isinstance(meters.dtype, pl.Categorical) and not meters.null_count():
         used = meters.unique()
-        physical = used.to_physical().to_numpy().astype(np.int64)
+        physical = used.to_physical().to_numpy().astype(np.int64, copy=False)
         text_ids = used.cast(pl.String).to_list()
         rank = np.argsort(np.argsort(np.array(text_ids, dtype=object)))
         lookup = np.zeros(int(physical.max()) + 1, dtype=np.int64)
@@ -278,7 +278,7 @@ def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
         return sorted(text_ids), lookup[meters.to_physical().to_numpy()]
     text = meters.cast(pl.String).fill_null("")
     ids = sorted(text.unique().to_list())
-    return ids, text.cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64)
+    return ids, text.cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64, copy=False)
 
 
 def frame_arrays(
@@ -368,11 +368,15 @@ def read_load_profile(
                 )
             canon = read_canonical(source, fmt, meters=meters, whole_text=True)  # nothing found alone: all of it
         height = canon.frame.height
-        lines = canon.frame[ROW].to_numpy() if ROW in canon.frame.columns else np.arange(height, dtype=np.int64)
-        lines_of.append(lines)
-        names = RowNames(row_of=lines) if ROW in canon.frame.columns else None
-        if len(sources) > 1:
-            names = RowNames(files=[src_name], file_of=np.zeros(height, dtype=np.int64), row_of=lines)
+        numbered = ROW in canon.frame.columns
+        names = None
+        if numbered or len(sources) > 1:  # row numbers of the file, carried along (one file read whole: implied)
+            lines = canon.frame[ROW].to_numpy() if numbered else np.arange(height, dtype=np.int64)
+            lines_of.append(lines)
+            names = RowNames(row_of=lines)
+            if len(sources) > 1:
+                names = RowNames(files=[src_name], file_of=np.zeros(height, dtype=np.int64), row_of=lines)
+                rows_of.append(np.full(height, k, dtype=np.int64))
         default = "meter" if str(source) == "-" else Path(source).stem
         parts.append(
             frame_arrays(
@@ -387,7 +391,6 @@ def read_load_profile(
         )
         labels.add(canon.label)
         local = local and _local_times(canon.frame["timestamp"])
-        rows_of.append(np.full(height, k, dtype=np.int64))
         del canon  # the frame's memory is free before the grid is built
     quantities = {p.quantity for p in parts}
     if len(quantities) > 1:
@@ -571,19 +574,23 @@ def profile_from_arrays(
         all_ids, codes = list(meter_ids), np.asarray(meters, dtype=np.int64)
     # per meter in time order; a file already grouped by meter needs no sort and no copy
     grouped = codes.size < 2 or not bool((codes[1:] < codes[:-1]).any())
-    order = np.arange(codes.size, dtype=np.int64) if grouped else np.argsort(codes, kind="stable")
-    c_sorted = codes if grouped else codes[order]
-    t_sorted = epoch_s if grouped else epoch_s[order]
+    order: npt.NDArray[np.int64] | None = None if grouped else np.argsort(codes, kind="stable")
+    c_sorted = codes if order is None else codes[order]
+    t_sorted = epoch_s if order is None else epoch_s[order]
     boundaries = np.flatnonzero(c_sorted[1:] != c_sorted[:-1]) + 1
     del c_sorted
     starts = np.concatenate(([0], boundaries)).astype(np.int64)
     ends = np.concatenate((boundaries, [codes.size])).astype(np.int64)
-    ids = [all_ids[int(codes[order[s]])] for s in starts]
+    ids = [all_ids[int(codes[s if order is None else order[s]])] for s in starts]
+
+    def file_rows(a: int, b: int) -> npt.NDArray[np.int64]:  # the rows of sorted positions a..b-1
+        return np.arange(a, b, dtype=np.int64) if order is None else order[a:b]
+
     shortest: int | None = None
     for meter, s, e in zip(ids, starts, ends, strict=True):
         d = np.diff(t_sorted[s:e])
         if d.size and int(d.min()) <= 0:
-            rows = order[s + 1 : e]
+            rows = file_rows(s + 1, e)
             dup = rows[d == 0]
             if dup.size:
                 raise DataError(f"{name}: {dup.size} duplicate timestamp(s) for meter {meter}, {names.rows(dup)}")
@@ -625,7 +632,7 @@ def profile_from_arrays(
         idx = (t_sorted[s:e] - g0) // step - 1
         lo, hi = int(idx[0]), int(idx[-1]) + 1
         cells.append(None if hi - lo == idx.size else idx)
-        kwh = np.rint((values[s:e] if grouped else values[order[s:e]]) * scale).astype(np.int64)
+        kwh = np.rint((values[s:e] if order is None else values[order[s:e]]) * scale).astype(np.int64)
         if hi - lo == idx.size:  # no gap: one strided slice
             energy[lo:hi, j] = kwh
             present[lo:hi, j] = True
@@ -641,7 +648,8 @@ def profile_from_arrays(
         missing = np.flatnonzero(~present[lo:hi, j])
         if missing.size:
             first_missing = lo + int(missing[0])
-            before = order[s + int(np.searchsorted(cell, first_missing)) - 1]  # the reading before the gap
+            at = s + int(np.searchsorted(cell, first_missing)) - 1
+            before = at if order is None else order[at]  # the reading before the gap
             first_gap = datetime.fromtimestamp(g0 + (first_missing + 1) * step, UTC)
             gaps[ids[j]] = (
                 f"meter {ids[j]}: {missing.size} missing interval(s), first ending {first_gap.isoformat()}"
