@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
 from datetime import datetime, time
@@ -82,6 +83,11 @@ def _file_format(
             sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep.lower(), sep)
             if len(sep) != 1:
                 raise ConfigError(f"--sep {sep!r}: give one character (or 'tab')")
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ConfigError(f"--encoding {encoding!r}: unknown encoding") from None
         if decimal is not None and decimal not in (".", ","):
             raise ConfigError(f"--decimal {decimal!r}: use '.' or ','")
         given = FileFormat(

@@ -21,6 +21,7 @@ Detection rules (each one can be overridden):
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import sys
@@ -44,7 +45,6 @@ __all__ = [
     "meter_counts",
     "parse_columns",
     "read_canonical",
-    "read_source",
 ]
 
 # unit -> (load-profile quantity, factor to kWh / kW)
@@ -250,11 +250,6 @@ def read_canonical(
     return _csv_bytes(data, name, fmt)
 
 
-def read_source(source: Path | str, fmt: FileFormat, *, stdin: IO[bytes] | None = None) -> pl.DataFrame:
-    """The file's load-profile columns as a frame (see :func:`read_canonical`)."""
-    return read_canonical(source, fmt, stdin=stdin).frame
-
-
 def _only(lazy: pl.LazyFrame, roles: Roles, meters: Collection[str] | None, name: str) -> pl.LazyFrame:
     if meters is None:
         return lazy
@@ -413,7 +408,7 @@ def estimate_rows(path: Path) -> int:
 def _encoding(head: bytes, given: str | None) -> str:
     if given is not None:
         try:
-            return codec_name(given)
+            return _codec_name(given)
         except LookupError as exc:
             raise ConfigError(f"--encoding {given!r}: unknown encoding") from exc
     if head.startswith(b"\xef\xbb\xbf"):
@@ -426,9 +421,7 @@ def _encoding(head: bytes, given: str | None) -> str:
     return "utf-8"
 
 
-def codec_name(name: str) -> str:
-    import codecs
-
+def _codec_name(name: str) -> str:
     return codecs.lookup(name).name.replace("iso8859-1", "latin-1")
 
 
