@@ -25,8 +25,8 @@ from .engine import DemandResult, compute_demand_table
 __all__ = ["BYTES_PER_ROW", "GroupedRun", "available_memory", "demand_in_groups", "fits", "meter_groups"]
 
 #: Peak memory per data row of a whole read and computation (measured with benchmarks/bench_demand_files.py:
-#: 6.55 M rows of 1-minute data peak at 0.66-0.72 GB of which ~0.25 GB are the interpreter and libraries).
-BYTES_PER_ROW = 80
+#: 6.55 M rows of 1-minute data peak at 0.66-0.75 GB, of which ~0.15 GB are the interpreter and libraries: ~85 B).
+BYTES_PER_ROW = 90
 
 
 def available_memory() -> int:
