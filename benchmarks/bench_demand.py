@@ -25,7 +25,7 @@ import pandas as pd
 
 from meterkit.analytics import ALL_CONFIGS, compute_demand, fused
 from meterkit.analytics.engine import compute_demand_table
-from meterkit.analytics.loadprofile import LoadProfile
+from meterkit.loadprofile.grid import LoadProfile
 
 
 def best_of(fn: Callable[[], object], repeat: int = 3) -> float:

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from meterkit.analytics import ALL_CONFIGS, DemandWindow, compute_demand, parse_window, read_load_profile
 from meterkit.analytics.billing import BillingSchedule
 from meterkit.analytics.engine import to_kw
-from meterkit.analytics.loadprofile import profile_from_arrays
 from meterkit.analytics.threshold import assess
 from meterkit.errors import ConfigError
+from meterkit.loadprofile.grid import profile_from_arrays
 
 FAQ = Path(__file__).parents[2] / "examples" / "faq-0900-0930.csv"
 T0 = int(datetime(2026, 11, 2, 9, 0, tzinfo=UTC).timestamp())

@@ -77,7 +77,7 @@ def test_bad_files_fail_with_the_rows_named(tmp_path: Path, body: str, message: 
 
 def test_missing_and_ambiguous_columns_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="missing column 'timestamp'"):
-        read_load_profile(write(tmp_path, "time,kwh\n1,2\n"))
+        read_load_profile(write(tmp_path, "moment,kwh\n1,2\n"))
     with pytest.raises(DataError, match="needs exactly one of the columns 'kw' or 'kwh'"):
         read_load_profile(write(tmp_path, "timestamp,kw,kwh\n2026-11-02T09:01:00Z,1,1\n"))
     with pytest.raises(DataError, match="no such file"):

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meterkit.analytics import ALL_CONFIGS, compute_demand
-from meterkit.analytics.loadprofile import profile_from_arrays
 from meterkit.errors import ConfigError
+from meterkit.loadprofile.grid import profile_from_arrays
 from meterkit.meter.demand import DemandConfig, DemandEngine, check_display_range, format_md
 
 FAQ_UNITS = [

@@ -1,8 +1,8 @@
 """Demand analytics over load profiles: fixed and sliding maximum demand, thresholds, plots, fleet scale."""
 
+from ..loadprofile.grid import LoadProfile, read_load_profile
 from .configs import ALL_CONFIGS, DemandWindow, parse_window
 from .engine import DemandResult, compute_demand
-from .loadprofile import LoadProfile, read_load_profile
 
 __all__ = [
     "ALL_CONFIGS",

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +26,11 @@ import numpy.typing as npt
 from ..demand_rules import MWH_PER_KWH
 from ..demand_rules import to_kw as _to_kw
 from ..errors import ConfigError
+from ..loadprofile.grid import LoadProfile
+from ..loadprofile.inputs import ProfileData, as_load_profile
 from . import fused
 from .billing import BillingSchedule
-from .configs import DemandWindow
-from .loadprofile import LoadProfile
+from .configs import DemandWindow, parse_window
 
 __all__ = ["DemandResult", "DemandTable", "centikw", "compute_demand", "compute_demand_table", "demand_series", "to_kw"]
 
@@ -134,14 +136,31 @@ def centikw(window_mwh: npt.NDArray[np.int64], period_min: int | npt.NDArray[np.
 
 
 def compute_demand(
-    profile: LoadProfile,
-    windows: Sequence[DemandWindow],
+    data: ProfileData,
+    windows: Sequence[DemandWindow | str] = ("fixed 15", "sliding 15/1"),
     *,
     billing: BillingSchedule | None = None,
     allow_straddle: bool = False,
+    start: datetime | None = None,
+    step: timedelta | int | None = None,
+    meters: list[str] | None = None,
+    quantity: Literal["kwh", "kw"] = "kwh",
+    tz: str | None = None,
+    on_incomplete: Literal["fail", "skip"] = "fail",
 ) -> list[DemandResult]:
-    """Maximum demand per meter, window configuration and billing period."""
-    return compute_demand_table(profile, windows, billing=billing, allow_straddle=allow_straddle).results()
+    """Maximum demand per meter, window configuration and billing period.
+
+    ``data`` is a :class:`LoadProfile`, a polars or pandas DataFrame in the load-profile format, or a NumPy array
+    of interval energies with ``start`` and ``step`` (see :func:`meterkit.loadprofile.inputs.as_load_profile`);
+    ``windows`` are configurations or their names (``"fixed 15"``, ``"sliding 15/1"``).  ``tz`` (default: the
+    billing schedule's) is the zone of local timestamps and of the billing resets."""
+    zone = tz or (billing.tz if billing is not None else "UTC")
+    billing = billing or BillingSchedule(tz=zone)
+    profile = as_load_profile(
+        data, start=start, step=step, meters=meters, quantity=quantity, tz=zone, on_incomplete=on_incomplete
+    )
+    chosen = [w if isinstance(w, DemandWindow) else parse_window(w) for w in windows]
+    return compute_demand_table(profile, chosen, billing=billing, allow_straddle=allow_straddle).results()
 
 
 def compute_demand_table(

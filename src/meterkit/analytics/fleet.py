@@ -26,10 +26,7 @@ import pandas as pd
 import polars as pl
 
 from ..errors import ConfigError, DataError, TransportError
-from .billing import BillingSchedule
-from .configs import DemandWindow
-from .engine import DemandResult, compute_demand
-from .loadprofile import (
+from ..loadprofile.grid import (
     RowNames,
     frame_arrays,
     gaps_error,
@@ -38,6 +35,9 @@ from .loadprofile import (
     read_frame,
     shortest_interval,
 )
+from .billing import BillingSchedule
+from .configs import DemandWindow
+from .engine import DemandResult, compute_demand
 
 __all__ = ["CONNECT_TIMEOUT_S", "FleetDemand", "fleet_demand", "fleet_demand_with_notes", "fleet_files"]
 

@@ -1,20 +1,25 @@
 """Demand curves a customer can read: fixed and sliding windows, the contracted threshold, the MD points.
 
-PNG through matplotlib (Agg, no display needed); HTML through plotly, self-contained (plotly.js embedded).
+PNG through matplotlib (Agg, no display needed); HTML through plotly, self-contained (plotly.js embedded) or
+loading plotly.js from its CDN (``plot_js="cdn"``: a small file that needs the network to open).  The time axis is
+in local time of the billing time zone (named in its label), billing resets are drawn as dotted separators with the
+period's name, the demand axis starts at 0 and MD labels are joined to their markers by leader lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..loadprofile.grid import LoadProfile
+from .billing import BillingSchedule
 from .configs import DemandWindow
 from .engine import DemandResult, demand_series
-from .loadprofile import LoadProfile
 
 __all__ = ["COLORS", "MARKERS", "PLOT_SUFFIXES", "plot_demand"]
 
@@ -60,6 +65,8 @@ def plot_demand(
     *,
     meter: str | None = None,
     threshold_kw: Decimal | None = None,
+    billing: BillingSchedule | None = None,
+    plot_js: str = "inline",
 ) -> Path:
     """Draw the demand curves of ``windows`` for one meter into ``path`` (``.png`` or ``.html``), with the MD of
     each billing period marked on each curve."""
@@ -74,10 +81,18 @@ def plot_demand(
     series = _series(profile, windows, meter)
     mds = _md_points(results, meter)
     periods = len({r.billing_period for points in mds.values() for r in points})
+    billing = billing or BillingSchedule(tz=profile.tz)
+    start_s = int(profile.start.timestamp())
+    labels, bounds = billing.periods(start_s, start_s + profile.n_steps * profile.step_s)
+    resets = [
+        (int(b), label)
+        for b, label in zip(bounds[1:], labels[1:], strict=False)
+        if start_s < b < start_s + profile.n_steps * profile.step_s
+    ]
     if suffix == ".png":
-        _png(path, series, mds, meter, threshold_kw, periods > 1)
+        _png(path, series, mds, meter, threshold_kw, periods > 1, billing.tz, resets)
     else:
-        _html(path, series, mds, meter, threshold_kw, periods > 1)
+        _html(path, series, mds, meter, threshold_kw, periods > 1, billing.tz, resets, plot_js)
     return path
 
 
@@ -97,7 +112,11 @@ def _png(
     meter: str,
     threshold_kw: Decimal | None,
     with_period: bool,
+    tz: str,
+    resets: list[tuple[int, str]],
 ) -> None:
+    from zoneinfo import ZoneInfo
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -145,12 +164,25 @@ def _png(
                         fontsize=9,
                         fontweight="bold",
                         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+                        arrowprops={"arrowstyle": "-", "color": color, "linewidth": 0.8, "shrinkA": 0, "shrinkB": 4},
                         zorder=5,
                     )
                 )
+        for at_s, label in resets:  # billing-period separators
+            x = mdates.date2num(datetime.fromtimestamp(at_s, UTC).replace(tzinfo=None))
+            ax.axvline(x, color=THRESHOLD_COLOR, linestyle=":", linewidth=1.2, zorder=1)
+            ax.annotate(
+                f"billing period {label}",
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(3, -12),
+                textcoords="offset points",
+                fontsize=8,
+                color=THRESHOLD_COLOR,
+            )
+        _y_axis(ax, series, threshold_kw)
         ax.set_title(_title(meter, threshold_kw))
-        ax.set_xlabel("time (UTC); a fixed window is drawn over its block, a sliding one at each window end")
-        ax.set_ylabel("demand (kW)")
+        ax.set_xlabel(f"local time ({tz}); a fixed window is drawn over its block, a sliding one at each window end")
         ax.grid(True, alpha=0.3)
         handles, _names = ax.get_legend_handles_labels()
         methods = {w.method for w, _t, _kw in series if mds.get(w)}
@@ -171,13 +203,40 @@ def _png(
                 )
         # the legend beside the axes never hides a curve or an MD point
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, borderaxespad=0)
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M", tz=ZoneInfo(tz)))
         fig.autofmt_xdate()
         fig.tight_layout()
         _place_labels(fig, ax, labels)
         fig.savefig(path)
     finally:
         plt.close(fig)
+
+
+def _y_axis(ax: object, series: list, threshold_kw: Decimal | None) -> None:  # type: ignore[type-arg]
+    """The demand axis starts at 0, unless that would squash the curves (every demand above half the top): then it
+    is drawn as broken, with break marks at its foot and the start named in its label."""
+    values = [kw[np.isfinite(kw)] for _w, _t, kw in series]
+    finite = np.concatenate(values) if values else np.array([], dtype=np.float64)
+    if finite.size == 0:
+        ax.set_ylim(bottom=0)  # type: ignore[attr-defined]
+        return
+    top = max(float(finite.max()), float(threshold_kw) if threshold_kw is not None else 0.0)
+    low = min(float(finite.min()), float(threshold_kw) if threshold_kw is not None else float("inf"))
+    if low <= 0.5 * top:
+        ax.set_ylim(bottom=0)  # type: ignore[attr-defined]
+        ax.set_ylabel("demand (kW)")  # type: ignore[attr-defined]
+        return
+    bottom = ax.get_ylim()[0]  # type: ignore[attr-defined]
+    for dy in (0.0, 0.025):  # two slanted strokes across the axis foot: the axis does not start at 0
+        ax.plot(  # type: ignore[attr-defined]
+            [-0.012, 0.012],
+            [dy - 0.012, dy + 0.012],
+            transform=ax.transAxes,  # type: ignore[attr-defined]
+            color="black",
+            linewidth=1.2,
+            clip_on=False,
+        )
+    ax.set_ylabel(f"demand (kW); axis broken, starts at {bottom:.0f} kW")  # type: ignore[attr-defined]
 
 
 def _place_labels(fig: object, ax: object, labels: list) -> None:  # type: ignore[type-arg]
@@ -222,14 +281,25 @@ def _html(
     meter: str,
     threshold_kw: Decimal | None,
     with_period: bool,
+    tz: str,
+    resets: list[tuple[int, str]],
+    plot_js: str,
 ) -> None:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+
+    def local(t: np.ndarray) -> list[str]:
+        secs = t.astype("datetime64[s]").astype(np.int64).tolist()
+        return [datetime.fromtimestamp(x, UTC).astimezone(zone).replace(tzinfo=None).isoformat() for x in secs]
+
     try:
         import plotly.graph_objects as go
     except ImportError as exc:  # pragma: no cover - optional extra
         raise ConfigError("HTML plots need plotly: pip install 'meterkit[html]'") from exc
     fig = go.Figure()
     for (window, t, kw), color in zip(series, COLORS, strict=False):
-        times = t.astype("datetime64[s]").astype(str)
+        times = local(t)
         fig.add_trace(go.Scatter(x=times, y=kw, name=window.label, mode="lines", line={"color": color}))
         _marker, symbol, size = MARKERS[window.method]
         for r in mds.get(window, []):
@@ -237,7 +307,7 @@ def _html(
             name = f"MD {window.label} {r.billing_period}: {r.md_kw} kW" if with_period else None
             fig.add_trace(
                 go.Scatter(
-                    x=[r.at.replace(tzinfo=None).isoformat()],
+                    x=[r.at.astimezone(zone).replace(tzinfo=None).isoformat()],
                     y=[float(r.md_kw)],
                     name=name or f"MD {window.label}: {r.md_kw} kW",
                     mode="markers",
@@ -251,5 +321,14 @@ def _html(
             line_color=THRESHOLD_COLOR,
             annotation_text=f"contracted {threshold_kw} kW",
         )
-    fig.update_layout(title=_title(meter, threshold_kw), xaxis_title="end of window (UTC)", yaxis_title="demand (kW)")
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    for at_s, label in resets:
+        x = datetime.fromtimestamp(at_s, UTC).astimezone(zone).replace(tzinfo=None).isoformat()
+        fig.add_vline(x=x, line_dash="dot", line_color=THRESHOLD_COLOR)
+        fig.add_annotation(x=x, y=1.0, yref="paper", text=f"billing period {label}", showarrow=False, xanchor="left")
+    fig.update_layout(
+        title=_title(meter, threshold_kw),
+        xaxis_title=f"end of window, local time ({tz})",
+        yaxis_title="demand (kW)",
+        yaxis={"rangemode": "tozero"},
+    )
+    fig.write_html(path, include_plotlyjs="cdn" if plot_js == "cdn" else True, full_html=True)

@@ -6,14 +6,49 @@ A period without a maximum demand (no complete window: no data) is neither withi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ..errors import ConfigError
 from .engine import DemandResult
 
-__all__ = ["Exceedance", "assess"]
+__all__ = ["Exceedance", "assess", "parse_amount"]
+
+_GROUPED_COMMA = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")  # 1,234.5 (English grouping)
+_GROUPED_DOT = re.compile(r"\d{1,3}(\.\d{3})+(,\d+)?")  # 1.234,5 (German grouping)
+
+
+def parse_amount(text: str, what: str) -> Decimal:
+    """A non-negative finite number as a person types it: ``12.5``, ``12,5``, ``1.234,5``, ``1,234.5``.  A lone
+    comma before exactly three digits (``1,500``: 1.5 or 1500?) is ambiguous and refused, as are NaN, infinities
+    and negative numbers."""
+    t = text.strip().replace("\u202f", "").replace(" ", "").replace("_", "")
+    if "," in t and "." in t:
+        if _GROUPED_COMMA.fullmatch(t):
+            t = t.replace(",", "")
+        elif _GROUPED_DOT.fullmatch(t):
+            t = t.replace(".", "").replace(",", ".")
+        else:
+            raise ConfigError(f"{what} {text!r} is not a number")
+    elif t.count(",") == 1:
+        whole, frac = t.split(",")
+        if len(frac) == 3 and whole.lstrip("+-").isdigit():
+            raise ConfigError(
+                f"{what} {text!r} is ambiguous (a decimal comma or a thousands separator?); write "
+                f"{whole}.{frac} or {whole}{frac}"
+            )
+        t = t.replace(",", ".")
+    try:
+        value = Decimal(t)
+    except InvalidOperation:
+        raise ConfigError(f"{what} {text!r} is not a number") from None
+    if not value.is_finite():
+        raise ConfigError(f"{what} {text!r} is not a finite number")
+    if value < 0:
+        raise ConfigError(f"{what} {text!r} must not be negative")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

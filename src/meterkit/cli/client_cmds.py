@@ -3,7 +3,6 @@ physical inputs of a served virtual meter."""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -177,9 +176,7 @@ def _auth(
     if key_file is not None:
         from ..security.hhu import load_key_authenticator
 
-        key_auth = load_key_authenticator(key_file, level)
-        key_auth.require_encryption = require_encryption
-        auth = key_auth
+        auth = load_key_authenticator(key_file, level, require_encryption=require_encryption)
     elif password is not None:
         auth = PasswordAuthenticator(password, require_encryption=require_encryption, allow_plain=allow_plain)
     else:
@@ -432,7 +429,11 @@ def register(app: typer.Typer) -> None:
         port: PortArg,
         start: Annotated[str, typer.Option("--from", help="Start time YYMMDDhhmm.")] = "",
         end: Annotated[str, typer.Option("--to", help="End time YYMMDDhhmm.")] = "",
-        out: Annotated[Path | None, typer.Option("--out", help="Write the raw profile lines as CSV here.")] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Write a load-profile file (CSV, or Parquet by suffix) that demand reads."),
+        ] = None,
+        tz: Annotated[str, typer.Option("--tz", help="The meter's time zone (its profile stamps are local).")] = "UTC",
         password: PasswordOpt = None,
         key_file: KeyFileOpt = None,
         level: LevelOpt = 2,
@@ -459,15 +460,13 @@ def register(app: typer.Typer) -> None:
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             rows = client.load_profile(start, end)
+            ident = client.identification
         if out is not None:
-            with out.open("w", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["address", "values"])
-                for ds in rows:
-                    writer.writerow(
-                        [ds.address, ";".join(v.value + (f"*{v.unit}" if v.unit else "") for v in ds.values)]
-                    )
-            console().print(f"{len(rows)} profile lines written to {out}")
+            from ..loadprofile.export import write_meter_profile
+
+            meter = ident.ident if ident is not None else "meter"
+            written = write_meter_profile(rows, out, meter=meter, tz=tz)
+            console().print(f"{written} profile intervals written to {out}")
         else:
             print_datasets(console(), rows, title="load profile P.01")
         return 0

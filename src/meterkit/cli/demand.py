@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
-from datetime import time
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, time
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..analytics.billing import BillingSchedule
+from ..analytics.choice import WindowChoice, choose_windows, interval_text
 from ..analytics.configs import ALL_CONFIGS, DemandWindow, parse_window
 from ..analytics.engine import DemandResult, compute_demand
-from ..analytics.loadprofile import read_load_profile
+from ..analytics.grouped import available_memory, demand_in_groups, fits
 from ..analytics.plot import COLORS, PLOT_SUFFIXES
-from ..analytics.threshold import assess
-from ..errors import ConfigError
+from ..analytics.threshold import assess, parse_amount
+from ..errors import ConfigError, DataError
+from ..loadprofile.dialect import FileFormat, load_format_profile, parse_columns
+from ..loadprofile.grid import MAX_KW, read_load_profile
 from .errors import usage_error
 from .render import console
 
@@ -44,9 +50,56 @@ def _decimal(text: str | None, what: str) -> Decimal | None:
     if text is None:
         return None
     try:
-        return Decimal(text)
-    except InvalidOperation:
-        _usage(f"{what} {text!r} is not a number")
+        return parse_amount(text, what)
+    except ConfigError as exc:
+        _usage(str(exc))
+
+
+class Label(StrEnum):
+    start = "start"
+    end = "end"
+
+
+class PlotJs(StrEnum):
+    inline = "inline"
+    cdn = "cdn"
+
+
+def _file_format(
+    format_profile: Path | None,
+    sep: str | None,
+    decimal: str | None,
+    encoding: str | None,
+    skip_rows: int | None,
+    columns: str | None,
+    label: Label | None,
+    time_format: str | None,
+) -> FileFormat:
+    try:
+        base = load_format_profile(format_profile) if format_profile is not None else FileFormat()
+        if sep is not None:
+            sep = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ","}.get(sep.lower(), sep)
+            if len(sep) != 1:
+                raise ConfigError(f"--sep {sep!r}: give one character (or 'tab')")
+        if encoding is not None:
+            try:
+                codecs.lookup(encoding)
+            except LookupError:
+                raise ConfigError(f"--encoding {encoding!r}: unknown encoding") from None
+        if decimal is not None and decimal not in (".", ","):
+            raise ConfigError(f"--decimal {decimal!r}: use '.' or ','")
+        given = FileFormat(
+            sep=sep,
+            decimal=None if decimal is None else ("," if decimal == "," else "."),
+            encoding=encoding,
+            skip_rows=skip_rows,
+            columns=parse_columns(columns) if columns else {},
+            label=None if label is None else ("start" if label is Label.start else "end"),
+            time_format=time_format,
+        )
+    except ConfigError as exc:
+        _usage(str(exc))
+    return base.merged(given)
 
 
 def _reset_time(text: str) -> time:
@@ -56,7 +109,8 @@ def _reset_time(text: str) -> time:
         _usage(f"--reset-time {text!r}: use HH:MM")
 
 
-def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWindow, ...]:
+def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWindow, ...] | None:
+    """The chosen configurations, or None for the default ones."""
     chosen: list[DemandWindow] = []
     try:
         chosen += [parse_window(f"fixed {p}") for p in fixed]
@@ -65,7 +119,7 @@ def _windows(fixed: list[str], sliding: list[str], all_: bool) -> tuple[DemandWi
         _usage(str(exc))
     if all_:
         chosen += [w for w in ALL_CONFIGS if w not in chosen]
-    return tuple(dict.fromkeys(chosen)) or DEFAULT_WINDOWS
+    return tuple(dict.fromkeys(chosen)) or None
 
 
 class _Bar:
@@ -101,7 +155,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demand")
     def demand_cmd(
-        file: Annotated[Path, typer.Argument(help="Load profile (CSV or Parquet; with --dask also a folder of them).")],
+        file: Annotated[
+            Path,
+            typer.Argument(help="Load profile: CSV or Parquet file, a folder of them, or - for standard input."),
+        ],
         fixed: Annotated[
             list[str] | None, typer.Option("--fixed", help="Fixed window in minutes: 5, 15, 30 or 60.")
         ] = None,
@@ -129,13 +186,60 @@ def register(app: typer.Typer) -> None:
         scheduler: Annotated[
             str | None, typer.Option("--scheduler", help="Dask scheduler address (implies --dask).")
         ] = None,
+        sep: Annotated[str | None, typer.Option("--sep", help="CSV separator (default: found in the file).")] = None,
+        decimal: Annotated[
+            str | None, typer.Option("--decimal", help="Decimal mark, '.' or ',' (default: found in the file).")
+        ] = None,
+        encoding: Annotated[
+            str | None, typer.Option("--encoding", help="Text encoding (default: UTF-8, else Latin-1).")
+        ] = None,
+        skip_rows: Annotated[
+            int | None, typer.Option("--skip-rows", min=0, help="Lines before the header line (default: found).")
+        ] = None,
+        columns: Annotated[
+            str | None,
+            typer.Option("--columns", help="Column roles, e.g. timestamp=Zeitstempel,kwh=Wert,meter=Zählpunkt."),
+        ] = None,
+        format_profile: Annotated[
+            Path | None, typer.Option("--format-profile", help="A portal's file format as TOML (see docs).")
+        ] = None,
+        label: Annotated[
+            Label | None,
+            typer.Option("--label", help="Timestamps mark the start or the end of the interval (default: end)."),
+        ] = None,
+        time_format: Annotated[
+            str | None, typer.Option("--time-format", help="strftime format of the timestamps, e.g. %d/%m/%Y %H:%M.")
+        ] = None,
+        max_kw: Annotated[
+            float, typer.Option("--max-kw", help="Largest plausible average power of an interval (kW).")
+        ] = MAX_KW,
+        plot_js: Annotated[
+            PlotJs, typer.Option("--plot-js", help="HTML plots: plotly.js inline (offline) or from its CDN.")
+        ] = PlotJs.inline,
+        memory_limit: Annotated[
+            float | None,
+            typer.Option(
+                "--memory-limit",
+                help="MB for the data (default: half the available memory); larger files are read by meter groups.",
+            ),
+        ] = None,
     ) -> int:
         """Maximum demand per meter and billing period, fixed against sliding windows."""
-        windows = _windows(fixed or [], sliding or [], all_)
+        chosen = _windows(fixed or [], sliding or [], all_)
+        windows = chosen or DEFAULT_WINDOWS
         threshold_kw = _decimal(threshold, "--threshold")
         rate_kw = _decimal(rate, "--rate")
         if rate_kw is not None and threshold_kw is None:
             _usage("--rate needs --threshold")
+        if not max_kw > 0 or max_kw == float("inf"):
+            _usage(f"--max-kw {max_kw}: give a positive finite number")
+        if memory_limit is not None and not 0 < memory_limit < float("inf"):
+            _usage(f"--memory-limit {memory_limit}: give a positive number of MB")
+        limit = int(memory_limit * 1e6) if memory_limit is not None else available_memory() // 2
+        dialect = (sep, decimal, encoding, skip_rows, columns, format_profile, label, time_format)
+        if (dask or scheduler) and any(x is not None for x in dialect):
+            _usage("--dask reads files in the load-profile format; the file options work without --dask")
+        fmt_ = _file_format(format_profile, sep, decimal, encoding, skip_rows, columns, label, time_format)
         if plot is not None:
             if dask or scheduler:
                 _usage("--plot works on a single file, not with --dask")
@@ -143,6 +247,8 @@ def register(app: typer.Typer) -> None:
                 _usage(f"--plot {plot}: use a .png or .html file name")
             if len(windows) > len(COLORS):
                 _usage(f"a plot shows at most {len(COLORS)} configurations, {len(windows)} chosen; choose fewer")
+            if not plot.resolve().parent.is_dir():
+                _usage(f"--plot {plot}: the folder {plot.resolve().parent} does not exist")
         try:
             billing = BillingSchedule(reset_day=reset_day, reset_time=_reset_time(reset_time), tz=tz)
         except ConfigError as exc:
@@ -164,22 +270,70 @@ def register(app: typer.Typer) -> None:
                     progress=lambda done, total: bar.step("meter groups on Dask", done, total),
                 )
             results, notes = fleet.results, fleet.notes
+        elif not fits(file, limit):
+            if plot is not None:
+                _usage(f"--plot needs the file read whole; it is larger than --memory-limit {limit / 1e6:.0f} MB")
+            picked: list[WindowChoice] = []
+
+            def pick(step: int) -> tuple[DemandWindow, ...]:
+                picked.append(_choose(file, windows, step, chosen is None))
+                return picked[0].windows
+
+            with _Bar(err) as bar:
+                run = demand_in_groups(
+                    file,
+                    pick,
+                    limit_bytes=limit,
+                    billing=billing,
+                    fmt=fmt_,
+                    on_incomplete=on_incomplete,
+                    tz=tz,
+                    allow_straddle=allow_straddle,
+                    max_kw=max_kw,
+                    progress=lambda done, total: bar.step("meter groups", done, total),
+                )
+            windows = picked[0].windows
+            results, notes = run.results, [*run.notes, *picked[0].notes]
+            notes.append(f"read in {run.groups} groups of meters to stay within {limit / 1e6:.0f} MB")
         else:
             with _Bar(err) as bar:
                 bar.step("reading", 0, 2)
-                profile = read_load_profile(file, on_incomplete=on_incomplete, tz=tz)
+                profile = read_load_profile(
+                    file, on_incomplete=on_incomplete, tz=tz, fmt=fmt_, max_kw=max_kw, guess_label=True
+                )
+                choice = _choose(file, windows, profile.step_s, chosen is None)
+                windows = choice.windows
                 bar.step(f"computing {len(profile.meters)} meter(s)", 1, 2)
                 results = compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle)
                 bar.step("done", 2, 2)
-            notes = profile.notes
+            notes = [*profile.notes, *choice.notes]
             if plot is not None:
                 from ..analytics.plot import plot_demand
 
-                plot_demand(plot, profile, windows, results, meter=meter, threshold_kw=threshold_kw)
-        _output(results, windows, threshold_kw, rate_kw, fmt, notes)
+                plot_demand(
+                    plot,
+                    profile,
+                    windows,
+                    results,
+                    meter=meter,
+                    threshold_kw=threshold_kw,
+                    billing=billing,
+                    plot_js=plot_js.value,
+                )
+        _output(results, windows, threshold_kw, rate_kw, fmt, notes, tz)
         if plot is not None:
             err.print(f"plot written to {plot}")
         return 0
+
+
+def _choose(file: Path, windows: tuple[DemandWindow, ...], step_s: int, default: bool) -> WindowChoice:
+    choice = choose_windows(windows, step_s, substitute=default)
+    if not choice.windows:
+        raise DataError(
+            f"{file}: none of the chosen configurations is computable from {interval_text(step_s)} data "
+            f"({choice.notes[-1]}); --all lists those that are"
+        )
+    return choice
 
 
 def _output(
@@ -189,12 +343,20 @@ def _output(
     rate_kw: Decimal | None,
     fmt: Format,
     notes: list[str],
+    tz: str = "UTC",
 ) -> None:
     assessed = assess(results, threshold_kw, rate_kw) if threshold_kw is not None else None
+    zone = ZoneInfo(tz)
+
+    def local(at: datetime) -> datetime:
+        return at.astimezone(zone)
+
     if fmt is Format.json:
         rows = []
         for i, r in enumerate(results):
             row = r.as_json()
+            if r.at is not None:
+                row["at"] = local(r.at).isoformat()
             if assessed is not None:
                 a = assessed[i]
                 row["threshold_kw"] = float(a.threshold_kw)
@@ -203,7 +365,7 @@ def _output(
                 if rate_kw is not None:
                     row["penalty"] = None if a.penalty is None else float(a.penalty)
             rows.append(row)
-        doc: dict[str, object] = {"results": rows}
+        doc: dict[str, object] = {"tz": tz, "results": rows}
         if notes:
             doc["notes"] = notes
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
@@ -211,8 +373,14 @@ def _output(
     out = console()
     title = "Maximum demand" + (f" against the contracted {threshold_kw} kW" if threshold_kw is not None else "")
     table = Table(title=title)
+    table.title = f"{table.title} (times in {tz})"
     for col in ("meter", "billing period", "configuration", "MD (kW)", "at (end of window)", "windows"):
-        table.add_column(col, justify="right" if col in ("MD (kW)", "windows") else "left")
+        table.add_column(
+            col,
+            justify="right" if col in ("MD (kW)", "windows") else "left",
+            overflow="fold",  # long meter ids wrap, never cut to identical prefixes
+            min_width=min(64, max((len(r.meter) for r in results), default=5)) if col == "meter" else None,
+        )
     if assessed is not None:
         table.add_column("excess (kW)", justify="right")
         if rate_kw is not None:
@@ -224,7 +392,7 @@ def _output(
             r.billing_period,
             r.window.label,
             md,
-            "—" if r.at is None else r.at.strftime("%Y-%m-%d %H:%M"),
+            "—" if r.at is None else local(r.at).strftime("%Y-%m-%d %H:%M" + ("" if tz == "UTC" else " %Z")),
             str(r.windows) + (f" ({r.skipped} skipped)" if r.skipped else ""),
         ]
         if assessed is not None:
@@ -236,6 +404,10 @@ def _output(
             if rate_kw is not None:
                 cells.append("no data" if a.penalty is None else str(a.penalty))
         table.add_row(*cells)
+    if not out.is_terminal:  # a pipe or file: as wide as the table needs, so nothing is folded or cut
+        out = Console(
+            width=max(120, Measurement.get(out, out.options.update_width(1000), table).maximum), highlight=False
+        )
     out.print(table)
     for note in notes:
         out.print(f"note: {note}")

@@ -122,7 +122,7 @@ def synthetic_load(
 
 def profile_file_meters(path: Path) -> list[str]:
     """The meters a load-profile file names (its ``meter`` column)."""
-    from ..analytics.loadprofile import read_frame
+    from ..loadprofile.grid import read_frame
 
     frame = read_frame(path)
     if "meter" not in frame.columns:
@@ -133,7 +133,7 @@ def profile_file_meters(path: Path) -> list[str]:
 def file_load(path: Path, serials: Sequence[str], start: datetime, end: datetime) -> IntervalLoad:
     """The intervals of ``serials`` between ``start`` and ``end`` from a load-profile file (checked as ``meterkit
     demand`` checks it); every interval of the span must be present (one DataError line otherwise)."""
-    from ..analytics.loadprofile import read_load_profile
+    from ..loadprofile.grid import read_load_profile
 
     profile = read_load_profile(path, on_incomplete="skip")
     step = profile.step_s

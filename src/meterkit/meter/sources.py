@@ -77,7 +77,7 @@ class ReplayInterval:
 def read_replay(path: Path) -> tuple[int, list[ReplayInterval]]:
     """The intervals of a single-meter load-profile file (format: docs/analytics.md), checked like ``meterkit demand``
     checks it; returns the interval length in seconds and the intervals in time order."""
-    from ..analytics.loadprofile import read_load_profile
+    from ..loadprofile.grid import read_load_profile
 
     profile = read_load_profile(path)
     if len(profile.meters) != 1:

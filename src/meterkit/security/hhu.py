@@ -45,9 +45,14 @@ class KeyPackageAuthenticator:
 
 
 def load_key_authenticator(
-    path: Path, level: int, passphrase: str | None = None, clock: Clock | None = None
+    path: Path,
+    level: int,
+    passphrase: str | None = None,
+    clock: Clock | None = None,
+    *,
+    require_encryption: bool = False,
 ) -> KeyPackageAuthenticator:
     """Open a key package (passphrase from the argument or ``METERKIT_KEY_PASSPHRASE``)."""
     secret = passphrase if passphrase is not None else os.environ.get("METERKIT_KEY_PASSPHRASE", "")
     package = open_package(path, secret, now=(clock or SystemClock()).now())
-    return KeyPackageAuthenticator(package, level)
+    return KeyPackageAuthenticator(package, level, require_encryption=require_encryption)
