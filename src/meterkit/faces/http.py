@@ -107,6 +107,8 @@ class HttpServer:
             await self._write(writer, response)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:  # stop() ends open streams; the connection just closes
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
