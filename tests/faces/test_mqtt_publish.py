@@ -104,3 +104,24 @@ def test_removal_leaves_no_retained_discovery(tmp_path: Path, broker: Broker) ->
         late.close()
     finally:
         link.stop()
+
+
+def test_the_runner_publishes_a_served_meter_and_says_offline_when_it_stops(broker: Broker) -> None:
+    from meterkit.faces.runner import FacesConfig
+
+    from .background import serving
+
+    vm, _ = live_meter()
+    recorder = Recorder(broker.port)
+    config = FacesConfig(publish=f"mqtt://127.0.0.1:{broker.port}/site7", node="bench-host", publish_interval_s=0.5)
+    try:
+        with serving(vm, config) as served:
+            assert served.lines == [f"publishing to mqtt://127.0.0.1:{broker.port}/site7"]
+            assert wait_for(lambda: recorder.on("site7/12345678/1.8.0"))
+            assert wait_for(lambda: recorder.on("homeassistant/sensor/meterkit_12345678/1_6_0/config"))
+            assert recorder.on("site7/bench-host/status")[-1].payload == b"online"
+        assert wait_for(lambda: recorder.on("site7/bench-host/status")[-1].payload == b"offline")
+        config_md = json.loads(recorder.on("homeassistant/sensor/meterkit_12345678/1_6_0/config")[-1].payload)
+        assert config_md["availability"][0]["topic"] == "site7/bench-host/status"
+    finally:
+        recorder.close()

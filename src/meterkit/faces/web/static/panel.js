@@ -103,7 +103,7 @@
     let top = Math.max(1, threshold, md || 0, ...samples.map((s) => Math.max(s.p, s.d || 0)));
     top *= 1.15;
     const t1 = samples.length ? samples[samples.length - 1].t : Date.now();
-    const t0 = t1 - Math.max(state.windowMin * 2, 10) * 60000;
+    const t0 = t1 - Math.max(state.windowMin * 4, 20) * 60000;
     const x = (t) => pad + ((t - t0) / (t1 - t0 || 1)) * (W - pad - 10);
     const y = (v) => H - 20 - (v / top) * (H - 40);
     ctx.strokeStyle = "#d0d4d9"; ctx.fillStyle = "#6b7480"; ctx.font = "11px sans-serif"; ctx.lineWidth = 1;
