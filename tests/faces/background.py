@@ -45,13 +45,17 @@ class Served:
 
 @contextmanager
 def serving(
-    vm: VirtualMeter, config: FacesConfig, counters: ProtocolCounters | None = None, tick_s: float = 0.2
+    vm: VirtualMeter,
+    config: FacesConfig,
+    counters: ProtocolCounters | None = None,
+    tick_s: float = 0.2,
+    listen: tuple[str, ...] = (),
 ) -> Iterator[Served]:
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     lines: list[str] = []
     ready = threading.Event()
-    expected = sum(x is not None for x in (config.publish, config.metrics, config.web))
+    expected = sum(x is not None for x in (config.publish, config.metrics, config.web)) + len(listen)
     errors: list[BaseException] = []
 
     def announce(line: str) -> None:
@@ -61,7 +65,9 @@ def serving(
 
     async def main() -> None:
         try:
-            await run_virtual_meter(vm, config, stop, announce=announce, counters=counters, tick_s=tick_s)
+            await run_virtual_meter(
+                vm, config, stop, announce=announce, counters=counters, tick_s=tick_s, listen=listen
+            )
         except BaseException as exc:
             errors.append(exc)
             ready.set()

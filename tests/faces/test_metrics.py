@@ -16,7 +16,7 @@ from meterkit.faces.runner import FacesConfig
 from meterkit.faces.virtual_source import VirtualMeterSource
 
 from .background import serving
-from .meters import live_meter
+from .meters import START, live_meter
 
 pytestmark = pytest.mark.e2e
 
@@ -83,3 +83,20 @@ def test_a_panel_beyond_loopback_needs_the_flag_and_a_token() -> None:
         FacesConfig(web="0.0.0.0:8080", web_allow_remote=True, web_token="short").check()
     FacesConfig(web="0.0.0.0:8080", web_allow_remote=True, web_token="x" * 32).check()
     FacesConfig(web="[::1]:8080").check()
+
+
+def test_a_readout_over_the_optical_port_counts_a_session_and_marks_activity() -> None:
+    from meterkit.client import MeterClient
+    from meterkit.transport import open_transport
+
+    vm, _ = live_meter()
+    with serving(vm, FacesConfig(metrics="127.0.0.1:0"), listen=("tcp://127.0.0.1:0",)) as served:
+        port = "socket://" + served.url("listening on").removeprefix("tcp://")
+        with MeterClient(open_transport(port)) as client:
+            assert client.readout().identification.ident == "VM3PH-100"
+        with urllib.request.urlopen(served.url("metrics"), timeout=10) as response:
+            got = samples(response.read().decode())
+    m = (("meter", "12345678"),)
+    assert got[("meterkit_sessions_total", m)] == 1
+    assert got[("meterkit_naks_total", m)] == 0 and got[("meterkit_bcc_errors_total", m)] == 0
+    assert got[("meterkit_port_last_activity_timestamp_seconds", m)] == START.timestamp()

@@ -132,22 +132,34 @@ async def run_virtual_meter(
     announce: Callable[[str], None] | None = None,
     counters: ProtocolCounters | None = None,
     tick_s: float = 1.0,
+    listen: Sequence[str] = (),
 ) -> None:
-    """Serve one virtual meter's faces until ``stop`` is set; the meter follows its clock every ``tick_s``."""
+    """Serve one virtual meter's faces until ``stop`` is set; the meter follows its clock every ``tick_s`` (while it
+    has supply).  ``listen``: optical-port endpoints to serve as well (``tcp://127.0.0.1:0``, ``pty``), counted by a
+    :class:`~.port_tap.PortTap`; ``announce`` gets their ``listening on ...`` lines too."""
+    from ..transport.server import start_server
+    from .port_tap import LockoutWatcher, PortTap
     from .virtual_source import VirtualMeterSource
 
     source = VirtualMeterSource(vm)
-    faces = await start_faces(
-        [source],
-        config,
-        store=vm.store,
-        counters=counters or ProtocolCounters(),
-        announce=announce,
-    )
+    counters = counters or ProtocolCounters()
+    lockouts = LockoutWatcher(counters, source)
+    faces = await start_faces([source], config, store=vm.store, counters=counters, announce=announce)
+    handle = None
     try:
+        if listen:
+            tap = PortTap(counters, source.serial, lambda: vm.meter.now)
+            handle = await start_server(vm, list(listen), trace=tap, powered=lambda: source.channel.powered)
+            for endpoint in handle.endpoints:
+                (announce or (lambda line: log.info("%s", line)))(f"listening on {endpoint}")
         while not stop.is_set():
-            vm.tick()
+            if source.channel.powered:
+                vm.tick()
+            lockouts.check()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), tick_s)
     finally:
+        if handle is not None:
+            await handle.close()
         await stop_faces(faces)
+        vm.save()
