@@ -125,3 +125,25 @@ def test_the_runner_publishes_a_served_meter_and_says_offline_when_it_stops(brok
         assert config_md["availability"][0]["topic"] == "site7/bench-host/status"
     finally:
         recorder.close()
+
+
+def test_tamper_alarms_share_the_readings_link(broker: Broker) -> None:
+    from meterkit.faces.runner import FacesConfig
+
+    from .background import serving
+
+    vm, _ = live_meter()
+    recorder = Recorder(broker.port)
+    config = FacesConfig(
+        publish=f"mqtt://127.0.0.1:{broker.port}", alarms_topic="meterkit/alarms", publish_interval_s=0.5
+    )
+    try:
+        with serving(vm, config) as served:
+            served.call(lambda: VirtualMeterSource(vm).control(CoverControl(open=True)))
+            assert wait_for(lambda: recorder.on("meterkit/alarms/12345678"))
+            assert served.call(lambda: vm.outbox.pending()) == []
+        alarm = json.loads(recorder.on("meterkit/alarms/12345678")[0].payload)
+        assert alarm["kind"] == "TAMPER" and alarm["meter"] == "12345678"
+        assert alarm["details"] == {"event": "COVER_OPEN_UNAUTH", "relay": "open"}
+    finally:
+        recorder.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .discovery import (
     DEFAULT_REGISTERS,
@@ -43,6 +43,7 @@ class ReadingsPublisher:
         registers: Sequence[str] | None = DEFAULT_REGISTERS,
         interval_s: float = 10.0,
         pump_s: float = 0.2,
+        feeders: Sequence[Callable[[], object]] = (),
     ) -> None:
         self.sources = list(sources)
         self.link = link
@@ -51,6 +52,8 @@ class ReadingsPublisher:
         self.registers = None if registers is None else tuple(registers)
         self.interval_s = interval_s
         self.pump_s = pump_s
+        #: called before every pump: more producers for the same link (e.g. :class:`~.alarms.AlarmBridge`)
+        self.feeders = list(feeders)
         self._announced = 0  # link.connects when discovery was last enqueued
         self._cursors: dict[str, tuple[int, int]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -114,6 +117,8 @@ class ReadingsPublisher:
         if connects != self._announced:
             self._announced = connects
             self.announce()
+        for feed in self.feeders:
+            feed()
         return self.link.pump()
 
     async def start(self) -> None:

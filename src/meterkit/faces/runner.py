@@ -51,6 +51,8 @@ class FacesConfig:
     web_token: str | None = None
     #: the publishing process's name in its availability topic PREFIX/<node>/status
     node: str = "meterkit"
+    #: with ``publish``: the meter's head-end alarms go through the same link to ALARMS_TOPIC/<serial> (None: not)
+    alarms_topic: str | None = None
 
     def check(self) -> None:
         """Refuse what is unsafe or malformed before anything starts (ConfigError, one line)."""
@@ -80,9 +82,11 @@ async def start_faces(
     counters: ProtocolCounters | None = None,
     health: PollHealth | None = None,
     announce: Callable[[str], None] | None = None,
+    feeders: Sequence[Callable[[MqttLink], Callable[[], object]]] = (),
 ) -> list[Face]:
     """Start the configured faces; ``store`` holds the MQTT outbox (the meter's or collector's store; in memory when
-    None); ``announce`` gets one line per face as it serves (``web panel on http://127.0.0.1:8080``)."""
+    None); ``announce`` gets one line per face as it serves (``web panel on http://127.0.0.1:8080``); ``feeders``
+    make more producers for the MQTT link (called with the link, e.g. an :class:`~.alarms.AlarmBridge`)."""
     config.check()
     say = announce or (lambda line: log.info("%s", line))
     faces: list[Face] = []
@@ -91,7 +95,11 @@ async def start_faces(
             url = parse_mqtt_url(config.publish)
             link = MqttLink(url, config.node, MqttOutbox(store or NvStore(":memory:")))
             publisher = ReadingsPublisher(
-                sources, link, discovery_prefix=config.discovery_prefix, interval_s=config.publish_interval_s
+                sources,
+                link,
+                discovery_prefix=config.discovery_prefix,
+                interval_s=config.publish_interval_s,
+                feeders=[make(link) for make in feeders],
             )
             await publisher.start()
             faces.append(publisher)
@@ -144,7 +152,13 @@ async def run_virtual_meter(
     source = VirtualMeterSource(vm)
     counters = counters or ProtocolCounters()
     lockouts = LockoutWatcher(counters, source)
-    faces = await start_faces([source], config, store=vm.store, counters=counters, announce=announce)
+    feeders: list[Callable[[MqttLink], Callable[[], object]]] = []
+    if config.alarms_topic is not None:
+        from .alarms import AlarmBridge
+
+        topic = config.alarms_topic
+        feeders.append(lambda link: AlarmBridge(vm.outbox, link, source.serial, topic))
+    faces = await start_faces([source], config, store=vm.store, counters=counters, announce=announce, feeders=feeders)
     handle = None
     try:
         if listen:
