@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError
 
-__all__ = ["HttpServer", "Request", "Response", "is_loopback", "parse_bind"]
+__all__ = ["HttpServer", "Request", "Response", "is_loopback", "is_number", "parse_bind", "read_request"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def parse_bind(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
     if not sep:
         host, port = "", text
     host = host.strip("[]") or default_host
-    if not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not is_number(port) or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{text!r}: give HOST:PORT with a port from 0 to 65535")
     return host, int(port)
 
@@ -116,35 +116,13 @@ class HttpServer:
                 await writer.wait_closed()
 
     async def _respond(self, reader: asyncio.StreamReader) -> Response:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            return _plain(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-        if len(head) > MAX_HEADER:
-            return _plain(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            return _plain(HTTPStatus.BAD_REQUEST)
-        method, target, _ = parts
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
-            return _plain(HTTPStatus.BAD_REQUEST)
-        if int(length_text) > MAX_BODY:
-            return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-        body = await reader.readexactly(int(length_text)) if int(length_text) else b""
-        split = urlsplit(target)
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        request = Request(method=method.upper(), path=split.path, query=query, headers=headers, body=body)
+        request = await read_request(reader)
+        if isinstance(request, Response):
+            return request
         try:
             return await self.handler(request)
         except Exception:
-            log.exception("%s: %s %s failed", self.name, method, split.path)
+            log.exception("%s: %s %s failed", self.name, request.method, request.path)
             return _plain(HTTPStatus.INTERNAL_SERVER_ERROR)
 
     async def _write(self, writer: asyncio.StreamWriter, response: Response) -> None:
@@ -160,6 +138,41 @@ class HttpServer:
             async for chunk in response.stream:
                 writer.write(chunk)
                 await writer.drain()
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
+async def read_request(reader: asyncio.StreamReader) -> Request | Response:
+    """One request from ``reader``, or the error response for a malformed or oversized one.  Raises only
+    :class:`asyncio.IncompleteReadError` (the peer closed before a whole request)."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError:
+        return _plain(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+    if len(head) > MAX_HEADER:
+        return _plain(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not parts[1].startswith("/"):
+        return _plain(HTTPStatus.BAD_REQUEST)
+    method, target, _ = parts
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    length_text = headers.get("content-length", "0")
+    if not is_number(length_text):
+        return _plain(HTTPStatus.BAD_REQUEST)
+    if int(length_text) > MAX_BODY:
+        return _plain(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    body = await reader.readexactly(int(length_text)) if int(length_text) else b""
+    split = urlsplit(target)
+    query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+    return Request(method=method.upper(), path=split.path, query=query, headers=headers, body=body)
 
 
 def _plain(status: HTTPStatus) -> Response:

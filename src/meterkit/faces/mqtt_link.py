@@ -52,6 +52,10 @@ def parse_mqtt_url(url: str, default_prefix: str = "meterkit") -> MqttUrl:
         port = parsed.port or 1883
     except ValueError:
         raise ConfigError(f"MQTT broker {url!r}: the port is not a number from 1 to 65535") from None
+    if "#" in url or "?" in url:
+        raise ConfigError(f"MQTT broker {url!r}: the topic prefix must not hold '#', '+' or '?'")
+    if parsed.username is not None:
+        raise ConfigError(f"MQTT broker {url!r}: credentials in the URL are not supported")
     prefix = parsed.path.strip("/") or default_prefix
     if any(c in prefix for c in "#+") or "//" in prefix:
         raise ConfigError(f"MQTT broker {url!r}: the topic prefix must not hold '#', '+' or empty levels")

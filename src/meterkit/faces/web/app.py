@@ -20,7 +20,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from ..http import HttpServer, Request, Response, is_loopback
+from ..http import HttpServer, Request, Response, is_loopback, is_number
 from ..metrics import ProtocolCounters
 from ..source import (
     Control,
@@ -36,7 +36,7 @@ from ..source import (
 )
 from .openapi import openapi
 
-__all__ = ["DISPLAY_LIST", "WebPanel"]
+__all__ = ["DISPLAY_LIST", "WebPanel", "parse_control"]
 
 log = logging.getLogger(__name__)
 
@@ -96,28 +96,26 @@ def _entry(e: LogEntry) -> dict[str, Any]:
     return asdict(e)
 
 
-class _BadRequest(Exception):
-    pass
-
-
-def _parse_control(action: str, body: bytes) -> Control:
+def parse_control(action: str, body: bytes) -> Control:
+    """A control request's JSON body -> the control (``action``: cover, supply, button, load); raises
+    :class:`FaceError` with a one-line message for anything else."""
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        raise _BadRequest("the body is not JSON") from None
+        raise FaceError("the body is not JSON") from None
     if not isinstance(data, dict):
-        raise _BadRequest("the body must be a JSON object")
+        raise FaceError("the body must be a JSON object")
 
     def flag(name: str) -> bool:
         value = data.get(name)
         if not isinstance(value, bool):
-            raise _BadRequest(f"{name!r} must be true or false")
+            raise FaceError(f"{name!r} must be true or false")
         return value
 
     def number(name: str, default: float | None = None) -> float:
         value = data.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _BadRequest(f"{name!r} must be a number")
+            raise FaceError(f"{name!r} must be a number")
         return float(value)
 
     if action == "cover":
@@ -127,11 +125,11 @@ def _parse_control(action: str, body: bytes) -> Control:
     if action == "button":
         kind = data.get("kind", "seal")
         if kind not in ("seal", "reset"):
-            raise _BadRequest("'kind' must be 'seal' or 'reset'")
+            raise FaceError("'kind' must be 'seal' or 'reset'")
         return SealedButton(kind=kind)
     phase = data.get("phase")
     if phase is not None and (isinstance(phase, bool) or phase not in (1, 2, 3)):
-        raise _BadRequest("'phase' must be 1, 2, 3 or null")
+        raise FaceError("'phase' must be 1, 2, 3 or null")
     load = PhaseLoad(voltage_v=number("voltage_v"), current_a=number("current_a"), angle_deg=number("angle_deg", 0.0))
     return LoadControl(phase=phase, load=load)
 
@@ -232,8 +230,8 @@ class WebPanel:
             if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
                 return _error(415, "send the body as application/json")
             try:
-                command = _parse_control(rest[0], request.body)
-            except _BadRequest as exc:
+                command = parse_control(rest[0], request.body)
+            except FaceError as exc:
                 return _error(400, str(exc))
             try:
                 result = source.control(command)
@@ -245,7 +243,7 @@ class WebPanel:
 
     def _get(self, source: MeterSource, rest: list[str], request: Request) -> Response:
         after_text = request.query.get("after", "0")
-        if not after_text.isdigit():
+        if not is_number(after_text):
             return _error(400, "'after' must be a whole number")
         after = int(after_text)
         if not rest:
