@@ -9,8 +9,9 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import TypeVar
 
+from meterkit.faces import MeterSource
 from meterkit.faces.metrics import ProtocolCounters
-from meterkit.faces.runner import FacesConfig, run_virtual_meter
+from meterkit.faces.runner import Face, FacesConfig, run_virtual_meter, start_faces, stop_faces
 from meterkit.meter.virtual import VirtualMeter
 
 T = TypeVar("T")
@@ -81,5 +82,31 @@ def serving(
         yield Served(loop, lines)
     finally:
         loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+        loop.close()
+
+
+@contextmanager
+def serving_sources(sources: list[MeterSource], config: FacesConfig) -> Iterator[Served]:
+    """:func:`meterkit.faces.runner.start_faces` for several meters (not ticked) in a background loop."""
+    loop = asyncio.new_event_loop()
+    lines: list[str] = []
+    started: Future[list[Face]] = Future()
+
+    async def start() -> None:
+        try:
+            started.set_result(await start_faces(sources, config, announce=lines.append))
+        except BaseException as exc:
+            started.set_exception(exc)
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop)
+    faces = started.result(15)
+    try:
+        yield Served(loop, lines)
+    finally:
+        asyncio.run_coroutine_threadsafe(stop_faces(faces), loop).result(15)
+        loop.call_soon_threadsafe(loop.stop)
         thread.join(15)
         loop.close()

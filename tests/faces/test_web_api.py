@@ -111,3 +111,22 @@ def test_a_token_is_needed_when_one_is_set() -> None:
         assert get(base + f"api/meters?token={token}")[0]["serial"] == "12345678"
         assert get(base + "api/meters", {"Authorization": f"Bearer {token}"})[0]["serial"] == "12345678"
         assert post(base + "api/meters/12345678/cover", {"open": True}, token=token)["result"].startswith("ok")
+
+
+def test_a_fleet_gets_a_list_page_and_one_panel_per_meter() -> None:
+    from meterkit.faces.virtual_source import VirtualMeterSource
+
+    from .background import serving_sources
+
+    sources = [VirtualMeterSource(live_meter(serial)[0]) for serial in ("10000001", "10000002", "20000003")]
+    with serving_sources(list(sources), FacesConfig(web="127.0.0.1:0")) as served:
+        base = served.url("web panel")
+        with urllib.request.urlopen(base, timeout=10) as r:
+            assert r.geturl() == base and b'id="search"' in r.read()
+        assert [m["serial"] for m in get(base + "api/meters")] == ["10000001", "10000002", "20000003"]
+        with urllib.request.urlopen(base + "meter/20000003", timeout=10) as r:
+            assert b'id="lcd"' in r.read()
+        assert status_of(lambda: urllib.request.urlopen(base + "meter/30000000", timeout=10)) == 404
+        post(base + "api/meters/10000002/cover", {"open": True})
+        statuses = {m["serial"]: m["status"]["relay_closed"] for m in get(base + "api/meters")}
+        assert statuses == {"10000001": True, "10000002": False, "20000003": True}

@@ -81,3 +81,25 @@ def test_the_panel_shows_demand_rising_and_the_cover_tamper(browser: object) -> 
         shot = ARTIFACTS / "web-panel.png"
         driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+
+
+def test_the_fleet_list_is_searchable_and_opens_a_panel(browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from meterkit.faces.virtual_source import VirtualMeterSource
+
+    from .background import serving_sources
+    from .meters import live_meter
+
+    sources = [VirtualMeterSource(live_meter(f"1000{n:04d}")[0]) for n in range(12)]
+    driver: any = browser  # type: ignore[valid-type]
+    with serving_sources(list(sources), FacesConfig(web="127.0.0.1:0")) as served:
+        wait = WebDriverWait(driver, 20, poll_frequency=0.1)
+        driver.get(served.url("web panel"))
+        wait.until(lambda d: d.find_element(By.ID, "count").text == "12 of 12")
+        driver.find_element(By.ID, "search").send_keys("0007")
+        wait.until(lambda d: d.find_element(By.ID, "count").text == "1 of 12")
+        driver.find_element(By.LINK_TEXT, "10000007").click()
+        wait.until(lambda d: d.find_element(By.ID, "plate-serial").text == "10000007")
+        assert driver.current_url.endswith("/meter/10000007")
