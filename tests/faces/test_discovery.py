@@ -89,5 +89,5 @@ def test_removal_is_an_empty_retained_config_per_entity() -> None:
     msgs = removal_messages("ha", "12345678", ["1.8.0", "F.F"])
     assert [(m.topic, m.payload, m.retain) for m in msgs] == [
         ("ha/sensor/meterkit_12345678/1_8_0/config", b"", True),
-        ("ha/sensor/meterkit_12345678/F_F/config", b"", True),
+        ("ha/sensor/meterkit_12345678/f_f/config", b"", True),
     ]

@@ -8,7 +8,7 @@ Naming (stable, see docs/faces.md):
 * availability ``PREFIX/<serial>/availability`` (``online``/``offline``, retained, from whoever reads the meter) and
   ``PREFIX/<node>/status`` (the publishing process's last will).
 * discovery ``DISCOVERY/sensor/meterkit_<serial>/<object>/config`` with ``<object>`` the OBIS code with ``_`` for
-  ``.`` (``1_8_0``), ``unique_id`` ``meterkit_<serial>_<object>``; one device per meter ``meterkit_<serial>``.
+  ``.``, lower case (``1_8_0``, ``f_f``), ``unique_id`` ``meterkit_<serial>_<object>``; one device per meter ``meterkit_<serial>``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ _MEASURE = {
 
 
 def object_id(address: str) -> str:
-    return address.replace(".", "_").replace("*", "_")
+    """``1.8.0`` -> ``1_8_0``, ``F.F`` -> ``f_f`` (Home Assistant entity ids are lower case)."""
+    return address.replace(".", "_").replace("*", "_").lower()
 
 
 def state_topic(prefix: str, serial: str, address: str) -> str:
