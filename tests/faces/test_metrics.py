@@ -5,8 +5,11 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from meterkit.errors import ConfigError
@@ -14,6 +17,7 @@ from meterkit.faces import LoadControl, PhaseLoad
 from meterkit.faces.metrics import PollHealth, ProtocolCounters, render_openmetrics
 from meterkit.faces.runner import FacesConfig
 from meterkit.faces.virtual_source import VirtualMeterSource
+from meterkit.iec62056_21.messages import DataSet
 
 from .background import serving
 from .meters import START, live_meter
@@ -100,3 +104,20 @@ def test_a_readout_over_the_optical_port_counts_a_session_and_marks_activity() -
     assert got[("meterkit_sessions_total", m)] == 1
     assert got[("meterkit_naks_total", m)] == 0 and got[("meterkit_bcc_errors_total", m)] == 0
     assert got[("meterkit_port_last_activity_timestamp_seconds", m)] == START.timestamp()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(min_size=1, max_size=12).filter(lambda s: "\x00" not in s),
+    st.text(max_size=12).filter(lambda s: "\x00" not in s),
+    st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False),
+)
+def test_any_serial_model_and_value_render_to_parseable_openmetrics(serial: str, model: str, value: Decimal) -> None:
+    from meterkit.faces.polled_source import PolledSource
+
+    source = PolledSource(serial, manufacturer="ABC", model=model)
+    source.update([DataSet.single("1.8.0", str(value), "kWh")], datetime(2026, 11, 2, tzinfo=UTC))
+    got = samples(render_openmetrics([source]))
+    key = ("meterkit_energy_joules_total", (("meter", serial), ("obis", "1.8.0"), ("unit", "kWh")))
+    assert got[key] == pytest.approx(float(value * 3_600_000))
+    assert got[("meterkit_meter_info", (("manufacturer", "ABC"), ("meter", serial), ("model", model)))] == 1
