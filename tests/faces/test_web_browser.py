@@ -103,3 +103,22 @@ def test_the_fleet_list_is_searchable_and_opens_a_panel(browser: object) -> None
         driver.find_element(By.LINK_TEXT, "10000007").click()
         wait.until(lambda d: d.find_element(By.ID, "plate-serial").text == "10000007")
         assert driver.current_url.endswith("/meter/10000007")
+
+
+def test_a_panel_with_a_token_works_from_the_tokened_link(browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from .meters import live_meter
+
+    vm, _ = live_meter()
+    token = "k" * 20
+    driver: any = browser  # type: ignore[valid-type]
+    with serving(vm, FacesConfig(web="127.0.0.1:0", web_token=token)) as served:
+        wait = WebDriverWait(driver, 20, poll_frequency=0.1)
+        driver.get(served.url("web panel"))
+        assert "401" in driver.page_source
+        driver.get(served.url("web panel") + f"?token={token}")
+        wait.until(lambda d: d.find_element(By.ID, "conn").text == "live")
+        driver.find_element(By.ID, "cover-btn").click()
+        wait.until(lambda d: d.find_element(By.ID, "relay-state").text == "open (tripped)")

@@ -2,9 +2,10 @@
 
 Whoever reaches the panel has physical access to the meter (cover, buttons, supply).  So: loopback by default (the
 runner refuses another address without an explicit flag and a token); with a token every request needs it (header
-``Authorization: Bearer TOKEN`` or, for pages and the event stream, ``?token=TOKEN``); a loopback panel answers only
-requests whose ``Host`` is a loopback name (no DNS rebinding); control requests must be ``application/json`` (a
-cross-site form cannot send that without a preflight, which the panel does not grant).
+``Authorization: Bearer TOKEN`` or, for pages and the event stream, ``?token=TOKEN``; the static assets need none, as
+they hold no meter data); a loopback panel answers only requests whose ``Host`` is a loopback name (no DNS
+rebinding); control requests must be ``application/json`` (a cross-site form cannot send that without a preflight,
+which the panel does not grant).
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class WebPanel:
             host = request.headers.get("host", "").rpartition(":")[0].strip("[]") or request.headers.get("host", "")
             if not is_loopback(host):
                 return _error(403, "the panel answers loopback names only")
-        if self.token is not None:
+        if self.token is not None and not request.path.startswith("/static/"):  # the assets hold no meter data
             given = request.query.get("token", "")
             auth = request.headers.get("authorization", "")
             if auth.startswith("Bearer "):
