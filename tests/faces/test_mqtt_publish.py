@@ -88,22 +88,28 @@ def test_discovery_states_and_events_arrive_and_the_outage_loses_nothing(tmp_pat
 
 
 def test_removal_leaves_no_retained_discovery(tmp_path: Path, broker: Broker) -> None:
+    import asyncio
+
+    from meterkit.faces.runner import remove_discovery
+
     vm, _ = live_meter()
     source = VirtualMeterSource(vm)
     store = NvStore(":memory:")
     link = MqttLink(parse_mqtt_url(f"mqtt://127.0.0.1:{broker.port}"), "host-b", MqttOutbox(store))
-    publisher = ReadingsPublisher([source], link, discovery_prefix="ha", registers=["1.8.0", "1.6.0"])
+    publisher = ReadingsPublisher([source], link, discovery_prefix="ha")
     link.start()
     try:
         assert wait_for(lambda: link.connected)
-        assert wait_for(lambda: publisher.step() == 0 and link.delivered >= 2)
-        publisher.remove()
-        assert wait_for(lambda: publisher.step() == 0)
-        late = Recorder(broker.port, ("ha/#",))  # a new subscriber gets every retained config still there
-        assert not wait_for(lambda: late.messages, timeout=1.0)
-        late.close()
+        assert wait_for(lambda: publisher.step() == 0 and link.delivered >= 30)
     finally:
         link.stop()
+    before = Recorder(broker.port, ("ha/#",))  # every retained config is there
+    assert wait_for(lambda: len(before.messages) == 30)
+    before.close()
+    assert asyncio.run(remove_discovery([source], f"mqtt://127.0.0.1:{broker.port}", discovery_prefix="ha")) == 0
+    late = Recorder(broker.port, ("ha/#",))  # a new subscriber gets every retained config still there: none
+    assert not wait_for(lambda: late.messages, timeout=1.0)
+    late.close()
 
 
 def test_the_runner_publishes_a_served_meter_and_says_offline_when_it_stops(broker: Broker) -> None:

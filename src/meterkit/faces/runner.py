@@ -26,7 +26,7 @@ from .source import MeterSource
 if TYPE_CHECKING:
     from ..meter.virtual import VirtualMeter
 
-__all__ = ["Face", "FacesConfig", "run_virtual_meter", "start_faces", "stop_faces"]
+__all__ = ["Face", "FacesConfig", "remove_discovery", "run_virtual_meter", "start_faces", "stop_faces"]
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +177,33 @@ async def run_virtual_meter(
             await handle.close()
         await stop_faces(faces)
         vm.save()
+
+
+async def remove_discovery(
+    sources: Sequence[MeterSource],
+    publish: str,
+    *,
+    discovery_prefix: str = "homeassistant",
+    node: str = "meterkit",
+    store: NvStore | None = None,
+    timeout_s: float = 30.0,
+) -> int:
+    """``--mqtt-remove``: send empty retained discovery configs for every meter's entities and wait until the broker
+    acknowledged them; returns the number still unacknowledged at ``timeout_s`` (0: done; they stay in ``store``)."""
+    url = parse_mqtt_url(publish)
+    link = MqttLink(url, node, MqttOutbox(store or NvStore(":memory:")))
+    publisher = ReadingsPublisher(sources, link, discovery_prefix=discovery_prefix)
+    publisher.remove()
+    link.start()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout_s
+    waiting = len(link.outbox)
+    try:
+        while loop.time() < end:
+            waiting = link.pump()
+            if waiting == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        link.stop()
+    return waiting
