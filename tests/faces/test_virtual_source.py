@@ -41,6 +41,7 @@ def test_readings_are_typed_and_the_maximum_demand_carries_its_time() -> None:
     assert md.unit == "kW" and md.value == Decimal("69.00")
     assert md.max_at == START + timedelta(minutes=15)  # the first full 15-minute window; equal later ones do not win
     assert by["0.0.0"].value == "12345678" and by["F.F"].value == "00000000"
+    assert by["33.7.0"].value == Decimal("1.000") and by["0.1.0"].value == Decimal(0)
     assert all(r.at == START + timedelta(minutes=20) for r in by.values())
 
 

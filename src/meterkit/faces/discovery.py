@@ -109,7 +109,7 @@ def entity_kind(reading: Reading) -> tuple[str | None, str | None]:
         return None, "total_increasing"
     if unit in _MEASURE:
         return _MEASURE[unit], "measurement"
-    if reading.address.endswith("13.7.0") or reading.address.split(".")[1:2] == ["7"]:
+    if reading.address.split(".")[1:2] == ["7"]:  # unitless instantaneous values are power factors
         return "power_factor", "measurement"
     return None, "measurement"
 

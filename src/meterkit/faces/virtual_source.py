@@ -76,7 +76,9 @@ class VirtualMeterSource:
             if data is None or not data.values:
                 continue
             first = data.values[0]
-            number = _number(first.value) if reg.unit or reg.address in ("13.7.0", "0.1.0") else None
+            # numbers: values with a unit, power factors (x.7.0 without a unit) and the billing reset counter
+            numeric = bool(reg.unit) or reg.address.split(".")[1] == "7" or reg.address == "0.1.0"
+            number = _number(first.value) if numeric else None
             max_at: datetime | None = None
             q, kind, sub = [*reg.address.split("."), "", ""][:3]
             if kind == "6" and q in _MD_QUANTITY:
