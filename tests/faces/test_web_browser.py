@@ -1,5 +1,6 @@
 """The front panel in a real headless Chromium (Debian's, driven by Selenium through the system chromedriver):
-move a load slider and see the demand rise, open the cover and see the tamper event and the relay trip."""
+a readout lights the optical-port LED, a load slider raises the demand, opening the cover shows the tamper event and
+the relay trip."""
 
 from __future__ import annotations
 
@@ -46,19 +47,27 @@ def number(text: str) -> Decimal:
     return Decimal(text.split()[0])
 
 
-def test_the_panel_shows_demand_rising_and_the_cover_tamper(browser: object) -> None:
+def test_the_panel_shows_port_activity_demand_rising_and_the_cover_tamper(browser: object) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from meterkit.client import MeterClient
+    from meterkit.transport import open_transport
+
     text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
     vm = VirtualMeter(load_config(text=text))  # the real clock: the page shows live demand
     driver: any = browser  # type: ignore[valid-type]
-    with serving(vm, FacesConfig(web="127.0.0.1:0"), tick_s=0.25) as served:
+    with serving(vm, FacesConfig(web="127.0.0.1:0"), tick_s=0.25, listen=("tcp://127.0.0.1:0",)) as served:
         wait = WebDriverWait(driver, 20, poll_frequency=0.1)
         driver.get(served.url("web panel"))
         assert driver.current_url.endswith("/meter/12345678")
         wait.until(lambda d: d.find_element(By.ID, "conn").text == "live")
+        assert "on" not in driver.find_element(By.ID, "port-led").get_attribute("class").split()
+        port = "socket://" + served.url("listening on").removeprefix("tcp://")
+        with MeterClient(open_transport(port)) as client:
+            client.readout()
+        wait.until(lambda d: "on" in d.find_element(By.ID, "port-led").get_attribute("class").split())
         assert driver.find_element(By.ID, "relay-state").text == "closed"
         assert number(driver.find_element(By.ID, "demand-now").text) == 0
 
