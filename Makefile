@@ -33,6 +33,7 @@ typecheck: $(VENV)/.installed-test
 
 pytest: $(VENV)/.installed-test
 	bash scripts/ensure-mosquitto.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

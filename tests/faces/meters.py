@@ -1,0 +1,19 @@
+"""Virtual meters for the face tests: the demo meter with a live source on a simulated clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from meterkit.clock import SimulatedClock
+from meterkit.meter.config import load_config
+from meterkit.meter.virtual import VirtualMeter, demo_config_path
+from meterkit.storage import NvStore
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def live_meter(serial: str = "12345678", store: NvStore | None = None) -> tuple[VirtualMeter, SimulatedClock]:
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = text.replace('serial = "12345678"', f'serial = "{serial}"')
+    clock = SimulatedClock(START)
+    return VirtualMeter(load_config(text=text), clock=clock, store=store), clock
