@@ -185,7 +185,7 @@ class ClientConnection:
             raise LocalProtocolError(f"cannot sign on in state {self.state.value}")
         self._set_line(INITIAL_BAUD)
         self._decoder.reset()
-        self._decoder.expect_mode_d = False
+        self._decoder.expect(mode_d=False)
         self.identification = None
         self._programmable = False
         start = now
@@ -209,7 +209,7 @@ class ClientConnection:
             raise LocalProtocolError(f"framing must be 7E1 or 8N1, not {framing!r}")
         self._set_line(baud, bytesize=int(framing[0]), parity=framing[1])
         self._decoder.reset()
-        self._decoder.expect_mode_d = True
+        self._decoder.expect(mode_d=True)
         self._programmable = False
         self.state = ClientState.LISTEN
 
@@ -254,7 +254,7 @@ class ClientConnection:
         if outcome.action == "binary":
             self._mode_e_baud = baud
             self._set_line(baud, delay=self.config.baud_switch_delay)
-            self._decoder.expect_option_ack = True
+            self._decoder.expect(option_ack=True)
             self.state = ClientState.AWAIT_MODE_E
             self._arm(now, self.config.response_timeout, "mode E confirmation")
             return
@@ -345,7 +345,7 @@ class ClientConnection:
     def _finish(self) -> None:
         self.state = ClientState.IDLE
         self._timer = None
-        self._decoder.expect_option_ack = False
+        self._decoder.expect(option_ack=False)
         self._programmable = False
 
     def _timeout(self, what: str) -> None:
@@ -462,7 +462,7 @@ class ClientConnection:
             self._send_raw(self._last_command.to_bytes(), now)
             self._arm(now, self.config.response_timeout, self._timer_what)
         elif isinstance(item, AckOptionSelect) and state is ClientState.AWAIT_MODE_E:
-            self._decoder.expect_option_ack = False
+            self._decoder.expect(option_ack=False)
             self._set_line(self._mode_e_baud, bytesize=8, parity="N")
             self.state = ClientState.BINARY
             self._timer = None
@@ -492,7 +492,7 @@ class ClientConnection:
         self._arm(now, self.config.readout_timeout, "readout")
 
     def _accept_readout(self, item: DataMessage, state: ClientState, *, complete: bool = True) -> None:
-        self._decoder.expect_option_ack = False
+        self._decoder.expect(option_ack=False)
         self._finish()
         mode = mode_from_baud_char(self.identification.baud_char) if self.identification is not None else "C"
         if mode in ("A", "B") and state is ClientState.AWAIT_READOUT:

@@ -30,7 +30,7 @@
 The role decides what a message can be: a ``"meter"`` receives requests, option selects, commands, ACK and NAK;
 a ``"client"`` receives identifications, readouts, mode D pushes, answers, P0/B0 commands, ACK and NAK.
 A lone ACK is ambiguous with an option select (``ACK V Z Y CR LF``); the owning connection sets
-:attr:`Decoder.expect_option_ack` while an ``ACK V Z Y`` is possible.
+:attr:`Decoder.expect_option_ack` (through :meth:`Decoder.expect`) while an ``ACK V Z Y`` is possible.
 """
 
 from __future__ import annotations
@@ -140,6 +140,14 @@ class Decoder:
         self._binary = False
         #: Client role: identifications start a mode D push (blank line, data lines, ``!`` line).
         self.expect_mode_d = False
+
+    def expect(self, *, option_ack: bool | None = None, mode_d: bool | None = None) -> None:
+        """Tell the decoder what the owning connection's state allows: an ``ACK V Z Y`` (``option_ack``) and mode D
+        pushes (``mode_d``); ``None`` leaves a setting as it is."""
+        if option_ack is not None:
+            self.expect_option_ack = option_ack
+        if mode_d is not None:
+            self.expect_mode_d = mode_d
 
     @property
     def buffered(self) -> int:

@@ -215,7 +215,7 @@ class MeterConnection:
         if timer == "push-interval" and self.config.protocol_mode == "D":
             self.push(now)
         elif timer == "option-select-wait":  # no option select: the data readout at 300 Bd (mode C fallback)
-            self._decoder.expect_option_ack = False
+            self._decoder.expect(option_ack=False)
             self._readout(now, mode="C", baud=INITIAL_BAUD)
         elif timer == "repeat-window":
             self._end("readout-done")
@@ -321,7 +321,7 @@ class MeterConnection:
     def _end(self, reason: str, *, announce: bool = True) -> None:
         was_active = self.state is not MeterState.IDLE
         self._enter(MeterState.IDLE, None)
-        self._decoder.expect_option_ack = False
+        self._decoder.expect(option_ack=False)
         self._set_line(self.config.push_baud if self.config.protocol_mode == "D" else INITIAL_BAUD)
         if was_active and announce:
             self._events.append(SessionEnded(reason=reason))
@@ -379,13 +379,13 @@ class MeterConnection:
             self._readout(now, mode="B", baud=baud)
         else:
             self._enter(MeterState.AWAIT_OPTION, max(now, self._last_rx + self._reaction))
-            self._decoder.expect_option_ack = True
+            self._decoder.expect(option_ack=True)
 
     def _on_option(self, option: AckOptionSelect, now: float) -> None:
         if self.state is not MeterState.AWAIT_OPTION:
             self._violation(RemoteProtocolError("option select outside the sign-on", option.to_bytes()))
             return
-        self._decoder.expect_option_ack = False
+        self._decoder.expect(option_ack=False)
         outcome = option_outcome(
             protocol=option.protocol,
             baud_char=option.baud_char,
