@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
 from ..iec62056_21.messages import DataSet
-from ..meter.registers import BY_ADDRESS
+from ..meter.catalogue import catalogue
 from .source import Control, FaceError, Identification, LogEntry, MeterStatus, Reading
 
 __all__ = ["PolledSource"]
@@ -59,7 +59,7 @@ class PolledSource:
                 continue
             first = ds.values[0]
             number = _number(first.value)
-            register = BY_ADDRESS.get(ds.address)
+            register = catalogue().spec(ds.address)
             is_md = ds.address.split(".")[1:2] == ["6"]
             numeric = number is not None and (bool(first.unit) or is_md or ds.address.split(".")[1:2] in (["7"], ["8"]))
             readings.append(
