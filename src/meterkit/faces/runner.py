@@ -103,7 +103,7 @@ async def start_faces(
             )
             await publisher.start()
             faces.append(publisher)
-            say(f"publishing to mqtt://{url.host}:{url.port}/{url.prefix}")
+            say(f"readings on mqtt://{url.host}:{url.port}/{url.prefix}")
         if config.metrics is not None:
             host, port = parse_bind(config.metrics)
             metrics = MetricsFace(sources, host, port, counters=counters, health=health)
