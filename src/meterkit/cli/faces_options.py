@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import ConfigError
-from ..faces.runner import FacesConfig
+
+if TYPE_CHECKING:
+    from ..faces.runner import FacesConfig
 
 __all__ = ["faces_config"]
 
@@ -27,6 +30,8 @@ def faces_config(
         if web_allow_remote or web_token_file is not None:
             raise typer.BadParameter("--web-allow-remote and --web-token-file go with --web", param_hint="--web")
         return None
+    from ..faces.runner import FacesConfig  # paho-mqtt and the faces only when asked for
+
     token = None
     if web_token_file is not None:
         try:
