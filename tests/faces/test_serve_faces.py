@@ -19,6 +19,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from meterkit.client import MeterClient
+from meterkit.host.live import shares_broker
 from meterkit.transport import open_transport
 from tests.headend.test_mqtt_forwarding import Broker, free_port
 
@@ -165,3 +166,44 @@ def test_a_remote_panel_with_the_flag_and_a_token_serves(tmp_path: Path) -> None
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
+
+
+def test_alarms_and_readings_share_one_mqtt_link_on_the_same_broker(tmp_path: Path, broker: Broker) -> None:
+    web = free_port()
+    recorder = Recorder(broker.port, ("alarms/#", "site7/#"))
+    proc, lines = _serve(
+        [
+            "--state", str(tmp_path / "m.sqlite"),
+            "--listen", "tcp://127.0.0.1:0",
+            "--headend", f"mqtt://127.0.0.1:{broker.port}/alarms",
+            "--publish", f"mqtt://127.0.0.1:{broker.port}/site7",
+            "--web", f"127.0.0.1:{web}",
+        ],
+        want=3,
+    )  # fmt: skip
+    try:
+        assert lines[1:] == [
+            f"readings on mqtt://127.0.0.1:{broker.port}/site7",
+            f"web panel on http://127.0.0.1:{web}/",
+        ]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{web}/api/meters/12345678/cover",
+            data=b'{"open": true}',
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+        assert wait_for(lambda: recorder.on("alarms/12345678"))
+        alarm = json.loads(recorder.on("alarms/12345678")[0].payload)
+        assert alarm["meter"] == "12345678" and alarm["kind"] == "TAMPER"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        recorder.close()
+
+
+def test_the_head_end_shares_the_link_only_on_the_same_broker() -> None:
+    assert shares_broker("mqtt://127.0.0.1:1883/site", "mqtt://127.0.0.1/alarms")
+    assert not shares_broker("mqtt://127.0.0.1:1884/site", "mqtt://127.0.0.1:1883/alarms")
+    assert not shares_broker("mqtt://broker-a/site", "mqtt://broker-b/alarms")
