@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         ] = 1,
         mqtt: Annotated[
             str | None,
-            typer.Option("--mqtt", help="Publish every register read to mqtt://HOST[:PORT][/PREFIX] (HA discovery)."),
+            typer.Option("--mqtt", help="Publish every register read to mqtt://HOST[:PORT]/PREFIX (HA discovery)."),
         ] = None,
         metrics: Annotated[
             str | None, typer.Option("--metrics", help="OpenMetrics endpoint HOST:PORT while polling.")

@@ -64,9 +64,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         publish: Annotated[
             str | None,
-            typer.Option(
-                "--publish", help="Publish readings to mqtt://HOST[:PORT][/PREFIX] (Home Assistant discovery)."
-            ),
+            typer.Option("--publish", help="Publish readings to mqtt://HOST[:PORT]/PREFIX (Home Assistant discovery)."),
         ] = None,
         discovery_prefix: Annotated[
             str, typer.Option("--discovery-prefix", help="Home Assistant discovery prefix.")
