@@ -15,6 +15,9 @@ ALLOWED = {
     ("transport/serial_port.py", "port.bytesize"),
     ("transport/serial_port.py", "port.parity"),
     ("headend/mqtt.py", "self.client.on_publish"),  # paho-mqtt
+    ("faces/mqtt_link.py", "self.client.on_connect"),  # paho-mqtt callbacks
+    ("faces/mqtt_link.py", "self.client.on_disconnect"),
+    ("faces/mqtt_link.py", "self.client.on_publish"),
     ("analytics/plot.py", "label.xyann"),  # matplotlib
     ("meter/demand.py", "engine.*"),  # DemandEngine.from_state, same class
     ("meter/metrology.py", "regs._rem"),  # EnergyRegisters.from_snapshot, same class

@@ -122,7 +122,7 @@ def test_the_runner_publishes_a_served_meter_and_says_offline_when_it_stops(brok
     config = FacesConfig(publish=f"mqtt://127.0.0.1:{broker.port}/site7", node="bench-host", publish_interval_s=0.5)
     try:
         with serving(vm, config) as served:
-            assert served.lines == [f"publishing to mqtt://127.0.0.1:{broker.port}/site7"]
+            assert served.lines == [f"readings on mqtt://127.0.0.1:{broker.port}/site7"]
             assert wait_for(lambda: recorder.on("site7/12345678/1.8.0"))
             assert wait_for(lambda: recorder.on("homeassistant/sensor/meterkit_12345678/1_6_0/config"))
             assert recorder.on("site7/bench-host/status")[-1].payload == b"online"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from ..collector.store import ProfileStore
 from ..collector.targets import Credentials, Target, parse_addresses, read_password_file
 from ..errors import ConfigError
 from .errors import usage_error
+
+if TYPE_CHECKING:
+    from ..faces.runner import FacesConfig
 
 __all__ = ["register"]
 
@@ -79,9 +82,9 @@ def _plan(
     )
 
 
-def run_plan(plan: PollPlan, err: Console, *, cycles: int | None = None) -> Summary:
-    """Poll once, or every ``plan.interval`` (``cycles`` times, or until interrupted); returns the last summary."""
-    store = ProfileStore(plan.out)
+def run_plan(plan: PollPlan, err: Console, *, cycles: int | None = None, faces: FacesConfig | None = None) -> Summary:
+    """Poll once, or every ``plan.interval`` (``cycles`` times, or until interrupted); returns the last summary.
+    ``faces``: publish what is read (MQTT, metrics) on the same event loop."""
     per = max(plan.per_endpoint.values(), default=1)
     settings = PollSettings(
         timeout_s=plan.timeout_s,
@@ -91,6 +94,11 @@ def run_plan(plan: PollPlan, err: Console, *, cycles: int | None = None) -> Summ
         tz=plan.tz,
         per_endpoint=per,
     )
+    if faces is not None:
+        from .poll_faces import run_plan_with_faces  # paho-mqtt and the faces only when asked for
+
+        return run_plan_with_faces(plan, settings, faces, err, cycles=cycles)
+    store = ProfileStore(plan.out)
     n = 0
     while True:
         started = time.monotonic()
@@ -152,6 +160,20 @@ def register(app: typer.Typer) -> None:
         per_endpoint: Annotated[
             int, typer.Option("--per-endpoint", help="Meters read at a time on the endpoint (a bus: 1).")
         ] = 1,
+        mqtt: Annotated[
+            str | None,
+            typer.Option("--mqtt", help="Publish every register read to mqtt://HOST[:PORT]/PREFIX (HA discovery)."),
+        ] = None,
+        metrics: Annotated[
+            str | None, typer.Option("--metrics", help="OpenMetrics endpoint HOST:PORT while polling.")
+        ] = None,
+        mqtt_remove: Annotated[
+            bool,
+            typer.Option("--mqtt-remove", help="Remove the meters' Home Assistant entities (with --mqtt) and exit."),
+        ] = False,
+        discovery_prefix: Annotated[
+            str, typer.Option("--discovery-prefix", help="Home Assistant discovery prefix.")
+        ] = "homeassistant",
     ) -> int:
         """Read many meters' load profiles (and registers) into partitioned Parquet; "meterkit demand DIR --dask"
         reads the result."""
@@ -172,5 +194,27 @@ def register(app: typer.Typer) -> None:
             per_endpoint,
         )
         err = Console(stderr=True, highlight=False, soft_wrap=True)
-        summary = run_plan(plan, err)
+        faces = None
+        if mqtt is not None or metrics is not None or mqtt_remove:
+            if mqtt_remove and mqtt is None:
+                _usage("--mqtt-remove needs --mqtt (the broker to remove the entities from)")
+            from .poll_faces import collector_faces
+
+            faces = collector_faces(mqtt, metrics, discovery_prefix)
+            try:
+                faces.check()
+            except ConfigError as exc:
+                _usage(str(exc))
+        if mqtt_remove and faces is not None:
+            if not plan.registers:
+                _usage("--mqtt-remove removes the entities of the --register addresses: give them")
+            from .poll_faces import remove_collector_discovery
+
+            waiting = remove_collector_discovery(plan, faces, plan.registers)
+            if waiting:
+                err.print(f"mqtt: {waiting} removal(s) not acknowledged by the broker; they stay in the outbox")
+                return 1
+            err.print(f"removed the entities of {len(plan.targets)} meter(s)", markup=False)
+            return 0
+        summary = run_plan(plan, err, faces=faces)
         return 1 if summary.failed else 0

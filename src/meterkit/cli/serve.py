@@ -21,6 +21,7 @@ from ..host import run_meter
 from ..iec62056_21.trace import FrameRecord
 from ..meter.virtual import VirtualMeter, load_virtual_meter
 from ..transport.control import parse_control_url
+from .faces_options import faces_config
 
 __all__ = ["register"]
 
@@ -61,6 +62,25 @@ def register(app: typer.Typer) -> None:
         control_allow_remote: Annotated[
             bool, typer.Option("--control-allow-remote", help="Allow a non-loopback --control address.")
         ] = False,
+        publish: Annotated[
+            str | None,
+            typer.Option("--publish", help="Publish readings to mqtt://HOST[:PORT]/PREFIX (Home Assistant discovery)."),
+        ] = None,
+        discovery_prefix: Annotated[
+            str, typer.Option("--discovery-prefix", help="Home Assistant discovery prefix.")
+        ] = "homeassistant",
+        metrics: Annotated[
+            str | None, typer.Option("--metrics", help="OpenMetrics endpoint HOST:PORT (/metrics).")
+        ] = None,
+        web: Annotated[
+            str | None, typer.Option("--web", help="Web front panel HOST:PORT; it is physical access.")
+        ] = None,
+        web_allow_remote: Annotated[
+            bool, typer.Option("--web-allow-remote", help="Allow a non-loopback --web address (needs a token).")
+        ] = False,
+        web_token_file: Annotated[
+            Path | None, typer.Option("--web-token-file", help="File holding the web panel's token (16+ characters).")
+        ] = None,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
         if control is not None:
@@ -70,6 +90,7 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter(str(exc), param_hint="--control") from exc
         if headend is not None and state is None:
             raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
+        faces = faces_config(publish, discovery_prefix, metrics, web, web_allow_remote, web_token_file)
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
         if bench:
             meter.security.bench_mode()
@@ -99,6 +120,7 @@ def register(app: typer.Typer) -> None:
                 trace=hook if trace else None,
                 ready=ready,
                 stop=stop,
+                faces=faces,
             )
 
         asyncio.run(main())

@@ -16,19 +16,39 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..errors import DataError, DeviceError, MeterkitError, SecurityError, TransportError
 from ..iec62056_21.client import ClientConfig
-from ..iec62056_21.messages import DataSet
+from ..iec62056_21.messages import DataSet, IdentificationMessage
 from .link import AsyncMeterLink
 from .store import ProfileRecord, ProfileStore
 from .targets import Target
 
-__all__ = ["Collector", "MeterResult", "PollSettings", "Summary", "parse_profile"]
+__all__ = ["Collector", "MeterResult", "PollObserver", "PollSettings", "Summary", "parse_profile"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
+
+
+class PollObserver(Protocol):
+    """Told about every meter's poll (the live faces: MQTT, metrics), on the collector's event loop."""
+
+    def polled(
+        self,
+        meter: str,
+        datasets: Sequence[DataSet],
+        identification: IdentificationMessage | None,
+        at: datetime,
+        duration_s: float,
+    ) -> None:
+        """A successful poll: the register data sets read (in order)."""
+        ...
+
+    def failed(self, meter: str, at: datetime, duration_s: float) -> None:
+        """The poll of ``meter`` failed after its retries."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +162,9 @@ class Collector:
         *,
         progress: Progress | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: PollObserver | None = None,
     ) -> None:
+        self.observer = observer
         self.targets = list(targets)
         self.store = store
         self.settings = settings or PollSettings()
@@ -170,12 +192,30 @@ class Collector:
         return summary
 
     async def _with_retries(self, target: Target) -> MeterResult:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        seen: list[DataSet] = []
+        ident: list[IdentificationMessage] = []
+        result = await self._attempts(target, seen, ident)
+        if self.observer is not None:
+            took = loop.time() - began
+            try:
+                if result.ok:
+                    self.observer.polled(target.address, seen, ident[-1] if ident else None, self.now(), took)
+                else:
+                    self.observer.failed(target.address, self.now(), took)
+            except Exception:  # a face must not fail the poll
+                log.exception("meter %s: telling the live faces failed", target.address)
+        return result
+
+    async def _attempts(self, target: Target, seen: list[DataSet], ident: list[IdentificationMessage]) -> MeterResult:
         s = self.settings
         reason = ""
         attempt = 0
         for attempt in range(1, s.retries + 2):
             try:
-                stored, traffic = await asyncio.wait_for(self._read(target), s.timeout_s)
+                seen.clear()
+                stored, traffic = await asyncio.wait_for(self._read(target, seen, ident), s.timeout_s)
             except TimeoutError:
                 reason = f"no complete answer within {s.timeout_s:g} s"
             except _Final as exc:
@@ -192,7 +232,10 @@ class Collector:
                 await asyncio.sleep(s.backoff_s * 2 ** (attempt - 1))
         return MeterResult(target.address, target.endpoint, False, 0, attempt, reason)
 
-    async def _read(self, target: Target) -> tuple[int, tuple[int, int, int]]:
+    async def _read(
+        self, target: Target, seen: list[DataSet], ident: list[IdentificationMessage]
+    ) -> tuple[int, tuple[int, int, int]]:
+        """One attempt; ``seen`` gets the register data sets read, ``ident`` the identification."""
         s = self.settings
         config = ClientConfig(
             device_address=target.address,
@@ -205,9 +248,12 @@ class Collector:
                 await link.programming(target.credentials.for_meter(target.address))
             except (DeviceError, SecurityError) as exc:  # a refused password or key: retries would run into the lockout
                 raise _Final(f"authentication refused ({exc})") from exc
+            if link.identification is not None:
+                ident.append(link.identification)
             readings: dict[str, str] = {}
             for address in s.registers:
                 for ds in await link.read(address):
+                    seen.append(ds if ds.address else DataSet(address=address, values=ds.values))
                     readings[ds.address or address] = ";".join(
                         v.value + (f"*{v.unit}" if v.unit else "") for v in ds.values
                     )

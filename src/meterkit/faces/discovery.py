@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_REGISTERS",
     "discovery_messages",
     "entity_kind",
+    "entity_table",
     "event_message",
     "object_id",
     "removal_messages",
@@ -199,3 +200,27 @@ def discovery_messages(
 def removal_messages(discovery: str, serial: str, addresses: Sequence[str]) -> list[MqttMessage]:
     """Empty retained configs: Home Assistant removes the entities (and the device with its last entity)."""
     return [MqttMessage(topic=_config_topic(discovery, serial, a), payload=b"", retain=True) for a in addresses]
+
+
+def entity_table(messages: Iterable[MqttMessage]) -> str:
+    """A Markdown table of the Home Assistant entities that discovery ``messages`` create (README, docs/faces.md)."""
+    rows = [
+        "| OBIS | entity | name | device_class | state_class | unit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for message in messages:
+        if not message.payload:
+            continue
+        config = json.loads(message.payload)
+        address = config["state_topic"].rsplit("/", 1)[1]
+        state_class = config.get("state_class") or ("— (diagnostic)" if "entity_category" in config else "—")
+        cells = (
+            f"`{address}`",
+            f"`sensor.{config['object_id']}`",
+            config["name"],
+            config.get("device_class", "—"),
+            state_class,
+            config.get("unit_of_measurement", "—"),
+        )
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -88,7 +88,7 @@ def _ts(at: datetime) -> Decimal:
     return Decimal(str(at.timestamp()))
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _PortCounts:
     sessions: int = 0
     naks: int = 0
@@ -105,17 +105,21 @@ class ProtocolCounters:
         self._counts: dict[str, _PortCounts] = defaultdict(_PortCounts)
         self._errors: dict[tuple[str, str], int] = defaultdict(int)
 
+    def _bump(self, meter: str, **by: int) -> None:
+        counts = self._counts[meter]
+        self._counts[meter] = replace(counts, **{name: getattr(counts, name) + n for name, n in by.items()})
+
     def session(self, meter: str) -> None:
         with self._lock:
-            self._counts[meter].sessions += 1
+            self._bump(meter, sessions=1)
 
     def nak(self, meter: str) -> None:
         with self._lock:
-            self._counts[meter].naks += 1
+            self._bump(meter, naks=1)
 
     def bcc_error(self, meter: str) -> None:
         with self._lock:
-            self._counts[meter].bcc_errors += 1
+            self._bump(meter, bcc_errors=1)
 
     def error_answer(self, meter: str, code: str) -> None:
         """An error data set answered (``ER01``...)."""
@@ -124,12 +128,12 @@ class ProtocolCounters:
 
     def lockout(self, meter: str) -> None:
         with self._lock:
-            self._counts[meter].lockouts += 1
+            self._bump(meter, lockouts=1)
 
     def activity(self, meter: str, at: datetime) -> None:
         """Bytes crossed the optical port (the web panel's port LED)."""
         with self._lock:
-            self._counts[meter].last_activity = at
+            self._counts[meter] = replace(self._counts[meter], last_activity=at)
 
     def last_activity(self, meter: str) -> datetime | None:
         with self._lock:
@@ -139,15 +143,12 @@ class ProtocolCounters:
     def snapshot(self) -> tuple[dict[str, _PortCounts], dict[tuple[str, str], int]]:
         with self._lock:
             return (
-                {
-                    k: _PortCounts(v.sessions, v.naks, v.bcc_errors, v.lockouts, v.last_activity)
-                    for k, v in self._counts.items()
-                },
+                dict(self._counts),
                 dict(self._errors),
             )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _PollCounts:
     successes: int = 0
     failures: int = 0
@@ -166,25 +167,23 @@ class PollHealth:
     def succeeded(self, meter: str, at: datetime, duration_s: float) -> None:
         with self._lock:
             p = self._polls[meter]
-            p.successes += 1
-            p.last_success = at
-            p.last_duration_s = duration_s
-            p.up = True
+            self._polls[meter] = replace(
+                p, successes=p.successes + 1, last_success=at, last_duration_s=duration_s, up=True
+            )
 
     def failed(self, meter: str, duration_s: float | None = None) -> None:
         with self._lock:
             p = self._polls[meter]
-            p.failures += 1
-            p.up = False
-            if duration_s is not None:
-                p.last_duration_s = duration_s
+            self._polls[meter] = replace(
+                p,
+                failures=p.failures + 1,
+                up=False,
+                last_duration_s=p.last_duration_s if duration_s is None else duration_s,
+            )
 
     def snapshot(self) -> dict[str, _PollCounts]:
         with self._lock:
-            return {
-                k: _PollCounts(v.successes, v.failures, v.last_success, v.last_duration_s, v.up)
-                for k, v in self._polls.items()
-            }
+            return dict(self._polls)
 
 
 class _Family:

@@ -9,15 +9,16 @@ meter's cover and supply are no buttons on a web page: :meth:`PolledSource.contr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
-from ..iec62056_21.messages import DataSet
-from ..meter.registers import BY_ADDRESS
+from ..iec62056_21.messages import DataSet, IdentificationMessage
+from ..meter.catalogue import catalogue
+from .metrics import PollHealth
 from .source import Control, FaceError, Identification, LogEntry, MeterStatus, Reading
 
-__all__ = ["PolledSource"]
+__all__ = ["CollectorFeed", "PolledSource"]
 
 
 def _number(text: str) -> Decimal | None:
@@ -59,7 +60,7 @@ class PolledSource:
                 continue
             first = ds.values[0]
             number = _number(first.value)
-            register = BY_ADDRESS.get(ds.address)
+            register = catalogue().spec(ds.address)
             is_md = ds.address.split(".")[1:2] == ["6"]
             numeric = number is not None and (bool(first.unit) or is_md or ds.address.split(".")[1:2] in (["7"], ["8"]))
             readings.append(
@@ -111,3 +112,37 @@ class PolledSource:
 
     def control(self, command: Control) -> str:
         raise FaceError(f"meter {self.serial} is read through its port: its inputs cannot be operated from here")
+
+
+class CollectorFeed:
+    """What the collector tells after each poll (:class:`meterkit.collector.PollObserver`), fed into the
+    :class:`PolledSource` of each meter and the collector's :class:`~.metrics.PollHealth`; meters the faces do not
+    know are ignored."""
+
+    def __init__(self, sources: Mapping[str, PolledSource], health: PollHealth) -> None:
+        self.sources = sources
+        self.health = health
+
+    def polled(
+        self,
+        meter: str,
+        datasets: Sequence[DataSet],
+        identification: IdentificationMessage | None,
+        at: datetime,
+        duration_s: float,
+    ) -> None:
+        source = self.sources.get(meter)
+        if source is None:
+            return
+        if identification is None:
+            source.update(datasets, at)
+        else:
+            source.update(datasets, at, manufacturer=identification.manufacturer, model=identification.ident)
+        self.health.succeeded(meter, at, duration_s)
+
+    def failed(self, meter: str, at: datetime, duration_s: float) -> None:
+        source = self.sources.get(meter)
+        if source is None:
+            return
+        source.failed(at)
+        self.health.failed(meter, duration_s)

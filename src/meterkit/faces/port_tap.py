@@ -39,7 +39,7 @@ class PortTap:
         if record.direction == "<-":
             for item in self._decode(self._received, record.data):
                 # after a sign-on request the meter identifies itself and an option select may follow
-                self._received.expect_option_ack = isinstance(item, RequestMessage)
+                self._received.expect(option_ack=isinstance(item, RequestMessage))
                 if isinstance(item, RequestMessage):
                     counters.session(meter)
                 elif isinstance(item, Nak):

@@ -105,11 +105,25 @@ class ReadingsPublisher:
             )
             self.link.enqueue(messages)
 
-    def remove(self) -> None:
-        """Enqueue empty retained configs for every meter's entities (Home Assistant removes them)."""
+    def remove(self, addresses: Sequence[str] | None = None) -> None:
+        """Enqueue empty retained configs for every meter's entities (Home Assistant removes them): those of
+        ``addresses``, or of the registers each meter has now."""
         for source in self.sources:
-            addresses = [r.address for r in self._selected(source)]
-            self.link.enqueue(removal_messages(self.discovery_prefix, source.serial, addresses))
+            chosen = [r.address for r in self._selected(source)] if addresses is None else list(addresses)
+            self.link.enqueue(removal_messages(self.discovery_prefix, source.serial, chosen))
+
+    async def flush(self, timeout_s: float = 10.0) -> int:
+        """Announce and publish now, then pump until the broker acknowledged everything or ``timeout_s`` passed;
+        returns the number of messages still waiting."""
+        self.announce()
+        self.publish_once()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        waiting = self.step()
+        while waiting and loop.time() < end:
+            await asyncio.sleep(0.05)
+            waiting = self.step()
+        return waiting
 
     def step(self) -> int:
         """Announce after a new connection, then pump the outbox; returns the number of messages waiting."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError
 from ..storage import NvStore
+from .discovery import DEFAULT_REGISTERS
 from .http import is_loopback, parse_bind
 from .metrics import MetricsFace, PollHealth, ProtocolCounters
 from .mqtt_link import MqttLink, MqttOutbox, parse_mqtt_url
@@ -26,7 +27,15 @@ from .source import MeterSource
 if TYPE_CHECKING:
     from ..meter.virtual import VirtualMeter
 
-__all__ = ["Face", "FacesConfig", "remove_discovery", "run_virtual_meter", "start_faces", "stop_faces"]
+__all__ = [
+    "Face",
+    "FacesConfig",
+    "publish_now",
+    "remove_discovery",
+    "run_virtual_meter",
+    "start_faces",
+    "stop_faces",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +60,8 @@ class FacesConfig:
     web_token: str | None = None
     #: the publishing process's name in its availability topic PREFIX/<node>/status
     node: str = "meterkit"
+    #: the registers published and announced (None: every register a source has, e.g. every one a collector read)
+    registers: tuple[str, ...] | None = DEFAULT_REGISTERS
     #: with ``publish``: the meter's head-end alarms go through the same link to ALARMS_TOPIC/<serial> (None: not)
     alarms_topic: str | None = None
 
@@ -98,12 +109,13 @@ async def start_faces(
                 sources,
                 link,
                 discovery_prefix=config.discovery_prefix,
+                registers=config.registers,
                 interval_s=config.publish_interval_s,
                 feeders=[make(link) for make in feeders],
             )
             await publisher.start()
             faces.append(publisher)
-            say(f"publishing to mqtt://{url.host}:{url.port}/{url.prefix}")
+            say(f"readings on mqtt://{url.host}:{url.port}/{url.prefix}")
         if config.metrics is not None:
             host, port = parse_bind(config.metrics)
             metrics = MetricsFace(sources, host, port, counters=counters, health=health)
@@ -122,6 +134,16 @@ async def start_faces(
         await stop_faces(faces)
         raise
     return faces
+
+
+async def publish_now(faces: Sequence[Face], *, timeout_s: float = 10.0) -> int:
+    """Announce and publish every meter now (a collector after a poll) and wait up to ``timeout_s`` for the broker's
+    acknowledgements; returns the number of messages still waiting (they stay in the outbox)."""
+    waiting = 0
+    for face in faces:
+        if isinstance(face, ReadingsPublisher):
+            waiting += await face.flush(timeout_s)
+    return waiting
 
 
 async def stop_faces(faces: Sequence[Face]) -> None:
@@ -187,13 +209,14 @@ async def remove_discovery(
     node: str = "meterkit",
     store: NvStore | None = None,
     timeout_s: float = 30.0,
+    addresses: Sequence[str] | None = None,
 ) -> int:
     """``--mqtt-remove``: send empty retained discovery configs for every meter's entities and wait until the broker
     acknowledged them; returns the number still unacknowledged at ``timeout_s`` (0: done; they stay in ``store``)."""
     url = parse_mqtt_url(publish)
     link = MqttLink(url, node, MqttOutbox(store or NvStore(":memory:")))
     publisher = ReadingsPublisher(sources, link, discovery_prefix=discovery_prefix)
-    publisher.remove()
+    publisher.remove(addresses)
     link.start()
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout_s

@@ -5,12 +5,13 @@ for one over its protocol-neutral meter service; the faces do not change."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from ..meter.catalogue import DemandValue, Format, Quantity, catalogue
 from ..meter.control import Button, ControlChannel, ControlError, Cover, Load, Power, ResetButton
 from ..meter.core import EVENT_CODES
-from ..meter.registers import REGISTERS, read_register
+from ..meter.registers import format_reading
 from .source import (
     Control,
     CoverControl,
@@ -30,16 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["VirtualMeterSource"]
 
-_MD_QUANTITY = {"1": "A+", "2": "A-", "9": "S+"}
 _WARNING_KINDS = ("FAIL", "LOCK", "BRUTE", "DENIED", "REFUSED")
-
-
-def _number(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 def security_level(kind: str) -> Literal["info", "warning", "alarm"]:
@@ -68,30 +60,34 @@ class VirtualMeterSource:
         return Identification(manufacturer=ident.manufacturer, model=ident.ident, serial=ident.serial)
 
     def readings(self) -> list[Reading]:
-        meter = self.vm.meter
+        """The catalogue's typed values: quantities and demands as numbers in the register's unit, counts as
+        numbers, the rest (times, settings, ``F.F``) as the text the port shows."""
+        vm = self.vm
+        meter = vm.meter
         now = meter.now
+        scale = vm.config.demand.display_scale
         out: list[Reading] = []
-        for reg in REGISTERS:
-            data = read_register(meter, reg.address)
-            if data is None or not data.values:
-                continue
-            first = data.values[0]
-            # numbers: values with a unit, power factors (x.7.0 without a unit) and the billing reset counter
-            numeric = bool(reg.unit) or reg.address.split(".")[1] == "7" or reg.address == "0.1.0"
-            number = _number(first.value) if numeric else None
+        for spec in catalogue().registers:
+            typed = vm.reading(spec.address)
+            value: Decimal | str
             max_at: datetime | None = None
-            q, kind, sub = [*reg.address.split("."), "", ""][:3]
-            if kind == "6" and q in _MD_QUANTITY:
-                md = meter.maximum(_MD_QUANTITY[q], None if sub == "0" else int(sub))
-                max_at = None if md is None else md.at
+            unit = spec.unit
+            if isinstance(typed, Quantity):
+                value, unit = typed.value, typed.unit or spec.unit
+            elif isinstance(typed, DemandValue):
+                value, max_at = typed.value_kw, typed.at
+            elif spec.format is Format.INSTANT:  # no measurement yet: the port shows 0
+                value = Decimal(0)
+            elif spec.format is Format.COUNT and isinstance(typed, int):
+                value = Decimal(typed)
+            else:
+                groups = format_reading(spec, typed, zone=meter.zone, scale=scale)
+                if not groups:
+                    continue
+                value, unit = groups[0].value, groups[0].unit or spec.unit
             out.append(
                 Reading(
-                    address=reg.address,
-                    value=number if number is not None else first.value,
-                    unit=first.unit or reg.unit,
-                    description=reg.description,
-                    at=now,
-                    max_at=max_at,
+                    address=spec.address, value=value, unit=unit, description=spec.description, at=now, max_at=max_at
                 )
             )
         return out

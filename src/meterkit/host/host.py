@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..iec62056_21.application import BinarySession
@@ -19,6 +20,9 @@ from ..iec62056_21.trace import TraceHook
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
 from .faces import ControlFace, Face, HeadendFace, OpticalFace
+
+if TYPE_CHECKING:
+    from ..faces.runner import FacesConfig
 
 __all__ = ["TICK_S", "MeterHost", "run_meter"]
 
@@ -113,14 +117,35 @@ async def run_meter(
     ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     tick_s: float = TICK_S,
+    faces: FacesConfig | None = None,
 ) -> None:
     """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
-    ``control``, alarms to ``headend``; ``ready`` gets each ``listening on ...`` / ``control on ...`` line."""
-    host = MeterHost(meter, tick_s=tick_s).add_optical(
-        listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace
-    )
+    ``control``, alarms to ``headend``, the live faces of ``faces`` (MQTT, metrics, web panel); ``ready`` gets each
+    ``listening on ...`` / ``control on ...`` / ``... on ...`` line.  With ``faces.publish`` on the head-end's broker
+    the alarms go through the readings' MQTT link (one client)."""
+    host = MeterHost(meter, tick_s=tick_s)
+    live = None
+    if faces is not None and (faces.publish or faces.metrics or faces.web):
+        from .live import LiveFaces, shares_broker
+
+        faces.check()
+        shared = headend is not None and faces.publish is not None and shares_broker(faces.publish, headend)
+        if shared and state is None:
+            raise ConfigError("--headend keeps undelivered alarms in the state file: give --state too")
+        live = LiveFaces(meter, host.channel, faces, alarms_topic=_alarms_topic(headend) if shared else None)
+        headend = None if shared else headend
+        trace = live.tap(trace)
+    host.add_optical(listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace)
     if control is not None:
         host.add_control(control, allow_remote=control_allow_remote)
     if headend is not None:
         host.add_headend(state, headend)
+    if live is not None:
+        host.add(live)
     await host.run(ready=ready, stop=stop)
+
+
+def _alarms_topic(headend: str | None) -> str | None:
+    from ..headend.mqtt import parse_headend_url
+
+    return None if headend is None else parse_headend_url(headend)[2]
