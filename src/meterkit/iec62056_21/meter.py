@@ -157,10 +157,11 @@ class MeterConnection:
         self._timer: float | None = None
         self._last_rx = float("-inf")
         self._last_sent = b""
-        #: when the meter's last transmission started and when its last byte has left the line (modelled: 10 bits
-        #: per character at the rate it went out at, as on a real optical port)
-        self._tx_start = float("-inf")
+        #: when the last byte of the meter's last transmission has left the line (modelled: 10 bits per character
+        #: at the rate it went out at, as on a real optical port)
         self._line_end = float("-inf")
+        #: a message arrived since the meter's last transmission started (so the other end has heard it)
+        self._heard = True
         self._repeats = 0
         self._reaction = config.effective_reaction_time
         self._switch_pending = False
@@ -293,7 +294,7 @@ class MeterConnection:
         message started (mode A/B readout after the identification, the mode C fallback readout), t_r after that
         message has left the line.  After a baud switch (applied once the line is quiet), ``post_switch_delay``."""
         base = self._last_rx
-        back_to_back = self._last_rx < self._tx_start
+        back_to_back = not self._heard
         if back_to_back:
             base = max(base, self._line_end)
         not_before = max(now, base + self._reaction) + delay
@@ -306,7 +307,7 @@ class MeterConnection:
     def _put(self, data: bytes, not_before: float, *, gap: float = 0.0) -> None:
         """One transmission; records when it starts and when its last byte has left the line at the current rate."""
         self._out.append(Transmit(data=data, not_before=not_before, gap=gap))
-        self._tx_start = not_before
+        self._heard = False
         self._line_end = not_before + len(data) * char_time(self.baud)
 
     def _set_line(self, baud: int, *, bytesize: int = 7, parity: str = "E") -> None:
@@ -350,6 +351,7 @@ class MeterConnection:
         self._events.append(ReadoutRequested(mode=mode, baud=baud))
 
     def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
+        self._heard = True
         if isinstance(item, RemoteProtocolError):
             self._violation(item)
             if self.state is MeterState.PROGRAMMING and item.data[:1] == b"\x01":
