@@ -41,7 +41,15 @@ from ..iec62056_21.trace import FrameRing, TraceHook
 from .pacing import line_time
 from .serial_port import apply_line, is_pty, open_serial, parse_tcp_url
 
-__all__ = ["Endpoint", "ServerHandle", "SessionDriver", "serve", "start_server"]
+__all__ = [
+    "Endpoint",
+    "ServerHandle",
+    "SessionDriver",
+    "check_listen_url",
+    "serve",
+    "start_server",
+    "tcp_listen_address",
+]
 
 log = logging.getLogger(__name__)
 
@@ -442,6 +450,21 @@ def tcp_listen_address(url: str) -> tuple[str, int]:
         return parse_tcp_url(url)
     except ConfigError as exc:
         raise ConfigError(f"--listen {str(exc).replace('socket://', 'tcp://')}") from exc
+
+
+def check_listen_url(url: str) -> None:
+    """A :class:`ConfigError` of one line unless ``url`` is an endpoint :func:`start_server` can open
+    (``tcp://HOST:PORT``, ``pty``, ``serial://URL``); found before anything starts."""
+    if url == "pty" or (url.startswith("serial://") and url != "serial://"):
+        return
+    if url.startswith("tcp://"):
+        tcp_listen_address(url)
+        return
+    if url == "serial://":
+        raise ConfigError(
+            "--listen serial://: name a device, e.g. serial:///dev/ttyUSB0 or serial://rfc2217://HOST:PORT"
+        )
+    raise ConfigError(f"--listen {url}: use tcp://HOST:PORT, pty or serial:///dev/DEVICE")
 
 
 class _ConnectionLabels:
