@@ -129,5 +129,5 @@ def test_mode_e_is_for_mode_c_meters_only(tmp_path: Path) -> None:
     text = mode_e_config(tmp_path).read_text(encoding="utf-8").replace('protocol_mode = "C"', 'protocol_mode = "A"')
     bad = tmp_path / "bad.toml"
     bad.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match="mode_e .*needs protocol_mode C"):
+    with pytest.raises(ConfigError, match=r"mode_e .*needs protocol_mode C"):
         load_virtual_meter(bad, None)
