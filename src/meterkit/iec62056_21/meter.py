@@ -160,7 +160,7 @@ class MeterConnection:
         #: when the last byte of the meter's last transmission has left the line (modelled: 10 bits per character
         #: at the rate it went out at, as on a real optical port)
         self._line_end = float("-inf")
-        #: a message arrived since the meter's last transmission started (so the other end has heard it)
+        #: a message (or damaged bytes) arrived since the meter's last transmission (so the other end has answered it)
         self._heard = True
         self._repeats = 0
         self._reaction = config.effective_reaction_time
@@ -440,7 +440,8 @@ class MeterConnection:
                 # a damaged message is not known to be a break: NAK it in programming mode like any damaged
                 # command (the hand-held repeats it), ignore it elsewhere (reported for traces)
                 if state not in (MeterState.PROGRAMMING, MeterState.PARTIAL_SENT):
-                    self._violation(RemoteProtocolError(f"BCC mismatch in {command.code}: ignored", command.to_bytes()))
+                    data = command.to_bytes(strict=False)
+                    self._violation(RemoteProtocolError(f"BCC mismatch in {command.code}: ignored", data))
                     return
             else:
                 if command.command_type == "1":
