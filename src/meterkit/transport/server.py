@@ -2,7 +2,9 @@
 
 One :class:`SessionDriver` per connection runs a :class:`~meterkit.iec62056_21.meter.MeterConnection` and the
 application's sessions; it honours ``Transmit.not_before`` (reaction time), applies ``SetLine`` after draining, and
-optionally paces output at the current baud rate (10 bits per character).  Nothing a client sends can stop the
+optionally paces output at the current baud rate (10 bits per character: each byte reaches the client when its stop
+bit would have, and ``Transmit.gap`` is kept from when the previous message's last byte actually arrived).  Trace
+frames are labelled with the endpoint and connection (``tcp://127.0.0.1:2100 #3``) and carry wall-clock times.  Nothing a client sends can stop the
 server: errors inside one connection close that connection and are reported through the trace/log hook.
 
 Timers follow the injected clock: the driver never waits longer than ``timer_poll`` real seconds before it looks at the
