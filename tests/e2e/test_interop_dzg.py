@@ -69,3 +69,35 @@ def test_independent_client_programming_mode_p1_r1_and_break() -> None:
         finally:
             client.disconnect()
     assert app.registers["1.8.1"].value == "000000.500"
+
+
+def test_independent_client_reads_over_a_pty_with_baud_emulation() -> None:
+    """Over a served pty with ``baud_emulation`` the bytes take their real time (the identification 0.4 s at 300 Bd,
+    the readout at 9600 Bd after the peer's option select); the peer's own fixed sleeps and its switch of the pty's
+    rate fit the meter's pauses."""
+    app = our_meter()
+    with running_server(app, ["pty"], baud_emulation=True) as server:
+        client = Iec6205621Client.with_serial_transport(port=server.pty_path)
+        client.connect()
+        try:
+            readout = client.standard_readout()
+        finally:
+            client.disconnect()
+        client = Iec6205621Client.with_serial_transport(port=server.pty_path)
+        client.connect()
+        try:
+            p0 = client.access_programming_mode()
+            assert p0.data_set.value == app.operand
+            password = messages.CommandMessage(
+                command="P", command_type="1", data_set=messages.DataSet(value="00000000")
+            )
+            client.transport.send(password.to_bytes())
+            assert client._recv_ack() == "\x06"
+            value = client.read_single_value("1.8.0", additional_data="")
+            client.send_break()
+        finally:
+            client.disconnect()
+    assert client.manufacturer_id == "MKT" and client.switchover_baudrate == 9600
+    values = {ds.address: ds.value for ds in readout.data}
+    assert values["1.8.0"] == "001234.567" and values["0.0.0"] == "12345678"
+    assert (value.address, value.value, value.unit) == ("1.8.0", "001234.567", "kWh")

@@ -21,6 +21,7 @@ from ..host import run_meter
 from ..iec62056_21.trace import FrameRecord
 from ..meter.virtual import VirtualMeter, load_virtual_meter
 from ..transport.control import parse_control_url
+from ..transport.server import check_listen_url
 from .faces_options import faces_config
 
 __all__ = ["register"]
@@ -88,6 +89,11 @@ def register(app: typer.Typer) -> None:
                 parse_control_url(control, allow_remote=control_allow_remote)
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--control") from exc
+        for url in listen or []:
+            try:
+                check_listen_url(url)
+            except ConfigError as exc:
+                raise typer.BadParameter(str(exc).removeprefix("--listen "), param_hint="--listen") from exc
         if headend is not None and state is None:
             raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
         faces = faces_config(publish, discovery_prefix, metrics, web, web_allow_remote, web_token_file)

@@ -68,6 +68,11 @@ class MeterHost:
             raise ConfigError("--headend keeps undelivered alarms in the state file: give --state too")
         return self.add(HeadendFace(state, url, self.meter.config.identity.serial))
 
+    def _check_mode_e(self) -> None:
+        """A configuration that offers mode E without a binary face falls back to mode C, and says so."""
+        if self.meter.config.port.mode_e and not self.meter.port_config().binary_mode:
+            log.warning("[port] mode_e is set but no binary face is attached: the port answers as a mode C meter")
+
     async def _ticker(self) -> None:
         """A live meter keeps measuring between sessions (not while its supply is off)."""
         while True:
@@ -82,6 +87,7 @@ class MeterHost:
         """Start every face (in order; ``ready`` gets the lines that say where each accepts), serve until ``stop`` is
         set, then stop the faces (in reverse order) and commit the meter's state.  A face that cannot start stops
         the ones already started and raises."""
+        self._check_mode_e()
         ticker = asyncio.create_task(self._ticker())
         started: list[Face] = []
         try:

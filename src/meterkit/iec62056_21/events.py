@@ -51,10 +51,17 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Transmit:
-    """Put ``data`` on the line, not before monotonic time ``not_before`` (reaction time t_r)."""
+    """Put ``data`` on the line, not before monotonic time ``not_before`` (reaction time t_r).
+
+    ``gap``: the line must have been quiet this long since the previous transmission of the same side left it (its
+    last byte arrived) before ``data`` starts.  ``not_before`` already allows for the modelled line time (10 bits
+    per character at the current rate); an I/O layer that knows when bytes actually left (baud emulation) enforces
+    ``gap`` too, so a late write never shortens a pause the protocol needs (t_r after the mode B identification,
+    t_t before the fallback readout)."""
 
     data: bytes
     not_before: float = 0.0
+    gap: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

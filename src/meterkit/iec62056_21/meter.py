@@ -40,6 +40,7 @@ from .timing import (
     OPTION_SELECT_WAIT,
     REACTION_TIME,
     REACTION_TIME_FAST,
+    char_time,
 )
 from .transitions import METER_SENDS, METER_TIMERS, MeterState
 
@@ -156,6 +157,11 @@ class MeterConnection:
         self._timer: float | None = None
         self._last_rx = float("-inf")
         self._last_sent = b""
+        #: when the last byte of the meter's last transmission has left the line (modelled: 10 bits per character
+        #: at the rate it went out at, as on a real optical port)
+        self._line_end = float("-inf")
+        #: a message (or damaged bytes) arrived since the meter's last transmission (so the other end has answered it)
+        self._heard = True
         self._repeats = 0
         self._reaction = config.effective_reaction_time
         self._switch_pending = False
@@ -236,17 +242,18 @@ class MeterConnection:
         if isinstance(message, CommandMessage) and message.command == "B":
             self._end("break", announce=True)
             return
+        # the state's timer (repeat window, inactivity) runs from when the message has left the line
         if isinstance(message, DataMessage):
-            self._enter(MeterState.READOUT_SENT, now + delay)
+            self._enter(MeterState.READOUT_SENT, self._line_end)
             self._repeats = 0
             if self.config.protocol_mode == "B":
                 self._set_line(INITIAL_BAUD)  # §6.4.2.3: after the readout, commands come at 300 Bd
             return
         if isinstance(message, DataAnswer) and message.partial:
-            self._enter(MeterState.PARTIAL_SENT, now)
+            self._enter(MeterState.PARTIAL_SENT, self._line_end)
             self._repeats = 0
         else:
-            self._enter(MeterState.PROGRAMMING, now)
+            self._enter(MeterState.PROGRAMMING, self._line_end)
 
     def end_binary(self, reason: str = "binary-done") -> None:
         """Mode E: the binary protocol has finished; the port goes back to idle at 300 Bd 7E1 (``SessionEnded``)."""
@@ -277,18 +284,31 @@ class MeterConnection:
         else:
             assert isinstance(message, DataMessage)
             push = ModeDMessage(identification=self.identification, datasets=message.datasets)
-        self._out.append(Transmit(data=push.to_bytes(), not_before=now + delay))
+        self._put(push.to_bytes(), now + delay)
         self._last_sent = b""
         self._enter(MeterState.IDLE, now + delay)
         self._events.append(SessionEnded(reason="push-done"))
 
     def _transmit(self, data: bytes, now: float, delay: float = 0.0) -> None:
-        not_before = max(now, self._last_rx + self._reaction) + delay
+        """Send ``data`` t_r after the last received byte; when nothing was received since the meter's previous
+        message started (mode A/B readout after the identification, the mode C fallback readout), t_r after that
+        message has left the line.  After a baud switch (applied once the line is quiet), ``post_switch_delay``."""
+        base = self._last_rx
+        back_to_back = not self._heard
+        if back_to_back:
+            base = max(base, self._line_end)
+        not_before = max(now, base + self._reaction) + delay
         if self._switch_pending:
-            not_before = max(not_before, self._last_rx + self.config.post_switch_delay)
+            not_before = max(not_before, base + self.config.post_switch_delay)
             self._switch_pending = False
-        self._out.append(Transmit(data=data, not_before=not_before))
+        self._put(data, not_before, gap=not_before - self._line_end if back_to_back else 0.0)
         self._last_sent = data
+
+    def _put(self, data: bytes, not_before: float, *, gap: float = 0.0) -> None:
+        """One transmission; records when it starts and when its last byte has left the line at the current rate."""
+        self._out.append(Transmit(data=data, not_before=not_before, gap=gap))
+        self._heard = False
+        self._line_end = not_before + len(data) * char_time(self.baud)
 
     def _set_line(self, baud: int, *, bytesize: int = 7, parity: str = "E") -> None:
         if baud != self.baud or bytesize != 7:
@@ -331,6 +351,7 @@ class MeterConnection:
         self._events.append(ReadoutRequested(mode=mode, baud=baud))
 
     def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
+        self._heard = True
         if isinstance(item, RemoteProtocolError):
             self._violation(item)
             if self.state is MeterState.PROGRAMMING and item.data[:1] == b"\x01":
@@ -378,7 +399,8 @@ class MeterConnection:
             self._set_line(baud)
             self._readout(now, mode="B", baud=baud)
         else:
-            self._enter(MeterState.AWAIT_OPTION, max(now, self._last_rx + self._reaction))
+            # t_t runs from the end of the identification (its last byte has left the line), not from its start
+            self._enter(MeterState.AWAIT_OPTION, self._line_end)
             self._decoder.expect(option_ack=True)
 
     def _on_option(self, option: AckOptionSelect, now: float) -> None:
@@ -414,10 +436,18 @@ class MeterConnection:
     def _on_command(self, command: CommandMessage, now: float) -> None:
         state = self.state
         if command.command == "B" and state is not MeterState.IDLE:
-            if command.command_type == "1":
-                self._transmit(Ack().to_bytes(), now)
-            self._end("break")
-            return
+            if command.bcc_ok is False:
+                # a damaged message is not known to be a break: NAK it in programming mode like any damaged
+                # command (the hand-held repeats it), ignore it elsewhere (reported for traces)
+                if state not in (MeterState.PROGRAMMING, MeterState.PARTIAL_SENT):
+                    data = command.to_bytes(strict=False)
+                    self._violation(RemoteProtocolError(f"BCC mismatch in {command.code}: ignored", data))
+                    return
+            else:
+                if command.command_type == "1":
+                    self._transmit(Ack().to_bytes(), now)
+                self._end("break")
+                return
         if state is MeterState.READOUT_SENT and self.config.protocol_mode in ("A", "B"):
             # §6.4.1.3 / §6.4.2.3: after a mode A or B readout any command message (a password command included)
             # starts programming mode; in mode B both ends are back at 300 Bd by then
@@ -441,7 +471,7 @@ class MeterConnection:
         if self._repeats > self.config.max_repeats:
             self._end("too-many-errors")
             return
-        self._out.append(Transmit(data=Nak().to_bytes(), not_before=max(now, self._last_rx + self._reaction)))
+        self._put(Nak().to_bytes(), max(now, self._last_rx + self._reaction))
         self._enter(self.state, now)
 
     def _on_nak(self, now: float) -> None:
@@ -451,6 +481,6 @@ class MeterConnection:
                 self._end("too-many-repeats")
                 return
             self._transmit(self._last_sent, now)
-            self._enter(self.state, now)  # the repeat window again after a readout, else the inactivity time-out
+            self._enter(self.state, self._line_end)  # the repeat window again after a readout, else inactivity
             return
         self._violation(RemoteProtocolError(f"unexpected NAK in state {self.state.value}", b"\x15"))

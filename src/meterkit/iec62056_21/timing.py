@@ -28,7 +28,7 @@ REACTION_TIME_MAX: Final = 1.500
 #: t_a: the longest gap allowed between two characters of one message.
 INTER_CHAR_TIMEOUT: Final = 1.500
 #: t_t: mode C, how long the meter waits for the option select before its fallback readout (1.5 < t_t <= 2.2).
-OPTION_SELECT_WAIT: Final = 2.000
+OPTION_SELECT_WAIT: Final = 1.800
 #: No answer within this time is an error for the HHU.
 HHU_RESPONSE_TIMEOUT: Final = 1.500
 #: Programming-mode inactivity time-out range; the meter falls back to its start state.

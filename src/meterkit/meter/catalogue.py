@@ -604,7 +604,7 @@ def _areas() -> tuple[Area, ...]:
             prefix="P.01",
             read_level=2,
             write_level=None,
-            rows=(("R5 P.01(YYMMDDhhmm;YYMMDDhhmm)", profile, False), ("R6 P.01(from;to)", partial, False)),
+            rows=(("R5 P.01(YYMMDDhhmm;YYMMDDhhmm)", profile, False), ("R3 or R6 P.01(from;to)", partial, False)),
         ),
         Area(prefix="P.98", read_level=2, write_level=None, rows=(("R5 P.98(from;to)", events, False),)),
         Area(prefix="P.99", read_level=2, write_level=None),

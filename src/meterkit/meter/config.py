@@ -37,9 +37,14 @@ class Port(_Strict):
     baud_char: str = Field("5", min_length=1, max_length=1)
     #: mode D: seconds between two pushes of the data message (a push-only meter; requests are ignored)
     push_interval_s: float | None = Field(None, gt=0, le=86400)
+    #: mode C: offer mode E (``\2`` in the identification) to the binary face the host attaches; without one the
+    #: port answers as a mode C meter (no ``\2``; an ``ACK 2 Z 2`` gets the readout at 300 Bd)
+    mode_e: bool = False
 
     @model_validator(mode="after")
     def _mode_d(self) -> Port:
+        if self.mode_e and self.protocol_mode != "C":
+            raise ValueError("mode_e (binary mode behind the optical port) needs protocol_mode C")
         if self.protocol_mode == "D" and self.baud_char not in "0123456":
             raise ValueError("a mode D meter pushes at a mode C rate: baud_char 0-6 (3 = 2400 Bd, the standard's)")
         if self.push_interval_s is not None and self.protocol_mode != "D":

@@ -14,8 +14,10 @@ kept in register ``C.91.0`` (level 2) and, for ER03/ER05, logged in ``P.98`` (ev
 
 Profiles (``P.01`` load profile, ``P.98`` events, ``P.99`` security log) are read by time range ``(from;to)``,
 ``YYMMDDhhmm`` local time, both ends inclusive at the minute resolution of the stamps; either end may be empty.
-``R5`` answers in one block; ``R6`` answers in partial blocks of :data:`PARTIAL_BLOCK_LINES` lines (the hand-held
-acknowledges each block with ACK to get the next one, NAK repeats it).
+``R5`` answers in one block; ``R3`` and ``R6`` answer in partial blocks of :data:`PARTIAL_BLOCK_LINES` lines (the
+hand-held acknowledges each block with ACK to get the next one, NAK repeats it).  ``W3`` writes a value sent in
+partial blocks (§6.4.7): the address comes in the first block, each block but the last (EOT) is acknowledged and
+collected, the last one (ETX) writes the whole value as ``W1`` would; any other command drops what was collected.
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ from .registers import energy_text, port_safe, read_register, split_value
 from .service import MeterService
 from .tou import port_read, with_port_write
 
-__all__ = ["AUTH_ERROR", "EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "MeterSession"]
+__all__ = ["AUTH_ERROR", "EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "W3_VALUE_MAX", "MeterSession"]
 
 #: The one answer to every failed authentication, whatever the cause (after :data:`AUTH_FAILURE_DELAY`).
 AUTH_ERROR = ErrorAnswer(text="ER10")
 #: lines (data sets) per block of an R6 partial-block answer (the first block also holds the header)
 PARTIAL_BLOCK_LINES = 16
+#: the longest value a W3 partial write may collect (characters)
+W3_VALUE_MAX = 1024
 #: at most this many characters of an event text are kept (P.98 shows them in values of 128 characters)
 EVENT_TEXT_MAX = 1024
 _REASONS = {
@@ -66,7 +70,8 @@ class MeterSession:
     def __init__(self, vm: MeterService) -> None:
         self.vm = vm
         self.sec = vm.security.open_session()
-        self._blocks: list[tuple[DataSet, ...]] = []  # the remaining blocks of an R6 answer
+        self._blocks: list[tuple[DataSet, ...]] = []  # the remaining blocks of an R3/R6 answer
+        self._writing: tuple[str, list[str]] | None = None  # a W3 partial write: the address and the blocks so far
         self._request = ""
 
     @property
@@ -75,6 +80,7 @@ class MeterSession:
 
     def close(self, reason: str) -> None:
         self._blocks = []
+        self._writing = None
         self.sec.close()
 
     def handle(self, event: MeterEvent) -> SessionReply:
@@ -89,6 +95,9 @@ class MeterSession:
             return SessionReply(messages=(CommandMessage(command="P", command_type="0", data_set=operand),))
         if isinstance(event, CommandReceived):
             self._blocks = []
+            if event.command.code == "W3":
+                return self._partial_write(event.command)
+            self._writing = None  # any other command drops a partial write
             return self._command(event.command)
         if isinstance(event, NextBlockRequested):
             if not self._blocks:
@@ -139,9 +148,10 @@ class MeterSession:
 
     # --- commands -------------------------------------------------------------------------------------
 
-    def _command(self, cmd: CommandMessage) -> SessionReply:
+    def _command(self, cmd: CommandMessage, *, code: str = "") -> SessionReply:
+        """Answer ``cmd``; ``code`` names the command in refusal records when it differs (a W3 written as W1)."""
         address = cmd.data_set.address if cmd.data_set is not None else ""
-        self._request = f"{cmd.code} {address}".strip()
+        self._request = f"{code or cmd.code} {address}".strip()
         try:
             reply = self._dispatch(cmd)
         except (MeterkitError, ValueError) as exc:
@@ -151,7 +161,7 @@ class MeterSession:
         if isinstance(reply, DataAnswer):  # encrypted when the session has an answer key
             cipher = self.sec.cipher
             datasets = reply.datasets if cipher is None else cipher.seal(reply.datasets)
-            if cmd.code == "R6" and len(datasets) > PARTIAL_BLOCK_LINES:
+            if cmd.code in ("R3", "R6") and len(datasets) > PARTIAL_BLOCK_LINES:
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]
                 return SessionReply(messages=(DataAnswer(datasets=blocks[0], partial=True),))
@@ -165,7 +175,7 @@ class MeterSession:
             return self._authenticate(cmd)
         if ds is None:
             return self._refuse("ER04", f"{code} needs a data set")
-        if code in ("R1", "R2", "R5", "R6"):
+        if code in ("R1", "R2", "R3", "R5", "R6"):
             if ds.address in ("P.01", "P.98", "P.99"):
                 return self._profile(ds.address, ds.value)
             return self._read(ds.address)
@@ -178,6 +188,29 @@ class MeterSession:
         if code == "E2":
             return self._execute(ds.address)
         return self._refuse("ER04", f"command {code} is not supported")
+
+    def _partial_write(self, cmd: CommandMessage) -> SessionReply:
+        """W3: collect the value's blocks (the address is in the first); the last block (ETX) writes it."""
+        ds = cmd.data_set
+        if self._writing is None:
+            address = ds.address if ds is not None else ""
+            self._request = f"W3 {address}".strip()
+            if ds is None or not address:
+                return SessionReply(messages=(self._refuse("ER04", "W3 needs the address in its first block"),))
+            known = address.startswith("TOU.") or address in ("KEY.L2", "KEY.L3") or catalogue().spec(address)
+            if not known or "*" in address:
+                return SessionReply(messages=(self._refuse("ER01", f"no register {address}"),))
+            self._writing = (address, [])
+        address, parts = self._writing
+        parts.append(ds.value if ds is not None else "")
+        if sum(len(part) for part in parts) > W3_VALUE_MAX:
+            self._writing = None
+            return SessionReply(messages=(self._refuse("ER03", f"W3 value longer than {W3_VALUE_MAX} characters"),))
+        if cmd.partial:
+            return SessionReply(messages=(Ack(),))
+        self._writing = None
+        whole = CommandMessage(command="W", command_type="1", data_set=DataSet.single(address, "".join(parts)))
+        return self._command(whole, code="W3")
 
     def _area_level(self, address: str, operation: Literal["read", "write"]) -> int:
         area = catalogue().area(address)

@@ -2,7 +2,9 @@
 
 One :class:`SessionDriver` per connection runs a :class:`~meterkit.iec62056_21.meter.MeterConnection` and the
 application's sessions; it honours ``Transmit.not_before`` (reaction time), applies ``SetLine`` after draining, and
-optionally paces output at the current baud rate (10 bits per character).  Nothing a client sends can stop the
+optionally paces output at the current baud rate (10 bits per character: each byte reaches the client when its stop
+bit would have, and ``Transmit.gap`` is kept from when the previous message's last byte actually arrived).  Trace
+frames are labelled with the endpoint and connection (``tcp://127.0.0.1:2100 #3``) and carry wall-clock times.  Nothing a client sends can stop the
 server: errors inside one connection close that connection and are reported through the trace/log hook.
 
 Timers follow the injected clock: the driver never waits longer than ``timer_poll`` real seconds before it looks at the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import termios
@@ -38,9 +41,17 @@ from ..iec62056_21.events import SessionEnded, SetLine, Transmit
 from ..iec62056_21.meter import MeterConnection, MeterPortConfig
 from ..iec62056_21.trace import FrameRing, TraceHook
 from .pacing import line_time
-from .serial_port import apply_line, is_pty, open_serial
+from .serial_port import apply_line, is_pty, open_serial, parse_tcp_url
 
-__all__ = ["Endpoint", "ServerHandle", "SessionDriver", "serve", "start_server"]
+__all__ = [
+    "Endpoint",
+    "ServerHandle",
+    "SessionDriver",
+    "check_listen_url",
+    "serve",
+    "start_server",
+    "tcp_listen_address",
+]
 
 log = logging.getLogger(__name__)
 
@@ -203,14 +214,18 @@ class SessionDriver:
     #: False while the meter has no supply (its port is dead); None: always powered.
     powered: Callable[[], bool] | None = None
     timer_poll: float = TIMER_POLL_S
+    #: what the trace says about this connection (``tcp://127.0.0.1:2100 #3``)
+    label: str = ""
 
     def __post_init__(self) -> None:
         config = self.app.port_config()
         if not isinstance(config, MeterPortConfig):
             raise ConfigError("the meter application returned no MeterPortConfig")
         self.runner = SessionRunner.for_application(MeterConnection(config), self.app)
-        self.frames = FrameRing(hook=self.trace)
+        self.frames = FrameRing(hook=self.trace, label=self.label)
         self.baud = INITIAL_BAUD
+        #: event-loop time when the last byte written so far has reached the far end (baud emulation computes it)
+        self._line_free = float("-inf")
         self._ended = False
         self._down = False
 
@@ -240,7 +255,7 @@ class SessionDriver:
                     continue
                 now = self.clock.monotonic()
                 if data:
-                    self.frames.record("<-", data, now)
+                    self.frames.record("<-", data, now, wall=self.clock.now())
                 self.runner.receive_data(data, now)
                 await self._process()
                 if not data and self.close_on_eof:
@@ -275,9 +290,7 @@ class SessionDriver:
             self._ended = True
         for directive in runner.outputs():
             if isinstance(directive, Transmit):
-                wait = directive.not_before - self.clock.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                await self._wait_for(directive)
                 await self._write(directive.data)
             else:
                 if directive.delay:
@@ -288,17 +301,35 @@ class SessionDriver:
             self._ended = False
             await self.endpoint.session_ended()
 
+    async def _wait_for(self, directive: Transmit) -> None:
+        """Until the directive's ``not_before`` (on the injected clock) and its ``gap`` after the previous
+        transmission's last byte has actually reached the far end (so a late write never shortens t_r or t_t)."""
+        loop = asyncio.get_running_loop()
+        wait = max(directive.not_before - self.clock.monotonic(), self._line_free + directive.gap - loop.time())
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def _write(self, data: bytes) -> None:
-        self.frames.record("->", data, self.clock.monotonic())
+        self.frames.record("->", data, self.clock.monotonic(), wall=self.clock.now())
         if not self.baud_emulation:
             await self.endpoint.write(data)
+            self._line_free = asyncio.get_running_loop().time()
             return
-        # pace in small chunks so a long readout takes as long as on a real line
-        chunk = max(1, self.baud // 100)
+        await self._paced(data)
+
+    async def _paced(self, data: bytes) -> None:
+        """Baud emulation: the bytes reach the far end as on a real line, each chunk (about 20 ms of line time) when
+        its last stop bit would have arrived, on one schedule from the first byte so that sleeps do not add up."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        chunk = max(1, self.baud // 500)
         for i in range(0, len(data), chunk):
             part = data[i : i + chunk]
+            delay = start + line_time(i + len(part), self.baud) - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
             await self.endpoint.write(part)
-            await asyncio.sleep(line_time(len(part), self.baud))
+        self._line_free = loop.time()
 
 
 @dataclass
@@ -351,8 +382,10 @@ async def start_server(
     handle = ServerHandle()
     clk = clock or SystemClock()
 
-    def driver(endpoint: Endpoint, *, close_on_eof: bool) -> SessionDriver:
-        return SessionDriver(app, endpoint, clk, baud_emulation, trace, close_on_eof, powered, timer_poll)
+    def driver(endpoint: Endpoint, *, close_on_eof: bool, label: str = "") -> SessionDriver:
+        return SessionDriver(
+            app, endpoint, clk, baud_emulation, trace, close_on_eof, powered, timer_poll, label or f"{endpoint.name} #1"
+        )
 
     def spawn(endpoint: Endpoint, *, close_on_eof: bool) -> None:
         task = asyncio.create_task(_logged(driver(endpoint, close_on_eof=close_on_eof), endpoint.name))
@@ -367,29 +400,31 @@ async def start_server(
             if url.startswith("serial://"):
                 handle.endpoints.append(_open_serial(url.removeprefix("serial://"), handle, spawn))
                 continue
-            parsed = urlparse(url)
-            if parsed.scheme == "tcp":
-                host = parsed.hostname or "127.0.0.1"
-                if parsed.port is None:
-                    raise ConfigError(f"--listen {url}: a TCP endpoint needs a port (tcp://HOST:PORT)")
+            if url.startswith("tcp://"):
+                host, listen_port = tcp_listen_address(url)
+                numbers = _ConnectionLabels()
 
-                async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                async def on_client(
+                    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, numbers: _ConnectionLabels = numbers
+                ) -> None:
                     task = asyncio.current_task()
                     if task is not None:
                         handle._tasks.add(task)
                     endpoint = StreamEndpoint(reader, writer)
                     try:
-                        await _logged(driver(endpoint, close_on_eof=True), endpoint.name)
+                        await _logged(driver(endpoint, close_on_eof=True, label=numbers.next()), endpoint.name)
                     except asyncio.CancelledError:
                         pass
                     finally:
                         if task is not None:
                             handle._tasks.discard(task)
 
-                server = await asyncio.start_server(on_client, host, parsed.port)
+                server = await asyncio.start_server(on_client, host, listen_port)
                 handle._servers.append(server)
                 port = server.sockets[0].getsockname()[1]
-                handle.endpoints.append(f"tcp://{host}:{port}")
+                listening = f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
+                numbers.name_endpoint(listening)
+                handle.endpoints.append(listening)
             else:
                 raise ConfigError(f"--listen {url}: use tcp://HOST:PORT, pty or serial:///dev/DEVICE")
     except OSError as exc:
@@ -399,6 +434,54 @@ async def start_server(
         await handle.close()
         raise
     return handle
+
+
+def tcp_listen_address(url: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` to listen on as ``(host, port)``; port 0 picks a free port.  A malformed URL (a letter in
+    the port, a port out of range, a broken IPv6 literal) is a :class:`ConfigError` of one line."""
+    try:
+        parsed = urlparse(url)
+        port = parsed.port
+    except ValueError as exc:  # a letter in the port, a port above 65535 or below 0
+        raise ConfigError(f"--listen {url}: {exc} (expected tcp://HOST:PORT)") from exc
+    if port is None:
+        raise ConfigError(f"--listen {url}: a TCP endpoint needs a port (tcp://HOST:PORT)")
+    if port == 0:
+        return parsed.hostname or "127.0.0.1", 0
+    try:
+        return parse_tcp_url(url)
+    except ConfigError as exc:
+        raise ConfigError(f"--listen {str(exc).replace('socket://', 'tcp://')}") from exc
+
+
+def check_listen_url(url: str) -> None:
+    """A :class:`ConfigError` of one line unless ``url`` is an endpoint :func:`start_server` can open
+    (``tcp://HOST:PORT``, ``pty``, ``serial://URL``); found before anything starts."""
+    if url == "pty" or (url.startswith("serial://") and url != "serial://"):
+        return
+    if url.startswith("tcp://"):
+        tcp_listen_address(url)
+        return
+    if url == "serial://":
+        raise ConfigError(
+            "--listen serial://: name a device, e.g. serial:///dev/ttyUSB0 or serial://rfc2217://HOST:PORT"
+        )
+    raise ConfigError(f"--listen {url}: use tcp://HOST:PORT, pty or serial:///dev/DEVICE")
+
+
+class _ConnectionLabels:
+    """Trace labels of one listening endpoint's connections: ``tcp://127.0.0.1:2100 #1``, ``#2`` ..."""
+
+    def __init__(self) -> None:
+        self.listening = ""
+        self._numbers = itertools.count(1)
+
+    def name_endpoint(self, listening: str) -> None:
+        """The endpoint's URL, known once it listens (port 0 becomes the port the system chose)."""
+        self.listening = listening
+
+    def next(self) -> str:
+        return f"{self.listening} #{next(self._numbers)}"
 
 
 async def _logged(driver: SessionDriver, name: str) -> None:
