@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..host import run_meter
 from ..iec62056_21.trace import FrameRecord
 from ..meter.virtual import VirtualMeter, load_virtual_meter
+from ..transport.adjust_port import check_adjust_url
 from ..transport.control import parse_control_url
 
 __all__ = ["register"]
@@ -61,6 +62,13 @@ def register(app: typer.Typer) -> None:
         control_allow_remote: Annotated[
             bool, typer.Option("--control-allow-remote", help="Allow a non-loopback --control address.")
         ] = False,
+        adjust_port: Annotated[
+            str | None,
+            typer.Option(
+                "--adjust-port",
+                help="Adjustment port tcp://127.0.0.1:PORT or pty: the calibration header (factory only).",
+            ),
+        ] = None,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
         if control is not None:
@@ -68,6 +76,11 @@ def register(app: typer.Typer) -> None:
                 parse_control_url(control, allow_remote=control_allow_remote)
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--control") from exc
+        if adjust_port is not None:
+            try:
+                check_adjust_url(adjust_port)
+            except ConfigError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--adjust-port") from exc
         if headend is not None and state is None:
             raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
@@ -94,6 +107,7 @@ def register(app: typer.Typer) -> None:
                 control=control,
                 control_allow_remote=control_allow_remote,
                 headend=headend,
+                adjust_port=adjust_port,
                 state=state,
                 baud_emulation=baud_emulation,
                 trace=hook if trace else None,

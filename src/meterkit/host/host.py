@@ -16,8 +16,10 @@ from ..errors import ConfigError
 from ..iec62056_21.application import BinarySession
 from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.trace import TraceHook
+from ..meter.adjust_protocol import AdjustmentPort
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
+from .adjust_face import AdjustFace
 from .faces import ControlFace, Face, HeadendFace, OpticalFace
 
 __all__ = ["TICK_S", "MeterHost", "run_meter"]
@@ -58,6 +60,10 @@ class MeterHost:
 
     def add_control(self, url: str, *, allow_remote: bool = False) -> MeterHost:
         return self.add(ControlFace(self.channel, url, allow_remote=allow_remote))
+
+    def add_adjust_port(self, url: str) -> MeterHost:
+        """The adjustment port (the calibration header): a separate endpoint from every optical one."""
+        return self.add(AdjustFace(AdjustmentPort(self.meter), url))
 
     def add_headend(self, state: Path | None, url: str) -> MeterHost:
         if state is None:
@@ -107,6 +113,7 @@ async def run_meter(
     control: str | None = None,
     control_allow_remote: bool = False,
     headend: str | None = None,
+    adjust_port: str | None = None,
     state: Path | None = None,
     baud_emulation: bool = False,
     trace: TraceHook | None = None,
@@ -115,7 +122,7 @@ async def run_meter(
     tick_s: float = TICK_S,
 ) -> None:
     """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
-    ``control``, alarms to ``headend``; ``ready`` gets each ``listening on ...`` / ``control on ...`` line."""
+    ``control``, alarms to ``headend``, the adjustment port on ``adjust_port``; ``ready`` gets each ``listening on ...`` / ``control on ...`` line."""
     host = MeterHost(meter, tick_s=tick_s).add_optical(
         listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace
     )
@@ -123,4 +130,6 @@ async def run_meter(
         host.add_control(control, allow_remote=control_allow_remote)
     if headend is not None:
         host.add_headend(state, headend)
+    if adjust_port is not None:
+        host.add_adjust_port(adjust_port)
     await host.run(ready=ready, stop=stop)

@@ -259,9 +259,7 @@ class CalibrationRecord:
         return record
 
 
-def current_gain_and_offset(
-    reference: tuple[float, float], raw: tuple[float, float]
-) -> tuple[float, float]:
+def current_gain_and_offset(reference: tuple[float, float], raw: tuple[float, float]) -> tuple[float, float]:
     """Two-point adjustment of a current channel: the reference currents (high, low) and what the channel measured
     raw at each -> (current gain, current offset) such that ``gain·(raw - offset)`` is the reference at both."""
     (i_high, i_low), (r_high, r_low) = reference, raw

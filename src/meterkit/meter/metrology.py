@@ -44,10 +44,10 @@ from ..errors import ConfigError, DataError
 
 __all__ = [
     "REGISTER_NAMES",
-    "EnergyIntegrator",
-    "EnergyRegisters",
     "ChannelCorrection",
     "ChannelError",
+    "EnergyIntegrator",
+    "EnergyRegisters",
     "Measurement",
     "PhaseInput",
     "PhasePower",
