@@ -122,10 +122,7 @@ def run_accuracy_test(
         power_w = 3 * voltage_v * point.current_a * math.cos(math.radians(point.angle_deg))
         reference = power_w * seconds
         measured = (e1 - e0) / 1e12
-        if seconds <= 0 or reference <= 0:
-            error = math.nan
-        else:
-            error = (measured - reference) / reference * 100
+        error = math.nan if seconds <= 0 or reference <= 0 else (measured - reference) / reference * 100
         limit = accuracy_limit(cls, point.current_a, reference_a, point.pf)
         assert limit is not None
         results.append(

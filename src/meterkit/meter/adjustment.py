@@ -131,7 +131,7 @@ class AdjustmentConfig(_Strict):
 
 
 def _quantize(name: str, value: float) -> float:
-    attr, places, lo, hi = CORRECTION_NAMES[name]
+    _attr, places, lo, hi = CORRECTION_NAMES[name]
     if not math.isfinite(value) or not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo:g} and {hi:g}, got {value!r}")
     return round(value, places)
