@@ -6,7 +6,8 @@ optical port (``meterkit serve --adjust-port tcp://127.0.0.1:PORT`` or ``--adjus
 
 =========================================  ==========================================================================
 ``id``                                     ``serial`` ``fw`` (0.2.0) ``legal`` (0.2.8) ``cal`` (calibration checksum)
-                                           ``sealed`` (``no`` or the time the meter left manufacturing)
+                                           ``sealed`` (``no`` or the time the meter left manufacturing), and the
+                                           nameplate: ``un`` (V), ``iref`` and ``imax`` (A), ``class``
 ``read``                                   the present input as the channels see it: per phase ``Ln.raw.v``,
                                            ``Ln.raw.i``, ``Ln.raw.phi`` (uncorrected) and ``Ln.v``, ``Ln.i``,
                                            ``Ln.phi``, ``Ln.p`` (corrected: what the meter measures)
@@ -129,9 +130,13 @@ class AdjustmentPort:
     def _id(self) -> str:
         vm = self.vm
         sealed = vm.calibration.record.sealed_at
+        metrology, adjustment = vm.config.metrology, vm.config.adjustment
+        iref = adjustment.reference_current_a or metrology.max_current_a / 10
         return (
             f"ok serial={vm.config.identity.serial} fw={LEGAL_VERSION} legal={legal_checksum(vm.meter)} "
-            f"cal={vm.calibration.corrections.checksum()} sealed={'no' if sealed is None else sealed.isoformat()}"
+            f"cal={vm.calibration.corrections.checksum()} sealed={'no' if sealed is None else sealed.isoformat()} "
+            f"un={metrology.nominal_voltage_v!r} iref={iref!r} imax={metrology.max_current_a!r} "
+            f"class={adjustment.accuracy_class}"
         )
 
     def _read(self) -> str:
