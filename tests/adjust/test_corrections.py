@@ -62,7 +62,7 @@ def test_corrections_are_kept_at_their_resolution_and_range() -> None:
     cal = CalibrationSet().with_value(1, "igain", 0.98231812345)
     assert cal.value(1, "igain") == 0.982318
     assert cal.text(1) == "vgain=1.000000 igain=0.982318 phase=0.0000 ioffset=0.00000"
-    with pytest.raises(ConfigError, match="igain must be between 0.8 and 1.2"):
+    with pytest.raises(ConfigError, match=r"igain must be between 0\.8 and 1\.2"):
         cal.with_value(0, "igain", 1.5)
     with pytest.raises(ConfigError, match="unknown correction"):
         cal.with_value(0, "gain", 1.0)

@@ -81,10 +81,8 @@ class Calibration:
         self._refuse_if_sealed(f"set {PHASES[phase] if 0 <= phase < 3 else phase} {name}")
         new = self.record.corrections.with_value(phase, name, value)
         old = self.record.corrections
-        text = (
-            f"calibration {PHASES[phase]} {name} changed from {old.value(phase, name)} to {new.value(phase, name)} "
-            f"(calibration checksum {old.checksum()} -> {new.checksum()})"
-        )
+        # the values stay in the calibration memory: the log (readable over the optical port) names only the checksums
+        text = f"calibration {PHASES[phase]} {name} changed (calibration checksum {old.checksum()} -> {new.checksum()})"
         self._change(new, text)
         return text
 
