@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import ConfigError, DeviceError
-from ..meter.accuracy import CLASSES, PointResult, results_json, run_accuracy_test, test_points
+from ..meter.accuracy import CLASSES, PointResult, accuracy_points, results_json, run_accuracy_test
 from ..meter.adjust_protocol import parse_reply
 from ..meter.adjustment import AccuracyClassName
 from ..meter.bench import adjust
@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
             ident = _nameplate(link)
             cls = cast(AccuracyClassName, accuracy_class or ident["class"])
             un, iref, imax = float(ident["un"]), float(ident["iref"]), float(ident["imax"])
-            points = test_points(iref, imax, cls)
+            points = accuracy_points(iref, imax, cls)
             results = run_accuracy_test(
                 NetBench(link, control), points, voltage_v=un, reference_a=iref, cls=cls, dwell_s=dwell
             )

@@ -31,7 +31,15 @@ from .adjust_protocol import parse_reply
 from .adjustment import AccuracyClassName
 from .bench import Bench
 
-__all__ = ["CLASSES", "PointResult", "TestPoint", "accuracy_limit", "results_json", "run_accuracy_test", "test_points"]
+__all__ = [
+    "CLASSES",
+    "PointResult",
+    "TestPoint",
+    "accuracy_limit",
+    "accuracy_points",
+    "results_json",
+    "run_accuracy_test",
+]
 
 CLASSES: tuple[AccuracyClassName, ...] = ("1", "2", "0.5S", "0.2S", "B", "C")
 #: the power factors of the test points: (label, angle by which the current lags, degrees)
@@ -81,7 +89,7 @@ def accuracy_limit(cls: AccuracyClassName, current_a: float, reference_a: float,
     return low if x < knee - eps else high
 
 
-def test_points(
+def accuracy_points(
     reference_a: float, max_a: float, cls: AccuracyClassName, *, fractions: tuple[float, ...] = (0.05, 0.1, 1.0)
 ) -> list[TestPoint]:
     """5 %, 10 %, 100 % of the reference current and Imax, each at PF 1, 0.5 inductive and 0.8 capacitive, less the
