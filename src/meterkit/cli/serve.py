@@ -81,6 +81,8 @@ def register(app: typer.Typer) -> None:
                 check_adjust_url(adjust_port)
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc), param_hint="--adjust-port") from exc
+            if adjust_port in (listen or ["tcp://127.0.0.1:2100"]) and not adjust_port.endswith(":0"):
+                raise typer.BadParameter("the adjustment port is a separate endpoint from every optical one")
         if headend is not None and state is None:
             raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
