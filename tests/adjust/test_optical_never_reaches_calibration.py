@@ -7,8 +7,6 @@ correction, is caught by the same property.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ from hypothesis import strategies as st
 from meterkit.iec62056_21.events import AnswerReceived
 from meterkit.iec62056_21.messages import CommandMessage, DataSet
 from meterkit.iec62056_21.testing import ConnectionPair
-from meterkit.meter import session as session_module
 from meterkit.meter.catalogue import Catalogue, Format, RegisterSpec, Settings, WriteRule, catalogue
 from meterkit.meter.virtual import VirtualMeter
 
@@ -42,8 +39,7 @@ def _adjusted() -> VirtualMeter:
     return bench.vm
 
 
-def _addresses() -> list[str]:
-    cat = session_module.catalogue()
+def _addresses(cat: Catalogue) -> list[str]:
     found = [r.address for r in cat.registers] + [f.name for f in cat.functions]
     found += ["P.01", "P.98", "P.99", "KEY.L2", "KEY.L3", "TOU.SEASONS", "TOU.D.workday", "C.2.8", "0.2.8", "CAL"]
     return found
@@ -63,7 +59,7 @@ def _record(vm: VirtualMeter) -> tuple[Any, ...]:
 
 
 def optical_session_cannot_touch_calibration(
-    vm: VirtualMeter, level: int, value: str, extra: list[tuple[str, str, str]]
+    vm: VirtualMeter, cat: Catalogue, level: int, value: str, extra: list[tuple[str, str, str]]
 ) -> None:
     """One session at ``level`` (3: with the terminal cover open): R1, W1 and E2 of every address with ``value``,
     then the ``extra`` commands; the calibration record is unchanged and no answer shows a correction."""
@@ -71,7 +67,7 @@ def optical_session_cannot_touch_calibration(
     pair: ConnectionPair = (
         session(vm, password=None) if level == 1 else session(vm) if level == 2 else level3(vm, cover=True)
     )
-    sweep = [(code, address, value) for address in _addresses() for code in ("R1", "W1", "E2")]
+    sweep = [(code, address, value) for address in _addresses(cat) for code in ("R1", "W1", "E2")]
     for code, address, text in [*sweep, *extra]:
         event = pair.command(
             CommandMessage(command=code[0], command_type=code[1], data_set=DataSet.single(address, text))
@@ -82,9 +78,9 @@ def optical_session_cannot_touch_calibration(
     assert _record(vm) == before
 
 
-@contextmanager
-def _planted_bug() -> Iterator[None]:
-    """A catalogue register whose write rule writes a correction (the bug the fuzz must catch)."""
+def _planted_bug(monkeypatch: pytest.MonkeyPatch) -> Catalogue:
+    """A catalogue register whose write rule writes a correction (the bug the fuzz must catch), served by the
+    optical session."""
 
     def write_correction(target: Settings, value: str) -> None:
         target.calibration.write(1, "igain", float(value))  # type: ignore[attr-defined]
@@ -103,35 +99,32 @@ def _planted_bug() -> Iterator[None]:
         functions=cat.functions,
         by_address={**cat.by_address, PLANTED: spec},
     )
-    original = session_module.catalogue
-    session_module.catalogue = lambda: planted  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        session_module.catalogue = original  # type: ignore[assignment]
+    monkeypatch.setattr("meterkit.meter.session.catalogue", lambda: planted)
+    return planted
 
 
-def _fuzz(vm: VirtualMeter) -> None:
+def _fuzz(vm: VirtualMeter, cat: Catalogue) -> None:
     @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(
         level=st.sampled_from([1, 2, 3, 3]),
         value=_VALUES,
-        extra=st.lists(st.tuples(_CODES, st.sampled_from(_addresses()), _VALUES), max_size=8),
+        extra=st.lists(st.tuples(_CODES, st.sampled_from(_addresses(cat)), _VALUES), max_size=8),
     )
     def run(level: int, value: str, extra: list[tuple[str, str, str]]) -> None:
-        optical_session_cannot_touch_calibration(vm, level, value, extra)
+        optical_session_cannot_touch_calibration(vm, cat, level, value, extra)
 
     run()
 
 
 def test_the_optical_port_fuzzed_at_every_level_with_the_cover_open_leaves_the_calibration_unchanged() -> None:
     vm = _adjusted()
-    _fuzz(vm)
+    _fuzz(vm, catalogue())
     assert vm.calibration.corrections.value(1, "igain") == 0.982318
 
 
-def test_the_fuzz_catches_a_catalogue_entry_that_writes_a_correction() -> None:
+def test_the_fuzz_catches_a_catalogue_entry_that_writes_a_correction(monkeypatch: pytest.MonkeyPatch) -> None:
     vm = _adjusted()
-    with _planted_bug(), pytest.raises(AssertionError):
-        _fuzz(vm)
+    planted = _planted_bug(monkeypatch)
+    with pytest.raises(AssertionError):
+        _fuzz(vm, planted)
     assert vm.calibration.corrections.value(1, "igain") != 0.982318  # the planted register did write
