@@ -19,7 +19,7 @@ from ..security.keys import MeterIdentity
 from ..storage import NvStore
 from .adjustment import PHASES, AdjustmentConfig, CalibrationRecord, CalibrationSet, SealedError, calibration_key
 from .core import Meter
-from .metrology import PhaseInput, correct, sense
+from .metrology import ChannelError, PhaseInput, correct, sense
 
 __all__ = ["Calibration"]
 
@@ -40,6 +40,7 @@ class Calibration:
         self.meter = meter
         self.config = config
         self.errors = config.raw_error.channels()
+        self._ideal = all(e == ChannelError() for e in self.errors)  # ideal hardware: nothing to sense
         self._key = calibration_key(identity, config.device_key)
         existed = store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'calibration'").fetchone() is not None
         store.ensure_schema(_TABLE)
@@ -70,8 +71,9 @@ class Calibration:
 
     def measure_path(self, phases: Sequence[PhaseInput]) -> tuple[tuple[PhaseInput, ...], tuple[PhaseInput, ...]]:
         """The true inputs as the channels see them (raw) and as the meter measures them (corrected)."""
-        raw = sense(phases, self.errors)
-        return raw, correct(raw, self.record.corrections.channels)
+        raw = tuple(phases) if self._ideal else sense(phases, self.errors)
+        corrections = self.record.corrections
+        return raw, raw if corrections.is_identity else correct(raw, corrections.channels)
 
     # --- writing (the adjustment port only) -----------------------------------------------------------------------
 
