@@ -145,3 +145,16 @@ def test_serve_refuses_an_adjustment_port_on_an_optical_endpoint(capsys: pytest.
     code = main(["serve", "--listen", "tcp://127.0.0.1:2199", "--adjust-port", "tcp://127.0.0.1:2199"])
     assert code == 2
     assert "separate endpoint from every optical one" in capsys.readouterr().err
+
+
+def test_accuracy_options_are_checked_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["adjust", "accuracy", "tcp://127.0.0.1:9", "--class", "3"]) == 2
+    assert "--class is one of 1, 2, 0.5S, 0.2S, B, C" in capsys.readouterr().err
+    assert main(["adjust", "accuracy", "tcp://127.0.0.1:9", "--format", "xml"]) == 2
+
+
+def test_an_unreachable_adjustment_port_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["adjust", "show", "tcp://127.0.0.1:9"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("meterkit adjust show: error: cannot reach the adjustment port tcp://127.0.0.1:9")
+    assert len(err.strip().splitlines()) == 1
