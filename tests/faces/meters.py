@@ -13,7 +13,10 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def live_meter(serial: str = "12345678", store: NvStore | None = None) -> tuple[VirtualMeter, SimulatedClock]:
-    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    # the demo meter as adjusted (no raw channel error): the faces show what the load is
+    text = (
+        demo_config_path().read_text().split("[adjustment.raw_error]")[0].replace('kind = "synthetic"', 'kind = "live"')
+    )
     text = text.replace('serial = "12345678"', f'serial = "{serial}"')
     clock = SimulatedClock(START)
     return VirtualMeter(load_config(text=text), clock=clock, store=store), clock

@@ -55,7 +55,9 @@ def test_the_panel_shows_port_activity_demand_rising_and_the_cover_tamper(browse
     from meterkit.client import MeterClient
     from meterkit.transport import open_transport
 
-    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    text = (
+        demo_config_path().read_text().split("[adjustment.raw_error]")[0].replace('kind = "synthetic"', 'kind = "live"')
+    )
     vm = VirtualMeter(load_config(text=text))  # the real clock: the page shows live demand
     driver: any = browser  # type: ignore[valid-type]
     with serving(vm, FacesConfig(web="127.0.0.1:0"), tick_s=0.25, listen=("tcp://127.0.0.1:0",)) as served:

@@ -32,7 +32,10 @@ START = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
 
 def live_meter() -> tuple[VirtualMeter, SimulatedClock, ControlChannel]:
-    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    # the demo meter as adjusted (no raw channel error): these tests check what the control channel sets
+    text = (
+        demo_config_path().read_text().split("[adjustment.raw_error]")[0].replace('kind = "synthetic"', 'kind = "live"')
+    )
     clock = SimulatedClock(START)
     vm = VirtualMeter(load_config(text=text), clock=clock, follow_clock=True)
     return vm, clock, ControlChannel(vm)

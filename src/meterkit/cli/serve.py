@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..host import run_meter
 from ..iec62056_21.trace import FrameRecord
 from ..meter.virtual import VirtualMeter, load_virtual_meter
+from ..transport.adjust_port import check_adjust_url
 from ..transport.control import parse_control_url
 from ..transport.server import check_listen_url
 from .faces_options import faces_config
@@ -82,6 +83,13 @@ def register(app: typer.Typer) -> None:
         web_token_file: Annotated[
             Path | None, typer.Option("--web-token-file", help="File holding the web panel's token (16+ characters).")
         ] = None,
+        adjust_port: Annotated[
+            str | None,
+            typer.Option(
+                "--adjust-port",
+                help="Adjustment port tcp://127.0.0.1:PORT or pty: the calibration header (factory only).",
+            ),
+        ] = None,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
         if control is not None:
@@ -94,6 +102,13 @@ def register(app: typer.Typer) -> None:
                 check_listen_url(url)
             except ConfigError as exc:
                 raise typer.BadParameter(str(exc).removeprefix("--listen "), param_hint="--listen") from exc
+        if adjust_port is not None:
+            try:
+                check_adjust_url(adjust_port)
+            except ConfigError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--adjust-port") from exc
+            if adjust_port in (listen or ["tcp://127.0.0.1:2100"]) and not adjust_port.endswith(":0"):
+                raise typer.BadParameter("the adjustment port is a separate endpoint from every optical one")
         if headend is not None and state is None:
             raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
         faces = faces_config(publish, discovery_prefix, metrics, web, web_allow_remote, web_token_file)
@@ -121,6 +136,7 @@ def register(app: typer.Typer) -> None:
                 control=control,
                 control_allow_remote=control_allow_remote,
                 headend=headend,
+                adjust_port=adjust_port,
                 state=state,
                 baud_emulation=baud_emulation,
                 trace=hook if trace else None,

@@ -17,8 +17,10 @@ from ..errors import ConfigError
 from ..iec62056_21.application import BinarySession
 from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.trace import TraceHook
+from ..meter.adjust_protocol import AdjustmentPort
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
+from .adjust_face import AdjustFace
 from .faces import ControlFace, Face, HeadendFace, OpticalFace
 
 if TYPE_CHECKING:
@@ -62,6 +64,10 @@ class MeterHost:
 
     def add_control(self, url: str, *, allow_remote: bool = False) -> MeterHost:
         return self.add(ControlFace(self.channel, url, allow_remote=allow_remote))
+
+    def add_adjust_port(self, url: str) -> MeterHost:
+        """The adjustment port (the calibration header): a separate endpoint from every optical one."""
+        return self.add(AdjustFace(AdjustmentPort(self.meter), url))
 
     def add_headend(self, state: Path | None, url: str) -> MeterHost:
         if state is None:
@@ -117,6 +123,7 @@ async def run_meter(
     control: str | None = None,
     control_allow_remote: bool = False,
     headend: str | None = None,
+    adjust_port: str | None = None,
     state: Path | None = None,
     baud_emulation: bool = False,
     trace: TraceHook | None = None,
@@ -126,7 +133,8 @@ async def run_meter(
     faces: FacesConfig | None = None,
 ) -> None:
     """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
-    ``control``, alarms to ``headend``, the live faces of ``faces`` (MQTT, metrics, web panel); ``ready`` gets each
+    ``control``, alarms to ``headend``, the adjustment port on ``adjust_port``, the live faces of ``faces`` (MQTT,
+    metrics, web panel); ``ready`` gets each
     ``listening on ...`` / ``control on ...`` / ``... on ...`` line.  With ``faces.publish`` on the head-end's broker
     the alarms go through the readings' MQTT link (one client)."""
     host = MeterHost(meter, tick_s=tick_s)
@@ -148,6 +156,8 @@ async def run_meter(
         host.add_headend(state, headend)
     if live is not None:
         host.add(live)
+    if adjust_port is not None:
+        host.add_adjust_port(adjust_port)
     await host.run(ready=ready, stop=stop)
 
 

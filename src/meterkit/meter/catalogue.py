@@ -23,6 +23,7 @@ from typing import Protocol
 
 from .core import BillingRecord, Meter, Refusal
 from .demand import DemandConfig
+from .legal import LEGAL_VERSION, legal_checksum
 from .metrology import Measurement, PhaseInput, VaMethod
 
 __all__ = [
@@ -338,6 +339,28 @@ def _build() -> Catalogue:
             format=Format.TEXT,
             read_level=1,
             value=lambda m: m.config.identity.serial,
+        ),
+        RegisterSpec(
+            address="0.2.0",
+            description="version of the legally relevant software (WELMEC 7.2)",
+            format=Format.TEXT,
+            read_level=1,
+            value=lambda m: LEGAL_VERSION,
+        ),
+        RegisterSpec(
+            address="0.2.8",
+            description="checksum of the legally relevant software and parameters (changes with any of them, and is "
+            "logged)",
+            format=Format.TEXT,
+            read_level=1,
+            value=legal_checksum,
+        ),
+        RegisterSpec(
+            address="C.2.8",
+            description="checksum of the calibration set (factory adjustment; the values are not readable here)",
+            format=Format.TEXT,
+            read_level=1,
+            value=lambda m: m.calibration_checksum,
         ),
         RegisterSpec(
             address="0.9.1",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigError
 from ..security.port import SecurityConfig
+from .adjustment import AdjustmentConfig
 from .demand import DemandConfig, check_display_range
 from .metrology import VaMethod
 from .tou import TouCalendar
@@ -163,6 +164,7 @@ class MeterConfig(_Strict):
     source: Source = Source()
     readout: Readout = Readout()
     security: dict[str, Any] = Field(default_factory=dict)
+    adjustment: AdjustmentConfig = AdjustmentConfig()
 
     @model_validator(mode="after")
     def _cross(self) -> MeterConfig:

@@ -145,6 +145,8 @@ class Meter:
         #: demand not already committed with a profile row or billing record - so NV memory can commit
         self.listeners: list[Any] = []
         self._tariff_cache: tuple[TouCalendar, datetime, datetime, int] | None = None
+        #: the checksum of the calibration set (``C.2.8``), told by the owner of the calibration record
+        self.calibration_checksum = ""
         self._tariff_keys = {t: tuple(f"{q}/T{t}" for q in DEMAND_QUANTITIES) for t in range(1, 9)}
 
     def _engine(self, start: datetime, config: DemandConfig | None = None) -> DemandEngine:
@@ -434,6 +436,10 @@ class Meter:
 
     def set_self_test_result(self, result: str) -> None:
         self.self_test_result = result
+
+    def set_calibration_checksum(self, checksum: str) -> None:
+        """The checksum of the calibration set in force (see :mod:`.calibration`)."""
+        self.calibration_checksum = checksum
 
     def subscribe(self, listener: Callable[[str, object], None]) -> None:
         """Call ``listener`` with every change the NV memory must commit (see :attr:`listeners`)."""

@@ -44,14 +44,18 @@ from ..errors import ConfigError, DataError
 
 __all__ = [
     "REGISTER_NAMES",
+    "ChannelCorrection",
+    "ChannelError",
     "EnergyIntegrator",
     "EnergyRegisters",
     "Measurement",
     "PhaseInput",
     "PhasePower",
     "VaMethod",
+    "correct",
     "measure",
     "quadrant",
+    "sense",
 ]
 
 _VOLTAGE_ANGLES = (0.0, -120.0, 120.0)
@@ -80,6 +84,55 @@ class PhaseInput:
                 raise ConfigError(f"phase {name} must be a finite number, got {value!r}")
         if self.voltage_v < 0 or self.current_a < 0:
             raise ConfigError("phase voltage and current are magnitudes and cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelError:
+    """The raw error of one phase's measuring channel before adjustment (the hardware: shunt or CT, divider, ADC):
+    the channel sees ``V·(1 + voltage_gain)``, ``I·(1 + current_gain) + current_offset_a`` (on a loaded phase) and
+    the angle ``φ + phase_deg``."""
+
+    voltage_gain: float = 0.0
+    current_gain: float = 0.0
+    phase_deg: float = 0.0
+    current_offset_a: float = 0.0
+
+    def sense(self, ph: PhaseInput) -> PhaseInput:
+        """What the channel measures of the true input ``ph``."""
+        current = ph.current_a * (1 + self.current_gain) + (self.current_offset_a if ph.current_a > 0 else 0.0)
+        return PhaseInput(
+            voltage_v=ph.voltage_v * (1 + self.voltage_gain),
+            current_a=max(0.0, current),
+            angle_deg=ph.angle_deg + self.phase_deg,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCorrection:
+    """The adjustment of one phase's channel: ``V = voltage_gain·V'``, ``I = current_gain·max(0, I' - current_offset_a)``
+    and ``φ = φ' + phase_deg`` for the raw ``V'``, ``I'``, ``φ'``.  The identity is an unadjusted channel."""
+
+    voltage_gain: float = 1.0
+    current_gain: float = 1.0
+    phase_deg: float = 0.0
+    current_offset_a: float = 0.0
+
+    def apply(self, raw: PhaseInput) -> PhaseInput:
+        return PhaseInput(
+            voltage_v=self.voltage_gain * raw.voltage_v,
+            current_a=self.current_gain * max(0.0, raw.current_a - self.current_offset_a),
+            angle_deg=raw.angle_deg + self.phase_deg,
+        )
+
+
+def sense(phases: Sequence[PhaseInput], errors: Sequence[ChannelError]) -> tuple[PhaseInput, ...]:
+    """The raw channel values of the true inputs (a phase without a channel error is measured as it is)."""
+    return tuple(errors[i].sense(ph) if i < len(errors) else ph for i, ph in enumerate(phases))
+
+
+def correct(raw: Sequence[PhaseInput], corrections: Sequence[ChannelCorrection]) -> tuple[PhaseInput, ...]:
+    """The measuring path's corrections applied to raw channel values (phase by phase)."""
+    return tuple(corrections[i].apply(ph) if i < len(corrections) else ph for i, ph in enumerate(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +310,10 @@ class EnergyIntegrator:
         if name not in REGISTER_NAMES:
             raise ConfigError(f"unknown energy register {name!r}")
         return regs.get(name, 0)
+
+    def exact(self, name: str) -> int:
+        """A total register in units of 10⁻¹² J (µW·µs), the sub-mWh remainder included: the meter's test output."""
+        return self.total[name] * _UNITS_PER_MWH + self._rem.get(name, 0)
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-serialisable integer form for non-volatile storage.

@@ -30,9 +30,11 @@ from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
 from ..storage import NvSecurityStore, NvStore
+from .calibration import Calibration
 from .catalogue import Reading, catalogue
 from .config import MeterConfig, load_config
 from .core import Meter
+from .legal import LegalWatch
 from .metrology import PhaseInput, measure
 from .nvram import MeterNv
 from .session import MeterSession
@@ -119,6 +121,10 @@ class VirtualMeter:
         if restored:
             self.nv.load()
         self.nv.attach()
+        identity = MeterIdentity(flag=config.identity.manufacturer, serial=config.identity.serial)
+        #: the factory adjustment (raw channel errors, corrections, seal); only the adjustment port writes it
+        self.calibration = Calibration(self.store, self.meter, identity, config.adjustment, restored=restored)
+        self.legal = LegalWatch(self.store, self.meter)
         self._saturated = False
         if restored:
             alive = self.nv.last_alive()
@@ -132,7 +138,7 @@ class VirtualMeter:
         self.outbox = AlarmOutbox(self.store)
         self.security = PortSecurity(
             store=NvSecurityStore(self.store),
-            identity=MeterIdentity(flag=config.identity.manufacturer, serial=config.identity.serial),
+            identity=identity,
             config=SecurityConfig.from_dict(config.security),
             clock=_MeterTime(self),
             alarms=self.outbox,
@@ -203,8 +209,9 @@ class VirtualMeter:
             else:
                 if self._saturated:
                     self._saturation_ended()
-            meter.set_phase_inputs(phases)
-            meter.step(measure(phases, frequency), step_s, relay_closed=self.security.relay_connected)
+            _raw, measured = self.calibration.measure_path(phases)  # the channels' raw values, corrected
+            meter.set_phase_inputs(measured)
+            meter.step(measure(measured, frequency), step_s, relay_closed=self.security.relay_connected)
         if self.follow_clock:
             epoch = int(meter.now.timestamp())
             if datetime.fromtimestamp(epoch - epoch % LIVE_COMMIT_S, UTC) > self.nv.snapshot_at:
@@ -301,6 +308,7 @@ class VirtualMeter:
 
     def save(self) -> None:
         self.nv.save_snapshot()
+        self.legal.check()  # a change of a legally relevant parameter is logged when it is committed
 
     def clear_profile(self) -> None:
         """Forget the load profile, in memory and in the NV memory."""
