@@ -91,10 +91,8 @@ class MeterNv:
         theirs: dict[str, str] = json.loads(raw) if raw else {}
         differ = [k for k in mine if k in theirs and theirs[k] != mine[k]]
         if differ and not adopt:
-            names = {"manufacturer": "manufacturer", "serial": "serial", "capture_min": "capture period (min)"}
-            names["display_scale"] = "display scale"
-            said = ", ".join(f"{names[k]} {theirs[k]}" for k in differ)
-            says = ", ".join(f"{names[k]} {mine[k]}" for k in differ)
+            said = ", ".join(_describe(k, theirs[k]) for k in differ)
+            says = ", ".join(_describe(k, mine[k]) for k in differ)
             raise DataError(
                 f"{self.store.path}: the state belongs to a meter with {said}, the configuration says {says}; "
                 "refused (serve --adopt-state takes it over)"
@@ -229,6 +227,10 @@ class MeterNv:
         self.meter.restore_records(
             profile=profile, history=history, events=events, events_dropped=int(last) - int(kept)
         )
+
+
+def _describe(key: str, value: str) -> str:
+    return f"capture period {value} min" if key == "capture_min" else f"{key.replace('_', ' ')} {value}"
 
 
 def _execute(conn: sqlite3.Connection, sql: str) -> None:
