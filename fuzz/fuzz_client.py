@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import chunks, mutate, seeds  # noqa: E402
+from corpus import chunks, mutate, seeds
 
-from meterkit.errors import LocalProtocolError  # noqa: E402
-from meterkit.iec62056_21.client import ClientConnection  # noqa: E402
-from meterkit.iec62056_21.events import IdentificationReceived, Transmit  # noqa: E402
-from meterkit.iec62056_21.messages import CommandMessage, DataSet  # noqa: E402
-from meterkit.iec62056_21.transitions import ClientState  # noqa: E402
+from meterkit.errors import LocalProtocolError
+from meterkit.iec62056_21.client import ClientConnection
+from meterkit.iec62056_21.events import IdentificationReceived, Transmit
+from meterkit.iec62056_21.messages import CommandMessage, DataSet
+from meterkit.iec62056_21.transitions import ClientState
 
 _AWAITING = {
     ClientState.AWAIT_IDENT,

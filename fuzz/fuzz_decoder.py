@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import chunks, mutate, seeds  # noqa: E402
+from corpus import chunks, mutate, seeds
 
-from meterkit.iec62056_21.decoder import Decoder  # noqa: E402
+from meterkit.iec62056_21.decoder import Decoder
 
 
 def decode(role: str, parts: list[bytes]) -> list[str]:

@@ -9,6 +9,7 @@ run finally completed must equal an uninterrupted replay of the same file (energ
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import signal
@@ -51,7 +52,7 @@ def check(state: Path) -> str | None:
         ends = [datetime.fromisoformat(e) for (e,) in conn.execute("SELECT end_ts FROM load_profile ORDER BY n")]
     finally:
         conn.close()
-    if any(b - a != STEP for a, b in zip(ends, ends[1:], strict=False)):
+    if any(b - a != STEP for a, b in itertools.pairwise(ends)):
         return "load profile has a gap or is out of order"
     if ends and datetime.fromisoformat(snap["capture_end"]) != ends[-1] + STEP:
         return f"snapshot capture end {snap['capture_end']} is not after the last stored interval {ends[-1]}"
