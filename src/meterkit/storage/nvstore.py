@@ -88,9 +88,12 @@ class NvStore:
 
     def ensure_schema(self, *statements: str) -> None:
         """Run ``CREATE TABLE/INDEX IF NOT EXISTS`` statements atomically."""
-        with self.transaction():
-            for statement in statements:
-                self.conn.execute(statement)
+        try:
+            with self.transaction():
+                for statement in statements:
+                    self.conn.execute(statement)
+        except sqlite3.Error as exc:
+            raise DataError(f"{self.path}: cannot prepare the state file ({exc})") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
