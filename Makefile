@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: demo test lint typecheck pytest bench docs clean
+.PHONY: demo test lint typecheck pytest bench docs clean fuzz-faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ demo: $(VENV)/.installed
 	$(BIN)/meterkit demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts fuzz
+	$(BIN)/ruff format --check src tests benchmarks scripts fuzz
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
@@ -43,6 +43,13 @@ docs: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# faults (#15), outside `make test`: byte-level fuzzers of the decoder and the hand-held side (10^6 inputs each, at
+# most 10 minutes each) and the kill -9 loop (100 kills of serve --replay --state, at most 15 minutes)
+fuzz-faults: $(VENV)/.installed-test
+	$(BIN)/python fuzz/fuzz_decoder.py --inputs 1000000 --seconds 600
+	$(BIN)/python fuzz/fuzz_client.py --inputs 1000000 --seconds 600
+	$(BIN)/python fuzz/kill_loop.py --kills 100 --seconds 900
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis site

@@ -97,8 +97,27 @@ def test_a_state_file_with_the_record_deleted_is_refused(tmp_path: Path) -> None
 def test_another_meters_state_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     _adjusted_and_sealed(path)
-    with pytest.raises(DataError, match="another meter's state"):
+    with pytest.raises(DataError, match="the state belongs to a meter with serial 12345678"):
         _reopen(path, **{'serial = "12345678"': 'serial = "87654321"'})
+
+
+def test_adopting_a_state_never_adopts_a_sealed_calibration(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    _adjusted_and_sealed(path).vm.store.close()
+    other = demo_config(**{'serial = "12345678"': 'serial = "87654321"'})
+    with pytest.raises(DataError, match=r"sealed calibration of meter 12345678: .* cannot be adopted"):
+        VirtualMeter(other, clock=SimulatedClock(START), store=NvStore(path), adopt_state=True)
+
+
+def test_adopting_an_unsealed_state_starts_this_meter_unadjusted(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    bench = demo_bench(NvStore(path))
+    assert bench.adjust("set L2 igain 0.99").startswith("ok")
+    bench.vm.store.close()
+    other = demo_config(**{'serial = "12345678"': 'serial = "87654321"'})
+    vm = VirtualMeter(other, clock=SimulatedClock(START), store=NvStore(path), adopt_state=True)
+    assert vm.calibration.corrections.is_identity and not vm.calibration.sealed
+    assert any(e.code == 5 and e.text.startswith("calibration of meter 12345678 not adopted") for e in vm.meter.events)
 
 
 def test_a_state_file_from_before_adjustment_gets_an_unadjusted_record(tmp_path: Path) -> None:

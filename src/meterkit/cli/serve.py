@@ -10,8 +10,11 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +27,9 @@ from ..transport.adjust_port import check_adjust_url
 from ..transport.control import parse_control_url
 from ..transport.server import check_listen_url
 from .faces_options import faces_config
+
+if TYPE_CHECKING:
+    from ..faces.runner import FacesConfig
 
 __all__ = ["register"]
 
@@ -90,6 +96,13 @@ def register(app: typer.Typer) -> None:
                 help="Adjustment port tcp://127.0.0.1:PORT or pty: the calibration header (factory only).",
             ),
         ] = None,
+        adopt_state: Annotated[
+            bool,
+            typer.Option(
+                "--adopt-state",
+                help="Take over a state file written by another meter identity or settings (logged in P.98).",
+            ),
+        ] = False,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
         if control is not None:
@@ -111,8 +124,47 @@ def register(app: typer.Typer) -> None:
                 raise typer.BadParameter("the adjustment port is a separate endpoint from every optical one")
         if headend is not None and state is None:
             raise typer.BadParameter("--headend keeps undelivered alarms in the state file: give --state too")
+        if headend is not None:
+            _check_headend(headend)
         faces = faces_config(publish, discovery_prefix, metrics, web, web_allow_remote, web_token_file)
-        meter: VirtualMeter = load_virtual_meter(config, state, replay=replay)
+        with _stop_on_signals() as stopped:
+            return _serve(
+                stopped,
+                config=config,
+                state=state,
+                listen=listen,
+                replay=replay,
+                baud_emulation=baud_emulation,
+                trace=trace,
+                headend=headend,
+                bench=bench,
+                control=control,
+                control_allow_remote=control_allow_remote,
+                adopt_state=adopt_state,
+                adjust_port=adjust_port,
+                faces=faces,
+            )
+
+
+def _serve(
+    stopped: list[int],
+    *,
+    config: Path | None,
+    state: Path | None,
+    listen: list[str] | None,
+    replay: Path | None,
+    baud_emulation: bool,
+    trace: bool,
+    headend: str | None,
+    bench: bool,
+    control: str | None,
+    control_allow_remote: bool,
+    adopt_state: bool,
+    adjust_port: str | None,
+    faces: FacesConfig | None,
+) -> int:
+    try:
+        meter: VirtualMeter = load_virtual_meter(config, state, replay=replay, adopt_state=adopt_state)
         if bench:
             meter.security.bench_mode()
         logging.basicConfig(level=logging.WARNING, format="meterkit: %(name)s: %(message)s")
@@ -127,9 +179,14 @@ def register(app: typer.Typer) -> None:
         async def main() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
+
+            def on_signal(sig: int) -> None:
+                stopped.append(sig)
+                stop.set()
+
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, stop.set)
+                    loop.add_signal_handler(sig, on_signal, sig)
             await run_meter(
                 meter,
                 listen or ["tcp://127.0.0.1:2100"],
@@ -146,5 +203,52 @@ def register(app: typer.Typer) -> None:
             )
 
         asyncio.run(main())
-        sys.stdout.flush()
-        return 0
+    except _Stopped as exc:
+        # before serving (the replay, opening the state): every commit is whole, the running one is rolled back
+        print(
+            f"meterkit serve: stopped by {signal.Signals(exc.signum).name} before serving; the state file keeps "
+            "everything committed so far",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 128 + exc.signum
+    sys.stdout.flush()
+    if stopped:
+        print(f"meterkit serve: stopped by {signal.Signals(stopped[0]).name}; state committed", file=sys.stderr)
+    return 0
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM before the event loop took the signals over."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
+    raise _Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """From the very start, SIGINT and SIGTERM end ``serve`` (the replay too), not only once it serves; yields the
+    list the serving loop appends the signal to that stopped it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield []
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_headend(url: str) -> None:
+    from ..headend.mqtt import parse_headend_url  # paho-mqtt only when a head-end is given
+
+    try:
+        parse_headend_url(url)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--headend") from exc

@@ -93,7 +93,8 @@ class VirtualMeterSource:
         return out
 
     def events(self, after: int = 0) -> list[LogEntry]:
-        entries = self.vm.meter.events
+        entries, dropped = self.vm.meter.events, self.vm.meter.events_dropped  # a ring: seq counts the dropped too
+        first = max(after - dropped, 0)
         return [
             LogEntry(
                 seq=i,
@@ -102,7 +103,7 @@ class VirtualMeterSource:
                 text=e.text,
                 level="warning" if e.code in (1, 6) else "info",
             )
-            for i, e in enumerate(entries[after:], start=after + 1)
+            for i, e in enumerate(entries[first:], start=dropped + first + 1)
         ]
 
     def security_log(self, after: int = 0) -> list[LogEntry]:

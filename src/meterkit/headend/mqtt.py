@@ -28,11 +28,17 @@ log = logging.getLogger(__name__)
 
 def parse_headend_url(url: str) -> tuple[str, int, str]:
     """``mqtt://HOST:PORT/topic/prefix`` -> (host, port, topic)."""
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+        port = parsed.port
+    except ValueError as exc:  # a port out of 0-65535 or not a number, a broken IPv6 literal
+        raise ConfigError(f"head-end {url!r}: {exc} (use mqtt://HOST[:PORT]/TOPIC, IPv6 as mqtt://[::1]:PORT)") from exc
     if parsed.scheme != "mqtt" or not parsed.hostname:
         raise ConfigError(f"head-end {url!r}: use mqtt://HOST[:PORT]/TOPIC")
+    if port == 0:
+        raise ConfigError(f"head-end {url!r}: port 0 is not a broker's port (1-65535)")
     topic = parsed.path.lstrip("/") or "meterkit/alarms"
-    return parsed.hostname, parsed.port or 1883, topic
+    return parsed.hostname, port or 1883, topic
 
 
 class MqttForwarder:

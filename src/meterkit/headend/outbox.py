@@ -5,6 +5,7 @@ drop duplicates).  A forwarder takes ``pending()`` alarms, publishes them and ca
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,11 +40,14 @@ class AlarmOutbox:
         )
 
     def raise_alarm(self, kind: str, details: Mapping[str, str], at: datetime) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "INSERT INTO alarm_outbox(id, at, kind, details) VALUES (?, ?, ?, ?)",
-                (uuid.uuid4().hex, at.isoformat(), kind, json.dumps(dict(details))),
-            )
+        """Queued now; in the state file now, or as soon as a full disk takes writes again (:meth:`NvStore.write`),
+        and only then seen by the forwarder."""
+        row = (uuid.uuid4().hex, at.isoformat(), kind, json.dumps(dict(details)))
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO alarm_outbox(id, at, kind, details) VALUES (?, ?, ?, ?)", row)
+
+        self.store.write(work)
 
     def pending(self) -> list[Alarm]:
         rows = self.store.conn.execute(

@@ -114,6 +114,12 @@ class MeterHost:
                 except Exception:
                     log.exception("%s: error while stopping", face.name)
             self.meter.save()
+            if self.meter.store.pending:  # the disk still refuses them: they end with the process
+                log.error(
+                    "the state file still refuses writes (%s): %d writes kept in memory are lost on exit",
+                    self.meter.store.fault,
+                    self.meter.store.pending,
+                )
 
 
 async def run_meter(

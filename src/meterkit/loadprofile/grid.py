@@ -547,6 +547,10 @@ def _check_range(
         raise DataError(f"{name}: the energies of a meter sum to more than can be computed with exactly")
 
 
+#: the times a meter's clock can show (1970-01-01 to 2999-12-31 UTC): beyond them there is no calendar arithmetic
+_FIRST_TIME_S, _LAST_TIME_S = 0, 32503680000 - 1
+
+
 def profile_from_arrays(
     epoch_s: npt.NDArray[np.int64],
     values: npt.NDArray[np.float64],
@@ -567,6 +571,12 @@ def profile_from_arrays(
     time between two readings of a meter.  Values above ``max_kw`` average power, or too large to sum exactly, are
     errors that name their rows.  ``meters`` holds the meter ids, or integer codes into ``meter_ids``."""
     names = names or RowNames()
+    outside = np.flatnonzero((epoch_s < _FIRST_TIME_S) | (epoch_s > _LAST_TIME_S))
+    if outside.size:
+        raise DataError(
+            f"{name}: {outside.size} timestamp(s) outside the years 1970-2999 a meter's clock can show, "
+            f"{names.rows(outside)}"
+        )
     if meter_ids is None:
         uniq, inverse = np.unique(np.asarray(meters).astype(str), return_inverse=True)
         all_ids, codes = [str(u) for u in uniq], inverse.ravel().astype(np.int64)

@@ -21,13 +21,37 @@ from .adjustment import PHASES, AdjustmentConfig, CalibrationRecord, Calibration
 from .core import Meter
 from .metrology import ChannelError, PhaseInput, correct, sense
 
-__all__ = ["Calibration"]
+__all__ = ["Calibration", "release_adopted_record"]
 
 _TABLE = "CREATE TABLE IF NOT EXISTS calibration (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL, mac TEXT)"
 _WRITE = (
     "INSERT INTO calibration(id, body, mac) VALUES (1, ?, ?) "
     "ON CONFLICT(id) DO UPDATE SET body = excluded.body, mac = excluded.mac"
 )
+
+
+def release_adopted_record(
+    store: NvStore, previous: MeterIdentity, identity: MeterIdentity, config: AdjustmentConfig
+) -> str | None:
+    """A state adopted from another meter (``serve --adopt-state``) does not bring that meter's calibration: the
+    corrections belong to its hardware.  An unsealed record is replaced by an unadjusted one of this meter (returns
+    what to log); a sealed one, or one that is not the previous meter's either, is refused (DataError): a sealed
+    calibration stays with its meter, so adopting cannot unseal."""
+    if store.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'calibration'").fetchone() is None:
+        return None
+    row = store.conn.execute("SELECT body, mac FROM calibration WHERE id = 1").fetchone()
+    if row is None:
+        return None
+    record = CalibrationRecord.parse(str(row[0]), str(row[1] or ""), calibration_key(previous, config.device_key))
+    if record.sealed:
+        raise DataError(
+            f"the state holds the sealed calibration of meter {previous.serial}: a sealed calibration stays with its "
+            "meter and cannot be adopted; refused"
+        )
+    fresh = CalibrationRecord()
+    with store.transaction() as conn:
+        conn.execute(_WRITE, (fresh.body(), fresh.mac(calibration_key(identity, config.device_key))))
+    return f"calibration of meter {previous.serial} not adopted (unsealed): this meter starts unadjusted"
 
 
 class Calibration:

@@ -617,10 +617,12 @@ def _areas() -> tuple[Area, ...]:
         "and `P.99`; an encrypted answer is encrypted whole and then split"
     )
     events = (
-        "event log: `P.98(count)`, then `(time)(code)(text)`; a text longer than 128 characters continues in further "
+        "event log, the newest 500 events (older ones are dropped and counted): `P.98(count)(dropped)`, then "
+        "`(time)(code)(text)`; a text longer than 128 characters continues in further "
         "values `(text)(text…)`; codes 01 power down, 02 power up, 03 clock set, 04 billing reset, 05 parameter "
         "change, 06 error (refused writes and functions with the full reason, input beyond the measuring range), 07 "
-        "register reset, 08 load profile reset, 09 demand configuration change, 10 self-test"
+        "register reset, 08 load profile reset, 09 demand configuration change, 10 self-test, 11 NV memory (a write "
+        "refused by a full disk, and committed late)"
     )
     return (
         Area(

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ProtocolError
+from ..iec62056_21.meter import MeterPortConfig
 from ..security.port import SecurityConfig
 from .adjustment import AdjustmentConfig
 from .demand import DemandConfig, check_display_range
@@ -23,7 +24,9 @@ __all__ = ["MeterConfig", "load_config"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown keys, no coercion (``"no"`` is not a boolean, ``2.5`` not an integer), finite numbers only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Identity(_Strict):
@@ -61,7 +64,7 @@ class Metrology(_Strict):
     """The measuring range: per phase up to ``max_current_a`` and ``max_voltage_v`` (default 1.15 x nominal).
     Inputs beyond it saturate (the meter measures at most its range, flags it in ``F.F`` and logs it)."""
 
-    va_method: VaMethod = VaMethod.ARITHMETIC
+    va_method: VaMethod = Field(VaMethod.ARITHMETIC, strict=False)  # named in the file as a string
     nominal_voltage_v: float = Field(230.0, gt=0, le=1000)
     frequency_hz: float = Field(50.0, gt=0, le=1000)
     max_current_a: float = Field(400.0, gt=0, le=100000)
@@ -109,7 +112,7 @@ class Demand(_Strict):
 
 class Clock(_Strict):
     timezone: str = "UTC"
-    start: datetime = datetime.fromisoformat("2026-11-01T00:00:00+00:00")
+    start: datetime = Field(datetime.fromisoformat("2026-11-01T00:00:00+00:00"), strict=False)  # ISO string or TOML
 
     @field_validator("timezone")
     @classmethod
@@ -130,7 +133,7 @@ class Clock(_Strict):
 
 class Billing(_Strict):
     reset_day: int = Field(1, ge=1, le=28)
-    reset_time: time = time(0, 0)
+    reset_time: time = Field(time(0, 0), strict=False)  # "HH:MM" or a TOML time
     history: int = Field(15, ge=12, le=99)
     reset_lockout_s: int = Field(60, ge=0, le=86400 * 31)
 
@@ -149,7 +152,7 @@ class Source(_Strict):
 
 
 class Readout(_Strict):
-    public: tuple[str, ...] = ("0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F")
+    public: tuple[str, ...] = Field(("0.0.0", "0.9.1", "0.9.2", "1.8.0", "2.8.0", "F.F"), strict=False)  # a list
 
 
 class MeterConfig(_Strict):
@@ -169,6 +172,8 @@ class MeterConfig(_Strict):
     @model_validator(mode="after")
     def _cross(self) -> MeterConfig:
         check_display_range(self.metrology.apparent_range_kva, self.demand.display_scale)
+        _check_port(self)
+        _check_security_types(self.security)
         if self.tariffs is not None:
             TouCalendar.from_dict(self.tariffs)
         SecurityConfig.from_dict(self.security)
@@ -187,6 +192,47 @@ class MeterConfig(_Strict):
         return ZoneInfo(self.clock.timezone)
 
 
+#: the ``[security]`` keys and the one type each must have (the security reads them itself; no coercion here either)
+_SECURITY_TYPES: dict[str, type] = {
+    "relay_trip_on_tamper": bool,
+    "encrypt_reads": bool,
+    "lockout_after": int,
+    "lockout_base_s": int,
+    "lockout_max_s": int,
+    "brute_force_alarm_failures": int,
+    "key_version": int,
+    "write_window_min": int,
+    "authorised_open_window_min": int,
+}
+
+
+def _check_security_types(security: dict[str, Any]) -> None:
+    for key, kind in _SECURITY_TYPES.items():
+        if key not in security:
+            continue
+        value = security[key]
+        if type(value) is not kind:  # bool is an int subclass: compare exactly
+            name = "true or false" if kind is bool else "a whole number"
+            raise ValueError(f"[security] {key} must be {name}, got {value!r}")
+
+
+def _check_port(config: MeterConfig) -> None:
+    """The optical port's own validation (IEC 62056-21 identification, baud character of the mode), run now so that
+    a meter that could not answer a sign-on is refused before it is served."""
+    ident, port = config.identity, config.port
+    try:
+        MeterPortConfig(
+            manufacturer=ident.manufacturer,
+            ident=ident.ident,
+            baud_char=port.baud_char,
+            protocol_mode=port.protocol_mode,
+            device_address=ident.device_address,
+            push_interval=port.push_interval_s,
+        )
+    except ProtocolError as exc:
+        raise ValueError(f"[identity]/[port]: {exc}") from exc
+
+
 def load_config(path: Path | None = None, text: str | None = None) -> MeterConfig:
     """Read and validate a meter configuration; every problem is a ConfigError naming the key."""
     where = str(path) if path is not None else "configuration"
@@ -194,16 +240,21 @@ def load_config(path: Path | None = None, text: str | None = None) -> MeterConfi
         raw = text if text is not None else (path.read_text(encoding="utf-8") if path is not None else "")
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     try:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{where}: nested too deeply to read (arrays or tables inside each other)") from exc
     try:
         return MeterConfig.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        loc = ".".join(str(x) for x in first["loc"])
+        msg = str(first["msg"]).removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{where}: {loc}: {first['msg']}{more}") from exc
+        raise ConfigError(f"{where}: {loc + ': ' if loc else ''}{msg}{more}") from exc
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from exc

@@ -21,6 +21,7 @@ from .tou import TouCalendar
 
 __all__ = [
     "EVENT_CODES",
+    "EVENT_LOG_CAPACITY",
     "PROFILE_CLOCK_SET",
     "PROFILE_INCOMPLETE",
     "BillingRecord",
@@ -44,7 +45,12 @@ EVENT_CODES = {
     8: "load profile reset",
     9: "demand configuration change",
     10: "self-test",
+    11: "NV memory",
 }
+
+#: the event log ``P.98`` keeps the newest this many events (a ring buffer, as real meters); the older ones are
+#: dropped and counted (:attr:`Meter.events_dropped`, shown in the ``P.98`` header)
+EVENT_LOG_CAPACITY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +133,8 @@ class Meter:
         self._cumulative: dict[str, Decimal] = dict.fromkeys(DEMAND_QUANTITIES, Decimal(0))
         self.last_reset: datetime | None = None
         self.events: list[Event] = []
+        #: events dropped from the front of the full event log since the meter was made
+        self.events_dropped = 0
         self.profile: list[ProfileRow] = []
         self.error_register = 0
         self.self_test_result = "not run"
@@ -185,6 +193,10 @@ class Meter:
     def log(self, code: int, text: str = "", at: datetime | None = None) -> Event:
         event = Event(at=at or self.now, code=code, text=text)
         self.events.append(event)
+        excess = len(self.events) - EVENT_LOG_CAPACITY
+        if excess > 0:
+            del self.events[:excess]
+            self.events_dropped += excess
         self._emit("event", event)
         return event
 
@@ -445,11 +457,15 @@ class Meter:
         """Call ``listener`` with every change the NV memory must commit (see :attr:`listeners`)."""
         self.listeners.append(listener)
 
-    def restore_records(self, *, profile: list[ProfileRow], history: list[BillingRecord], events: list[Event]) -> None:
-        """The load profile, billing history and event log as read back from the NV memory."""
+    def restore_records(
+        self, *, profile: list[ProfileRow], history: list[BillingRecord], events: list[Event], events_dropped: int = 0
+    ) -> None:
+        """The load profile, billing history and event log (and how many events it dropped) as read back from the
+        NV memory."""
         self.profile = list(profile)
         self.history = list(history)[-self.config.billing.history :]
-        self.events = list(events)
+        self.events = list(events)[-EVENT_LOG_CAPACITY:]
+        self.events_dropped = events_dropped + max(0, len(events) - EVENT_LOG_CAPACITY)
 
     def clear_profile(self) -> None:
         """Forget the captured load profile (``PROFILE.RESET``; the NV memory is cleared by its owner)."""

@@ -305,7 +305,7 @@ class MeterSession:
             ]
             return DataAnswer(datasets=(DataSet(address="P.99", values=(Value(value=str(len(entries))),)), *sec_lines))
         events = [e for e in meter.events if inside(e.at)]
-        header = DataSet(address="P.98", values=(Value(value=str(len(events))),))
+        header = DataSet(address="P.98", values=(Value(value=str(len(events))), Value(value=str(meter.events_dropped))))
         lines = [
             DataSet(
                 address="",

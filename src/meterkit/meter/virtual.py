@@ -30,17 +30,24 @@ from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
 from ..storage import NvSecurityStore, NvStore
-from .calibration import Calibration
+from .calibration import Calibration, release_adopted_record
 from .catalogue import Reading, catalogue
 from .config import MeterConfig, load_config
 from .core import Meter
 from .legal import LegalWatch
 from .metrology import PhaseInput, measure
-from .nvram import MeterNv
+from .nvram import NV_EVENT, MeterNv
 from .session import MeterSession
 from .sources import LiveSource, ReplayInterval, SyntheticSource, read_replay
 
-__all__ = ["ERROR_BITS", "VirtualMeter", "check_replay_range", "demo_config_path", "load_virtual_meter"]
+__all__ = [
+    "ERROR_BITS",
+    "VirtualMeter",
+    "check_readout",
+    "check_replay_range",
+    "demo_config_path",
+    "load_virtual_meter",
+]
 
 STEP_S = 1.0
 #: live serving commits the state at the end of every minute of meter time (every demand sub-period is whole minutes,
@@ -73,6 +80,13 @@ def check_replay_range(config: MeterConfig, peak_mwh: int, step_s: float, where:
         f"measuring range of {metrology.describe_range()}; configure a bigger range: [metrology] max_current_a = "
         f"{amps} or more{unit}"
     )
+
+
+def check_readout(config: MeterConfig) -> None:
+    """Every register of the public readout must be in the register catalogue (ConfigError naming the others)."""
+    unknown = [a for a in config.readout.public if catalogue().spec(a) is None]
+    if unknown:
+        raise ConfigError(f"[readout] public: no such register {', '.join(unknown)} (the registers: docs/registers.md)")
 
 
 def demo_config_path() -> Path:
@@ -109,7 +123,10 @@ class VirtualMeter:
         store: NvStore | None = None,
         start: datetime | None = None,
         follow_clock: bool = True,
+        adopt_state: bool = False,
     ) -> None:
+        """``adopt_state``: take over a state written by another meter identity or with other settings (logged);
+        without it such a state is refused (DataError naming both)."""
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.store = store or NvStore(":memory:")
@@ -117,14 +134,27 @@ class VirtualMeter:
         begin = start or (self.clock.now() if follow_clock else config.clock.start)
         self.meter = Meter(config, now=begin)
         self.nv = MeterNv(self.store, self.meter)
+        adopted = self.nv.check_identity(adopt=adopt_state)
         restored = self.nv.has_snapshot()
         if restored:
             self.nv.load()
         self.nv.attach()
         identity = MeterIdentity(flag=config.identity.manufacturer, serial=config.identity.serial)
+        released = None
+        if adopted is not None and ("serial" in adopted or "manufacturer" in adopted):
+            previous = MeterIdentity(
+                flag=adopted.get("manufacturer", identity.flag), serial=adopted.get("serial", identity.serial)
+            )
+            released = release_adopted_record(self.store, previous, identity, config.adjustment)
         #: the factory adjustment (raw channel errors, corrections, seal); only the adjustment port writes it
         self.calibration = Calibration(self.store, self.meter, identity, config.adjustment, restored=restored)
         self.legal = LegalWatch(self.store, self.meter)
+        self.nv.watch_disk()
+        if adopted is not None:
+            was = ", ".join(f"{k} {v}" for k, v in adopted.items())
+            self.meter.log(NV_EVENT, f"state adopted from a meter with {was}")
+            if released is not None:
+                self.meter.log(5, released)
         self._saturated = False
         if restored:
             alive = self.nv.last_alive()
@@ -189,7 +219,9 @@ class VirtualMeter:
     # --- time -----------------------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Bring the meter up to the clock (live serving); a replayed meter holds its clock."""
+        """Bring the meter up to the clock (live serving); a replayed meter holds its clock.  Writes the disk refused
+        before are tried again first."""
+        self.store.flush()
         if self.follow_clock and not self.frozen:
             self.advance_to(self.clock.now())
 
@@ -289,7 +321,7 @@ class VirtualMeter:
             ok = self.store.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         except Exception:
             ok = False
-        if not ok:
+        if not ok or self.store.fault is not None:
             bits |= 1
         if self.follow_clock and abs((self.clock.now() - self.meter.now).total_seconds()) > 86400:
             bits |= 2
@@ -352,9 +384,12 @@ def load_virtual_meter(
     replay: Path | None = None,
     clock: Clock | None = None,
     config_text: str | None = None,
+    adopt_state: bool = False,
 ) -> VirtualMeter:
-    """The meter ``meterkit serve`` runs: the demo meter when no config is given, in-memory NV without a state."""
+    """The meter ``meterkit serve`` runs: the demo meter when no config is given, in-memory NV without a state.
+    ``adopt_state``: take over another meter's state (see :class:`VirtualMeter`)."""
     cfg = load_config(text=config_text) if config_text is not None else load_config(config or demo_config_path())
+    check_readout(cfg)
     if replay is not None:
         step, intervals = read_replay(replay)
         if not intervals:
@@ -363,10 +398,10 @@ def load_virtual_meter(
         first_start = intervals[0].end - timedelta(seconds=step)
         store = NvStore(state) if state is not None else NvStore(":memory:")
         sim = clock if isinstance(clock, SimulatedClock) else SimulatedClock(first_start)
-        vm = VirtualMeter(cfg, clock=sim, store=store, start=first_start, follow_clock=False)
+        vm = VirtualMeter(cfg, clock=sim, store=store, start=first_start, follow_clock=False, adopt_state=adopt_state)
         vm.replay_intervals(intervals)
         if isinstance(sim, SimulatedClock):
             sim.set(vm.meter.now)
         return vm
     store = NvStore(state) if state is not None else NvStore(":memory:")
-    return VirtualMeter(cfg, clock=clock, store=store, follow_clock=True)
+    return VirtualMeter(cfg, clock=clock, store=store, follow_clock=True, adopt_state=adopt_state)

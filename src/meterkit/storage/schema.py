@@ -15,7 +15,22 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["SCHEMA_VERSION", "Migration", "migrations"]
+__all__ = ["KNOWN_TABLES", "SCHEMA_VERSION", "Migration", "migrations"]
+
+#: tables a meter state file may hold; a file with tables but none of these belongs to another program
+KNOWN_TABLES = frozenset(
+    {
+        "kv",
+        "meter_snapshot",
+        "meter_alive",
+        "load_profile",
+        "billing_history",
+        "event_log",
+        "security_log",
+        "alarm_outbox",
+        "mqtt_outbox",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

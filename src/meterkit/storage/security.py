@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 
 from .nvstore import NvStore
@@ -27,12 +28,14 @@ class NvSecurityStore:
         return self.store.get_value(_PREFIX + key)
 
     def put(self, values: Mapping[str, str]) -> None:
-        with self.store.transaction():
-            for key, value in values.items():
-                self.store.set_value(_PREFIX + key, value)
+        # each value reads back at once, and all are committed together (now, or when a full disk takes them)
+        for key, value in values.items():
+            self.store.set_value(_PREFIX + key, value)
 
     def append_log(self, *, at: str, klass: str, kind: str, detail: str, capacity: int) -> None:
-        with self.store.transaction() as conn:
+        """Committed now, or when a full disk takes writes again (:meth:`NvStore.write`)."""
+
+        def work(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO security_log(at, klass, kind, detail) VALUES (?, ?, ?, ?)", (at, klass, kind, detail)
             )
@@ -44,6 +47,8 @@ class NvSecurityStore:
                     (klass, excess),
                 )
                 self.store.set_value(f"{_PREFIX}overflow.{klass}", str(self.overflow(klass) + excess))
+
+        self.store.write(work)
 
     def log_rows(self) -> list[tuple[str, str, str]]:
         rows = self.store.conn.execute("SELECT at, kind, detail FROM security_log ORDER BY n").fetchall()

@@ -37,11 +37,13 @@ def _is_loopback(host: str) -> bool:
 
 def parse_control_url(url: str, *, allow_remote: bool = False, need_port: bool = True) -> tuple[str, int]:
     """``tcp://HOST:PORT`` -> (host, port); a non-loopback host is refused unless ``allow_remote``."""
-    parsed = urlparse(url)
     try:
+        parsed = urlparse(url)
         port = parsed.port
-    except ValueError:
-        port = None
+    except ValueError as exc:  # a broken IPv6 literal, a port out of 0-65535
+        raise ConfigError(
+            f"{url}: {exc}; the control channel needs tcp://HOST:PORT, e.g. tcp://127.0.0.1:2101"
+        ) from exc
     if parsed.scheme != "tcp" or not parsed.hostname or (port is None and need_port):
         raise ConfigError(f"{url}: the control channel needs tcp://HOST:PORT, e.g. tcp://127.0.0.1:2101")
     host = parsed.hostname

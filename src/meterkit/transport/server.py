@@ -490,6 +490,8 @@ async def _logged(driver: SessionDriver, name: str) -> None:
         await driver.run()
     except asyncio.CancelledError:
         raise
+    except ConnectionError as exc:  # the peer reset or broke the connection: its business, no traceback
+        log.info("%s: the peer ended the connection (%s)", name, exc.strerror or exc)
     except Exception:
         log.exception("%s: the connection failed and was closed", name)
 
