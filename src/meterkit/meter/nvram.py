@@ -21,10 +21,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+from ..errors import DataError
 from ..storage import NvStore
-from .core import BillingRecord, Event, Meter, ProfileRow
+from .core import BillingRecord, Event, Meter, MeterImage, ProfileRow
 
-__all__ = ["MeterNv"]
+__all__ = ["MeterNv", "billing_body", "billing_record"]
 
 _PROFILE_TABLE = (
     "CREATE TABLE IF NOT EXISTS load_profile (n INTEGER PRIMARY KEY AUTOINCREMENT, end_ts TEXT NOT NULL, "
@@ -37,6 +38,31 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS billing_history (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, body TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS event_log (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, code INTEGER, text TEXT)",
 )
+
+
+def billing_body(record: BillingRecord) -> dict[str, Any]:
+    """A billing record as stored (JSON), without its time."""
+    return {
+        "reason": record.reason,
+        "energy": record.energy,
+        "maxima": record.maxima,
+        "tariff_energy": record.tariff_energy,
+    }
+
+
+def billing_record(at: str, body: str) -> BillingRecord:
+    """A stored billing record read back."""
+    data = json.loads(body)
+    maxima = {k: (tuple(v) if v is not None else None) for k, v in data["maxima"].items()}
+    return BillingRecord(
+        at=datetime.fromisoformat(at),
+        reason=data["reason"],
+        energy=data["energy"],
+        maxima=maxima,
+        tariff_energy=data.get("tariff_energy", {}),
+    )
+
+
 _ALIVE_SQL = "INSERT INTO meter_alive(id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at"
 
 
@@ -94,14 +120,9 @@ class MeterNv:
             elif kind == "maximum":
                 conn.execute(*self._snapshot_sql())
             elif kind == "billing" and isinstance(item, BillingRecord):
-                body = {
-                    "reason": item.reason,
-                    "energy": item.energy,
-                    "maxima": item.maxima,
-                    "tariff_energy": item.tariff_energy,
-                }
                 conn.execute(
-                    "INSERT INTO billing_history(at, body) VALUES (?, ?)", (item.at.isoformat(), json.dumps(body))
+                    "INSERT INTO billing_history(at, body) VALUES (?, ?)",
+                    (item.at.isoformat(), json.dumps(billing_body(item))),
                 )
                 conn.execute(*self._snapshot_sql())
             elif kind == "event" and isinstance(item, Event):
@@ -109,6 +130,28 @@ class MeterNv:
                     "INSERT INTO event_log(at, code, text) VALUES (?, ?, ?)",
                     (item.at.isoformat(), item.code, item.text),
                 )
+
+    def import_history(self, image: MeterImage, at: datetime) -> None:
+        """Write a whole history (snapshot, load profile, billing history, events; ``at`` as the last-alive time) into
+        an empty store in one transaction (DataError if the store already holds a meter)."""
+        if self.has_snapshot():
+            raise DataError(f"{self.store.path}: the NV store already holds a meter; import into an empty one")
+        rows = [(r.end.isoformat(), r.a_plus, r.a_minus, r.r_plus, r.r_minus, r.status) for r in image.profile_rows()]
+        with self.store.transaction() as conn:
+            conn.execute("INSERT INTO meter_snapshot(id, body) VALUES (1, ?)", (json.dumps(image.state),))
+            conn.execute(_ALIVE_SQL, (at.isoformat(),))
+            conn.executemany(
+                "INSERT INTO load_profile(end_ts, a_plus, a_minus, r_plus, r_minus, status) VALUES (?, ?, ?, ?, ?, ?)",
+                rows[-self._keep_rows :],
+            )
+            conn.executemany(
+                "INSERT INTO billing_history(at, body) VALUES (?, ?)",
+                [(b.at.isoformat(), json.dumps(billing_body(b))) for b in image.billing],
+            )
+            conn.executemany(
+                "INSERT INTO event_log(at, code, text) VALUES (?, ?, ?)",
+                [(e.at.isoformat(), e.code, e.text) for e in image.events],
+            )
 
     def load(self) -> None:
         """Restore the meter from the store (snapshot, profile, history, events)."""
@@ -126,19 +169,10 @@ class MeterNv:
                 (self._keep_rows,),
             )
         ][::-1]
-        history = []
-        for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n"):
-            data = json.loads(body)
-            maxima = {k: (tuple(v) if v is not None else None) for k, v in data["maxima"].items()}
-            history.append(
-                BillingRecord(
-                    at=datetime.fromisoformat(at),
-                    reason=data["reason"],
-                    energy=data["energy"],
-                    maxima=maxima,
-                    tariff_energy=data.get("tariff_energy", {}),
-                )
-            )
+        history = [
+            billing_record(at, body)
+            for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n")
+        ]
         events = [
             Event(at=datetime.fromisoformat(at), code=code, text=text)
             for at, code, text in self.store.conn.execute("SELECT at, code, text FROM event_log ORDER BY n")
