@@ -468,7 +468,9 @@ class Meter:
         e.g. a simulated fleet's :class:`~meterkit.fleet.history.MeterHistory`; the meter stands at its end."""
         self.restore(image.state)
         keep = self.config.load_profile.keep_days * 86400 // self._capture_s
-        self.restore_records(profile=image.profile_rows()[-keep:], history=list(image.billing), events=list(image.events))
+        self.restore_records(
+            profile=image.profile_rows()[-keep:], history=list(image.billing), events=list(image.events)
+        )
 
     def clear_profile(self) -> None:
         """Forget the captured load profile (``PROFILE.RESET``; the NV memory is cleared by its owner)."""
