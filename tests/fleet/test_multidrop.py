@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meterkit.clock import SimulatedClock
 from meterkit.iec62056_21.events import Transmit
 from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter
-from meterkit.clock import SimulatedClock
 from meterkit.transport.multidrop import MultiDropBus, MultiDropRunner
 
 SERIALS = ("10000000", "10000001", "00000042")
