@@ -138,6 +138,7 @@ def test_meterkit_demand_on_the_polled_fleet_equals_each_meters_md_register(tmp_
     text = text.replace("capture_min = 15", "capture_min = 1").replace(
         "seed = 2026 ", 'profiles = "loads.csv"\nseed = 2026 '
     )
+    text = text.replace('{ window = "fixed 30", weight = 1 }', '{ window = "fixed 30", weight = 3 }')
     (tmp_path / "fleet.toml").write_text(text)
     fleet = load_fleet(tmp_path / "fleet.toml")
     windows = {s.serial: s.meter_config().demand.window for s in fleet.meters()}
