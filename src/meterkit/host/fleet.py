@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlparse
 
 from ..clock import Clock, SystemClock
@@ -31,7 +32,7 @@ from ..errors import ConfigError
 from ..fleet import FleetConfig, MeterSpec, simulate_fleet
 from ..fleet.store import FleetNv, FleetStore
 from ..iec62056_21.events import Transmit
-from ..meter.core import MeterImage
+from ..meter.core import BillingRecord, Event, MeterImage, ProfileRow
 from ..meter.virtual import VirtualMeter
 from ..storage import NvStore
 from ..transport.multidrop import MultiDropBus
@@ -53,13 +54,47 @@ class ServedMeter:
     nv: FleetNv
 
 
+@dataclass(frozen=True)
+class _SharedTimes:
+    """A history whose profile rows share their end times with every other meter's (the fleet's meters capture at
+    the same instants): one ``datetime`` per instant instead of one per meter, a third of a row's memory."""
+
+    image: MeterImage
+    times: dict[datetime, datetime]
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.image.state
+
+    @property
+    def billing(self) -> Sequence[BillingRecord]:
+        return self.image.billing
+
+    @property
+    def events(self) -> Sequence[Event]:
+        return self.image.events
+
+    def profile_rows(self) -> list[ProfileRow]:
+        shared = self.times.setdefault
+        return [
+            ProfileRow(shared(r.end, r.end), r.a_plus, r.a_minus, r.r_plus, r.r_minus, r.status)
+            for r in self.image.profile_rows()
+        ]
+
+
 def _serve_one(
-    spec: MeterSpec, store: FleetStore, clock: Clock, image: MeterImage | None, *, alive: datetime | None
+    spec: MeterSpec,
+    store: FleetStore,
+    clock: Clock,
+    image: MeterImage | None,
+    *,
+    alive: datetime | None,
+    times: dict[datetime, datetime],
 ) -> ServedMeter:
     config = spec.meter_config()
     vm = VirtualMeter(config, clock=clock, store=NvStore(":memory:"), follow_clock=False)
     if image is not None:
-        vm.meter.load_history(image)
+        vm.meter.load_history(_SharedTimes(image, times))
     nv = FleetNv(store, spec.serial, vm.meter)
     if image is None:
         nv.save_snapshot()
@@ -85,11 +120,12 @@ def build_fleet(
     specs = list(fleet.meters())
     held = store.serials()
     served: dict[str, ServedMeter] = {}
+    times: dict[datetime, datetime] = {}
     stored = [s for s in specs if s.serial in held]
     for i, spec in enumerate(stored, 1):
         keep = spec.meter_config().load_profile
         image = store.read(spec.serial, keep_rows=keep.keep_days * 1440 // keep.capture_min)
-        served[spec.serial] = _serve_one(spec, store, clk, image, alive=image.alive)
+        served[spec.serial] = _serve_one(spec, store, clk, image, alive=image.alive, times=times)
         if progress is not None:
             progress("loaded", i, len(stored))
     missing = [s for s in specs if s.serial not in held]
@@ -100,12 +136,14 @@ def build_fleet(
             store.import_history(
                 simulated.serial, simulated, simulated.end, keep_rows=keep.keep_days * 1440 // keep.capture_min
             )
-            served[simulated.serial] = _serve_one(by_serial[simulated.serial], store, clk, simulated, alive=None)
+            served[simulated.serial] = _serve_one(
+                by_serial[simulated.serial], store, clk, simulated, alive=None, times=times
+            )
             if progress is not None:
                 progress("simulated", i, len(missing))
     elif missing:
         for i, spec in enumerate(missing, 1):
-            served[spec.serial] = _serve_one(spec, store, clk, None, alive=None)
+            served[spec.serial] = _serve_one(spec, store, clk, None, alive=None, times=times)
             if progress is not None:
                 progress("started", i, len(missing))
     return [served[s.serial] for s in specs]
