@@ -23,13 +23,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError
-from ..fleet import FleetConfig, MeterSpec, simulate_fleet
+from ..fleet import FleetConfig, MeterHistory, MeterSpec, simulate_fleet
 from ..fleet.store import FleetNv, FleetStore
 from ..iec62056_21.events import Transmit
 from ..meter.core import BillingRecord, Event, MeterImage, ProfileRow
@@ -43,6 +43,7 @@ __all__ = ["FleetHost", "ServedMeter", "build_fleet", "run_fleet"]
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -60,7 +61,7 @@ class _SharedTimes:
     the same instants): one ``datetime`` per instant instead of one per meter, a third of a row's memory."""
 
     image: MeterImage
-    times: dict[datetime, datetime]
+    times: dict[int, datetime]
 
     @property
     def state(self) -> dict[str, Any]:
@@ -75,11 +76,28 @@ class _SharedTimes:
         return self.image.events
 
     def profile_rows(self) -> list[ProfileRow]:
-        shared = self.times.setdefault
+        times = self.times
+        image = self.image
+        if isinstance(image, MeterHistory):  # straight from its arrays, without a first list of rows
+            return [
+                ProfileRow(
+                    times.get(t) or times.setdefault(t, _EPOCH + timedelta(seconds=t)), e[0], e[1], e[2], e[3], st
+                )
+                for t, e, st in zip(
+                    image.profile_end_s.tolist(),
+                    image.profile_energy.tolist(),
+                    image.profile_status.tolist(),
+                    strict=True,
+                )
+            ]
         return [
-            ProfileRow(shared(r.end, r.end), r.a_plus, r.a_minus, r.r_plus, r.r_minus, r.status)
-            for r in self.image.profile_rows()
+            ProfileRow(times.setdefault(_epoch_s(r.end), r.end), r.a_plus, r.a_minus, r.r_plus, r.r_minus, r.status)
+            for r in image.profile_rows()
         ]
+
+
+def _epoch_s(t: datetime) -> int:
+    return int((t - _EPOCH).total_seconds())
 
 
 def _serve_one(
@@ -89,7 +107,7 @@ def _serve_one(
     image: MeterImage | None,
     *,
     alive: datetime | None,
-    times: dict[datetime, datetime],
+    times: dict[int, datetime],
 ) -> ServedMeter:
     config = spec.meter_config()
     vm = VirtualMeter(config, clock=clock, store=NvStore(":memory:"), follow_clock=False)
@@ -120,7 +138,7 @@ def build_fleet(
     specs = list(fleet.meters())
     held = store.serials()
     served: dict[str, ServedMeter] = {}
-    times: dict[datetime, datetime] = {}
+    times: dict[int, datetime] = {}
     stored = [s for s in specs if s.serial in held]
     for i, spec in enumerate(stored, 1):
         keep = spec.meter_config().load_profile
