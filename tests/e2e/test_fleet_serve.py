@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -64,8 +65,6 @@ def fleet_file(tmp_path: Path, count: int) -> Path:
 def test_all_meters_answer_on_one_endpoint_by_device_address_and_a_general_address_gets_nothing(
     tmp_path: Path,
 ) -> None:
-    import socket
-
     with serving(["--fleet", str(fleet_file(tmp_path, 5)), "--listen", "tcp://127.0.0.1:0"]) as (_, url):
         host, port = url.removeprefix("socket://").split(":")
         for request, answers in ((b"/?10000003!\r\n", True), (b"/?!\r\n", False), (b"/?10000099!\r\n", False)):
@@ -113,6 +112,14 @@ def test_kill_9_loses_no_completed_interval_of_any_meter(tmp_path: Path) -> None
     expected = {h.serial: h for h in simulate_fleet(load_fleet(fleet), timedelta(days=days))}
     with serving(args) as (proc2, _):
         os.kill(proc2.pid, signal.SIGKILL)
+    assert _stored_meters(state) == dict.fromkeys(expected, rows)
+    # killed while serving: the next start (no history asked) serves every meter from the store
+    with serving(args[:2] + args[4:]) as (proc3, url):
+        host, port = url.removeprefix("socket://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"/?10000023!\r\n")
+            assert sock.recv(100).startswith(b"/MKT")
+        os.kill(proc3.pid, signal.SIGKILL)
     assert _stored_meters(state) == dict.fromkeys(expected, rows)
     store = FleetStore(state)
     for serial, h in expected.items():
@@ -167,8 +174,22 @@ def test_meterkit_demand_on_the_polled_fleet_equals_each_meters_md_register(tmp_
         )
     assert code == 0
     done = subprocess.run(
-        [*CLI, "demand", str(out), "--dask", "--fixed", "15", "--fixed", "30", "--sliding", "15/1", "--sliding", "30/5"]
-        + ["--format", "json"],
+        [
+            *CLI,
+            "demand",
+            str(out),
+            "--dask",
+            "--fixed",
+            "15",
+            "--fixed",
+            "30",
+            "--sliding",
+            "15/1",
+            "--sliding",
+            "30/5",
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -180,7 +201,7 @@ def test_meterkit_demand_on_the_polled_fleet_equals_each_meters_md_register(tmp_
         value, stamp = register["values"]["1.6.0"].split(";")
         md_kw = Decimal(value.removesuffix("*kW"))
         md_at = datetime.strptime(stamp, "%y%m%d%H%M").replace(tzinfo=UTC)
-        kind, spec = windows[serial].split()
+        _kind, spec = windows[serial].split()
         period, _, sub = spec.partition("/")
         got = [
             r
