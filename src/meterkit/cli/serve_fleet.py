@@ -15,6 +15,8 @@ import signal
 import sys
 from pathlib import Path
 
+import typer
+
 from ..collector.config import parse_duration
 from ..errors import ConfigError
 from ..fleet import load_fleet
@@ -33,7 +35,7 @@ def serve_fleet(
         try:
             span = parse_duration(history)
         except ConfigError as exc:
-            raise ConfigError(f"--history {exc}") from exc
+            raise typer.BadParameter(str(exc), param_hint="--history") from exc
     fleet = load_fleet(path)
     store = FleetStore(state if state is not None else ":memory:")
     logging.basicConfig(level=logging.WARNING, format="meterkit: %(name)s: %(message)s")

@@ -75,6 +75,7 @@ class MultiDropRunner(SessionRunner):
         self.bus = bus
         self._idle = self.connection
         self._active: SessionRunner | None = None
+        self._owner: MeterApplication | None = None  # the meter whose runner is active
         self._heard = b""
 
     @property
@@ -136,5 +137,3 @@ class MultiDropRunner(SessionRunner):
         self._active = None
         self._owner = None
         self.connection = self._idle
-
-    _owner: MeterApplication | None = None
