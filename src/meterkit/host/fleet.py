@@ -259,5 +259,9 @@ async def run_fleet(
     """Build the fleet (from the store, or simulated over ``history``) and serve it until ``stop`` is set."""
     meters = build_fleet(fleet, store, history, progress=progress)
     log.info("%d meters ready", len(meters))
+    await asyncio.sleep(0.05)  # a stop asked for while the fleet was built (SIGINT) ends here, before listening
+    if stop is not None and stop.is_set():
+        await FleetHost(meters, store).stop()
+        return
     host = FleetHost(meters, store, listen or ["tcp://127.0.0.1:2100"], port_per_meter)
     await host.run(ready=ready, stop=stop)
