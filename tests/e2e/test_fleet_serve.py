@@ -213,3 +213,30 @@ def test_meterkit_demand_on_the_polled_fleet_equals_each_meters_md_register(tmp_
         ]
         assert len(got) == 1, (serial, windows[serial], got)
         assert (Decimal(str(got[0]["md_kw"])), datetime.fromisoformat(got[0]["at"])) == (md_kw, md_at), serial
+
+
+def test_one_port_per_meter_from_the_listen_port_on_in_serial_order(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a free port to start the range at (the next two are very likely free too)
+        probe.bind(("127.0.0.1", 0))
+        first = probe.getsockname()[1]
+    args = ["--fleet", str(fleet_file(tmp_path, 3)), "--listen", f"tcp://127.0.0.1:{first}", "--port-per-meter"]
+    proc = subprocess.Popen([*CLI, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.strip() == f"listening on tcp://127.0.0.1:{first}-{first + 2} (one port per meter, in serial order)"
+        for i in range(3):
+            with socket.create_connection(("127.0.0.1", first + i), timeout=5) as sock:
+                sock.sendall(b"/?!\r\n")  # a meter alone on its port answers the general address
+                got = b""
+                while not got.endswith(b"\r\n"):
+                    got += sock.recv(100)
+                assert got.startswith(b"/MKT")
+            with socket.create_connection(("127.0.0.1", first + i), timeout=5) as sock:
+                sock.sendall(f"/?{10000000 + (i + 1) % 3}!\r\n".encode())  # another meter's address: silence
+                sock.settimeout(1.0)
+                with pytest.raises(TimeoutError):
+                    sock.recv(100)
+    finally:
+        proc.kill()
+        proc.wait(10)
