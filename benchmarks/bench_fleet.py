@@ -299,6 +299,9 @@ def _poll_with_probes(
     wall = time.perf_counter() - t0
     prober.join()
     summary = next((line for line in err.splitlines() if line.startswith("meters read")), err.strip()[-200:])
+    reasons = sorted({line.split(": ", 1)[-1] for line in err.splitlines() if line.startswith("failed ")})
+    if reasons:
+        summary += " (failures: " + "; ".join(reasons[:3]) + ")"
     read = int(summary.split("meters read: ")[1].split(",")[0]) if "meters read: " in summary else 0
     return summary, read, wall, answers or [float("nan")], failed
 
