@@ -9,16 +9,28 @@
    port, ports in parallel): meters per second, seconds per meter, and the computed wire-time limit of one read at
    9600 Bd (sign-on, identification and option select at 300 Bd, the rest at 9600 Bd, 10 bits a character, plus
    the minimum reaction time t_r = 200 ms before every answer and before every HHU message).
+3. Serving: ``meterkit serve --fleet`` (``--serve-meters`` of the example, default all 1,000, ``--serve-days`` of
+   history, default 31) as a process with its fleet store in a temporary file; start-up time to ``listening on``,
+   the process's RSS per meter (and the marginal RSS per meter against a 1-meter fleet with the same history); then
+   ``meterkit poll`` (a process, ``--per-endpoint`` connections to the one multi-drop endpoint) reads every meter
+   once, registers and the whole ``P.01``, while this process signs on to random meters and times the answer
+   (request sent to identification received): readouts per second, p50/p99/max answer time against t_r <= 1.5 s.
 
 Usage: python benchmarks/bench_fleet.py [--days D] [--meters N] [--served N] [--served-days D]
+       [--serve-meters N] [--serve-days D] [--per-endpoint N] [--only serving]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import resource
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -149,15 +161,168 @@ async def collect(served: int, days: float) -> None:
     )
 
 
+CLI = [sys.executable, "-c", "from meterkit.cli.app import main; raise SystemExit(main())"]
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+def _serve(fleet: Path, days: float, state: Path) -> tuple[subprocess.Popen[str], str, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--fleet",
+            str(fleet),
+            "--history",
+            f"{int(days * 1440)}m",
+            "--state",
+            str(state),
+            "--listen",
+            "tcp://127.0.0.1:0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("listening on tcp://"):
+        proc.kill()
+        raise SystemExit(f"serve did not start: {line!r}")
+    return proc, line.split("tcp://", 1)[1].strip(), time.perf_counter() - t0
+
+
+def _probe(address: str, where: tuple[str, int]) -> float:
+    """Seconds from the sign-on request to the whole identification line."""
+    with socket.create_connection(where, timeout=10) as sock:
+        t0 = time.perf_counter()
+        sock.sendall(f"/?{address}!\r\n".encode())
+        got = b""
+        while not got.endswith(b"\r\n"):
+            part = sock.recv(64)
+            if not part:
+                break
+            got += part
+        return time.perf_counter() - t0
+
+
+def serving(meters: int, days: float, per_endpoint: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        text = EXAMPLE.read_text()
+        (root / "fleet.toml").write_text(text.replace("count = 1000", f"count = {meters}"))
+        (root / "one.toml").write_text(text.replace("count = 1000", "count = 1"))
+        one, _, _ = _serve(root / "one.toml", days, root / "one.db")
+        base = _rss_kib(one.pid)
+        one.terminate()
+        one.wait()
+        proc, endpoint, startup = _serve(root / "fleet.toml", days, root / "fleet.db")
+        try:
+            rss = _rss_kib(proc.pid)
+            print(f"serving: {meters} meters x {days:g} days of history, listening after {startup:.1f} s")
+            print(
+                f"  RSS {rss / 1024:.0f} MiB: {rss / meters:.0f} KiB per meter; marginal against a 1-meter fleet "
+                f"({base / 1024:.0f} MiB): {(rss - base) / max(1, meters - 1):.0f} KiB per meter"
+            )
+            (root / "pw.txt").write_text("20261125\n")
+            runs = [
+                ("first poll, the whole P.01", _poll_with_probes(root, endpoint, meters, per_endpoint)),
+                ("next poll, nothing new", _poll_with_probes(root, endpoint, meters, per_endpoint)),
+            ]
+            rss_after = _rss_kib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait()
+    for name, (summary, read, wall, answers, failed) in runs:
+        answers.sort()
+        p = lambda q: answers[min(len(answers) - 1, int(q * len(answers)))]  # noqa: E731,B023
+        print(
+            f"  {name} (meterkit poll --per-endpoint {per_endpoint}, one multi-drop endpoint): {summary} in {wall:.1f} s"
+        )
+        print(f"    {read / wall:.2f} readouts/s (registers 1.8.0 and 1.6.0 and P.01 since the last stored interval)")
+        print(
+            f"    answer time of {len(answers)} sign-ons to random meters meanwhile: p50 {p(0.5):.3f} s, "
+            f"p99 {p(0.99):.3f} s, max {answers[-1]:.3f} s (over t_r 1.5 s: {sum(a > 1.5 for a in answers)}; "
+            f"failed connections: {failed})"
+        )
+    print(f"  RSS after the polls: {rss_after / 1024:.0f} MiB ({rss_after / meters:.0f} KiB per meter)")
+    print(f"  (an answer waits at least the minimum reaction time t_r = {T_R} s)")
+
+
+def _poll_with_probes(
+    root: Path, endpoint: str, meters: int, per_endpoint: int
+) -> tuple[str, int, float, list[float], int]:
+    host, port = endpoint.split(":")
+    last = 10000000 + meters - 1
+    t0 = time.perf_counter()
+    poll = subprocess.Popen(
+        [
+            *CLI,
+            "poll",
+            f"socket://{endpoint}",
+            "--addresses",
+            f"10000000-{last}",
+            "--password-file",
+            str(root / "pw.txt"),
+            "--out",
+            str(root / "data"),
+            "--once",
+            "--per-endpoint",
+            str(per_endpoint),
+            "--register",
+            "1.8.0",
+            "--register",
+            "1.6.0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answers: list[float] = []
+    failed = 0
+
+    def probes() -> None:
+        nonlocal failed
+        rng = random.Random(1)
+        while poll.poll() is None:
+            try:
+                answers.append(_probe(str(rng.randint(10000000, last)), (host, int(port))))
+            except OSError:
+                failed += 1
+            time.sleep(0.05)
+
+    prober = threading.Thread(target=probes)
+    prober.start()
+    _, err = poll.communicate()
+    wall = time.perf_counter() - t0
+    prober.join()
+    summary = next((line for line in err.splitlines() if line.startswith("meters read")), err.strip()[-200:])
+    reasons = sorted({line.split(": ", 1)[-1] for line in err.splitlines() if line.startswith("failed ")})
+    if reasons:
+        summary += " (failures: " + "; ".join(reasons[:3]) + ")"
+    read = int(summary.split("meters read: ")[1].split(",")[0]) if "meters read: " in summary else 0
+    return summary, read, wall, answers or [float("nan")], failed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=float, default=31.0)
     ap.add_argument("--meters", type=int, default=1000)
     ap.add_argument("--served", type=int, default=20)
     ap.add_argument("--served-days", type=float, default=2.0)
+    ap.add_argument("--serve-meters", type=int, default=1000)
+    ap.add_argument("--serve-days", type=float, default=31.0)
+    ap.add_argument("--per-endpoint", type=int, default=32)
+    ap.add_argument("--only", choices=["history", "collector", "serving"])
     args = ap.parse_args()
-    history(args.days, args.meters)
-    asyncio.run(collect(args.served, args.served_days))
+    if args.only in (None, "history"):
+        history(args.days, args.meters)
+    if args.only in (None, "collector"):
+        asyncio.run(collect(args.served, args.served_days))
+    if args.only in (None, "serving"):
+        serving(args.serve_meters, args.serve_days, args.per_endpoint)
 
 
 if __name__ == "__main__":

@@ -103,8 +103,40 @@ def register(app: typer.Typer) -> None:
                 help="Take over a state file written by another meter identity or settings (logged in P.98).",
             ),
         ] = False,
+        fleet: Annotated[
+            Path | None,
+            typer.Option("--fleet", help="Serve every meter of a fleet file, by device address on each --listen."),
+        ] = None,
+        history: Annotated[
+            str | None, typer.Option("--history", help="With --fleet: simulate SPAN (31d, 12h) of history first.")
+        ] = None,
+        port_per_meter: Annotated[
+            bool,
+            typer.Option("--port-per-meter", help="With --fleet: one TCP port per meter from the --listen port on."),
+        ] = False,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
+        if fleet is not None or history is not None or port_per_meter:
+            if fleet is None:
+                raise typer.BadParameter("--history and --port-per-meter need --fleet")
+            if (
+                config
+                or replay
+                or control
+                or headend
+                or bench
+                or trace
+                or baud_emulation
+                or adjust_port
+                or adopt_state
+                or publish
+                or metrics
+                or web
+            ):
+                raise typer.BadParameter("with --fleet only --history, --state, --listen and --port-per-meter apply")
+            from .serve_fleet import serve_fleet
+
+            return serve_fleet(fleet, history=history, state=state, listen=listen, port_per_meter=port_per_meter)
         if control is not None:
             try:
                 parse_control_url(control, allow_remote=control_allow_remote)

@@ -7,11 +7,11 @@ clock runs it live.  Everything that must survive a power cut goes through :clas
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ConfigError, DeviceError
 from .config import MeterConfig
@@ -27,6 +27,7 @@ __all__ = [
     "BillingRecord",
     "Event",
     "Meter",
+    "MeterImage",
     "ProfileRow",
     "Refusal",
 ]
@@ -98,6 +99,23 @@ class BillingRecord:
     energy: dict[str, int]
     maxima: dict[str, tuple[str, str] | None]  # quantity -> (kW, ISO time)
     tariff_energy: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class MeterImage(Protocol):
+    """A meter's whole state from elsewhere (a simulated fleet history): what :meth:`Meter.load_history` takes."""
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The dict :meth:`Meter.snapshot` returns."""
+        ...
+
+    @property
+    def billing(self) -> Sequence[BillingRecord]: ...
+
+    @property
+    def events(self) -> Sequence[Event]: ...
+
+    def profile_rows(self) -> list[ProfileRow]: ...
 
 
 _MINUTE = timedelta(minutes=1)
@@ -466,6 +484,15 @@ class Meter:
         self.history = list(history)[-self.config.billing.history :]
         self.events = list(events)[-EVENT_LOG_CAPACITY:]
         self.events_dropped = events_dropped + max(0, len(events) - EVENT_LOG_CAPACITY)
+
+    def load_history(self, image: MeterImage) -> None:
+        """Take over a whole history (registers, engines, load profile, billing history, events) computed elsewhere,
+        e.g. a simulated fleet's :class:`~meterkit.fleet.history.MeterHistory`; the meter stands at its end."""
+        self.restore(image.state)
+        keep = self.config.load_profile.keep_days * 86400 // self._capture_s
+        self.restore_records(
+            profile=image.profile_rows()[-keep:], history=list(image.billing), events=list(image.events)
+        )
 
     def clear_profile(self) -> None:
         """Forget the captured load profile (``PROFILE.RESET``; the NV memory is cleared by its owner)."""

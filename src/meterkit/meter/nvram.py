@@ -34,9 +34,9 @@ from typing import Any
 
 from ..errors import DataError
 from ..storage import NvStore
-from .core import EVENT_LOG_CAPACITY, BillingRecord, Event, Meter, ProfileRow
+from .core import EVENT_LOG_CAPACITY, BillingRecord, Event, Meter, MeterImage, ProfileRow
 
-__all__ = ["IDENTITY_KEY", "NV_EVENT", "MeterNv"]
+__all__ = ["IDENTITY_KEY", "NV_EVENT", "MeterNv", "billing_body", "billing_record"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,31 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS event_log (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, code INTEGER, text TEXT)",
 )
 _SNAPSHOT_SQL = "INSERT INTO meter_snapshot(id, body) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET body = excluded.body"
+
+
+def billing_body(record: BillingRecord) -> dict[str, Any]:
+    """A billing record as stored (JSON), without its time."""
+    return {
+        "reason": record.reason,
+        "energy": record.energy,
+        "maxima": record.maxima,
+        "tariff_energy": record.tariff_energy,
+    }
+
+
+def billing_record(at: str, body: str) -> BillingRecord:
+    """A stored billing record read back."""
+    data = json.loads(body)
+    maxima = {k: (tuple(v) if v is not None else None) for k, v in data["maxima"].items()}
+    return BillingRecord(
+        at=datetime.fromisoformat(at),
+        reason=data["reason"],
+        energy=data["energy"],
+        maxima=maxima,
+        tariff_energy=data.get("tariff_energy", {}),
+    )
+
+
 _ALIVE_SQL = "INSERT INTO meter_alive(id, at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at = excluded.at"
 
 
@@ -174,13 +199,10 @@ class MeterNv:
         elif kind == "maximum":
             conn.execute(_SNAPSHOT_SQL, (snapshot,))
         elif kind == "billing" and isinstance(item, BillingRecord):
-            body = {
-                "reason": item.reason,
-                "energy": item.energy,
-                "maxima": item.maxima,
-                "tariff_energy": item.tariff_energy,
-            }
-            conn.execute("INSERT INTO billing_history(at, body) VALUES (?, ?)", (item.at.isoformat(), json.dumps(body)))
+            conn.execute(
+                "INSERT INTO billing_history(at, body) VALUES (?, ?)",
+                (item.at.isoformat(), json.dumps(billing_body(item))),
+            )
             conn.execute(_SNAPSHOT_SQL, (snapshot,))
         elif kind == "event" and isinstance(item, Event):
             cur = conn.execute(
@@ -189,6 +211,28 @@ class MeterNv:
             )
             if cur.lastrowid is not None and cur.lastrowid > EVENT_LOG_CAPACITY:  # the ring: the oldest go
                 conn.execute("DELETE FROM event_log WHERE n <= ?", (cur.lastrowid - EVENT_LOG_CAPACITY,))
+
+    def import_history(self, image: MeterImage, at: datetime) -> None:
+        """Write a whole history (snapshot, load profile, billing history, events; ``at`` as the last-alive time) into
+        an empty store in one transaction (DataError if the store already holds a meter)."""
+        if self.has_snapshot():
+            raise DataError(f"{self.store.path}: the NV store already holds a meter; import into an empty one")
+        rows = [(r.end.isoformat(), r.a_plus, r.a_minus, r.r_plus, r.r_minus, r.status) for r in image.profile_rows()]
+        with self.store.transaction() as conn:
+            conn.execute("INSERT INTO meter_snapshot(id, body) VALUES (1, ?)", (json.dumps(image.state),))
+            conn.execute(_ALIVE_SQL, (at.isoformat(),))
+            conn.executemany(
+                "INSERT INTO load_profile(end_ts, a_plus, a_minus, r_plus, r_minus, status) VALUES (?, ?, ?, ?, ?, ?)",
+                rows[-self._keep_rows :],
+            )
+            conn.executemany(
+                "INSERT INTO billing_history(at, body) VALUES (?, ?)",
+                [(b.at.isoformat(), json.dumps(billing_body(b))) for b in image.billing],
+            )
+            conn.executemany(
+                "INSERT INTO event_log(at, code, text) VALUES (?, ?, ?)",
+                [(e.at.isoformat(), e.code, e.text) for e in image.events[-EVENT_LOG_CAPACITY:]],
+            )
 
     def load(self) -> None:
         """Restore the meter from the store (snapshot, profile, history, events)."""
@@ -206,19 +250,10 @@ class MeterNv:
                 (self._keep_rows,),
             )
         ][::-1]
-        history = []
-        for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n"):
-            data = json.loads(body)
-            maxima = {k: (tuple(v) if v is not None else None) for k, v in data["maxima"].items()}
-            history.append(
-                BillingRecord(
-                    at=datetime.fromisoformat(at),
-                    reason=data["reason"],
-                    energy=data["energy"],
-                    maxima=maxima,
-                    tariff_energy=data.get("tariff_energy", {}),
-                )
-            )
+        history = [
+            billing_record(at, body)
+            for at, body in self.store.conn.execute("SELECT at, body FROM billing_history ORDER BY n")
+        ]
         events = [
             Event(at=datetime.fromisoformat(at), code=code, text=text)
             for at, code, text in self.store.conn.execute("SELECT at, code, text FROM event_log ORDER BY n")

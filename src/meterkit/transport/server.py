@@ -40,6 +40,7 @@ from ..iec62056_21.baud import INITIAL_BAUD
 from ..iec62056_21.events import SessionEnded, SetLine, Transmit
 from ..iec62056_21.meter import MeterConnection, MeterPortConfig
 from ..iec62056_21.trace import FrameRing, TraceHook
+from .multidrop import MultiDropBus
 from .pacing import line_time
 from .serial_port import apply_line, is_pty, open_serial, parse_tcp_url
 
@@ -203,9 +204,9 @@ class PortEndpoint(Endpoint):
 
 @dataclass
 class SessionDriver:
-    """Runs one meter connection over one endpoint."""
+    """Runs one meter connection over one endpoint (or a multi-drop line of many meters)."""
 
-    app: MeterApplication
+    app: MeterApplication | MultiDropBus
     endpoint: Endpoint
     clock: Clock = field(default_factory=SystemClock)
     baud_emulation: bool = False
@@ -221,7 +222,10 @@ class SessionDriver:
         config = self.app.port_config()
         if not isinstance(config, MeterPortConfig):
             raise ConfigError("the meter application returned no MeterPortConfig")
-        self.runner = SessionRunner.for_application(MeterConnection(config), self.app)
+        if isinstance(self.app, MultiDropBus):  # the hook for many meters on one line (by device address)
+            self.runner: SessionRunner = self.app.open_line()
+        else:
+            self.runner = SessionRunner.for_application(MeterConnection(config), self.app)
         self.frames = FrameRing(hook=self.trace, label=self.label)
         self.baud = INITIAL_BAUD
         #: event-loop time when the last byte written so far has reached the far end (baud emulation computes it)
@@ -366,7 +370,7 @@ class ServerHandle:
 
 
 async def start_server(
-    app: MeterApplication,
+    app: MeterApplication | MultiDropBus,
     listen: list[str],
     *,
     baud_emulation: bool = False,
