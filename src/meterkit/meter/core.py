@@ -32,6 +32,9 @@ __all__ = [
 
 #: Demand is kept for import active (A+), export active (A-) and apparent import (S+, by the billing VA method).
 DEMAND_QUANTITIES = ("A+", "A-", "S+")
+#: The event log (P.98) keeps this many events, in memory and in the NV memory; older ones are dropped and counted
+#: (``Meter.events_overflow``).  Refusals are not events: they go to the security log, aggregated per minute.
+EVENT_LOG_CAPACITY = 2000
 
 EVENT_CODES = {
     1: "power down",
@@ -127,6 +130,8 @@ class Meter:
         self._cumulative: dict[str, Decimal] = dict.fromkeys(DEMAND_QUANTITIES, Decimal(0))
         self.last_reset: datetime | None = None
         self.events: list[Event] = []
+        #: events dropped from the front of the capped event log (P.98 keeps the last EVENT_LOG_CAPACITY)
+        self.events_overflow = 0
         self.profile: list[ProfileRow] = []
         self.error_register = 0
         self.self_test_result = "not run"
@@ -183,6 +188,9 @@ class Meter:
     def log(self, code: int, text: str = "", at: datetime | None = None) -> Event:
         event = Event(at=at or self.now, code=code, text=text)
         self.events.append(event)
+        if len(self.events) > EVENT_LOG_CAPACITY:  # a ring buffer: the oldest goes and is counted
+            del self.events[0]
+            self.events_overflow += 1
         self._emit("event", event)
         return event
 
@@ -439,11 +447,19 @@ class Meter:
         """Call ``listener`` with every change the NV memory must commit (see :attr:`listeners`)."""
         self.listeners.append(listener)
 
-    def restore_records(self, *, profile: list[ProfileRow], history: list[BillingRecord], events: list[Event]) -> None:
+    def restore_records(
+        self,
+        *,
+        profile: list[ProfileRow],
+        history: list[BillingRecord],
+        events: list[Event],
+        events_overflow: int = 0,
+    ) -> None:
         """The load profile, billing history and event log as read back from the NV memory."""
         self.profile = list(profile)
         self.history = list(history)[-self.config.billing.history :]
-        self.events = list(events)
+        self.events = list(events)[-EVENT_LOG_CAPACITY:]
+        self.events_overflow = events_overflow + max(0, len(events) - EVENT_LOG_CAPACITY)
 
     def clear_profile(self) -> None:
         """Forget the captured load profile (``PROFILE.RESET``; the NV memory is cleared by its owner)."""

@@ -18,11 +18,12 @@ clock-set status bit.
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from typing import Any
 
 from ..storage import NvStore
-from .core import BillingRecord, Event, Meter, ProfileRow
+from .core import EVENT_LOG_CAPACITY, BillingRecord, Event, Meter, ProfileRow
 
 __all__ = ["MeterNv"]
 
@@ -109,6 +110,17 @@ class MeterNv:
                     "INSERT INTO event_log(at, code, text) VALUES (?, ?, ?)",
                     (item.at.isoformat(), item.code, item.text),
                 )
+                self._cap_events(conn)
+
+    def _cap_events(self, conn: sqlite3.Connection) -> None:
+        """The event log is a ring of EVENT_LOG_CAPACITY rows; the rows dropped are counted (``event_log.overflow``)."""
+        dropped = conn.execute(
+            "DELETE FROM event_log WHERE n <= (SELECT max(n) FROM event_log) - ?", (EVENT_LOG_CAPACITY,)
+        ).rowcount
+        if dropped > 0:
+            self.store.set_value(
+                "event_log.overflow", str(int(self.store.get_value("event_log.overflow") or 0) + dropped)
+            )
 
     def load(self) -> None:
         """Restore the meter from the store (snapshot, profile, history, events)."""
@@ -143,4 +155,5 @@ class MeterNv:
             Event(at=datetime.fromisoformat(at), code=code, text=text)
             for at, code, text in self.store.conn.execute("SELECT at, code, text FROM event_log ORDER BY n")
         ]
-        self.meter.restore_records(profile=profile, history=history, events=events)
+        overflow = int(self.store.get_value("event_log.overflow") or 0)
+        self.meter.restore_records(profile=profile, history=history, events=events, events_overflow=overflow)
