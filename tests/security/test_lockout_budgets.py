@@ -70,3 +70,17 @@ def test_a_level_3_success_does_not_spend_the_level_2_budget() -> None:
     pair, operand = signed_in(vm)
     assert isinstance(pair.command(R("P2", "", tag_for(operand, 3))), PositiveAck)
     assert vm.security.lockout.counts == {"2": 0, "3": 0}
+
+
+def test_relay_connect_needs_the_cover_open_like_every_function() -> None:
+    from .test_port_security import level3
+
+    vm = meter()
+    vm.open_cover()  # unauthorised: a tamper, the relay trips
+    assert not vm.security.relay_connected
+    vm.close_cover()
+    pair = level3(vm)
+    assert er(pair.command(R("E2", "RELAY.CONNECT")), "ER06")
+    assert not vm.security.relay_connected
+    vm.open_cover()  # now authorised by the level-3 session
+    assert isinstance(pair.command(R("E2", "RELAY.CONNECT")), PositiveAck) and vm.security.relay_connected
