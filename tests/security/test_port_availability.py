@@ -263,3 +263,42 @@ def test_connection_limits_refuse_nonsense() -> None:
         ConnectionLimits(max_connections=0)
     with pytest.raises(ConfigError):
         ConnectionLimits(idle_timeout=0)
+
+
+# --- property: any bytes, in any chunks, never raise and never lift the level ------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.one_of(
+    st.sampled_from([SIGN_ON, PROGRAMMING, b"\x01B0\x03q", b"\x06", b"\x15", b"\x06252\r\n"]),
+    st.builds(
+        lambda a, v: R("R1", a, v).to_bytes(),
+        st.sampled_from(["1.8.0", "1.6.0", "0.9.1", "P.99"]),
+        st.text("0123456789", max_size=8),
+    ),
+    st.builds(
+        lambda a, v: R("W1", a, v).to_bytes(), st.sampled_from(["C.60.1", "0.9.2"]), st.text("0123456789", max_size=8)
+    ),
+    st.builds(lambda v: R("P2", "", v).to_bytes(), st.text("0123456789ABCDEF", max_size=40)),
+    st.binary(max_size=40),
+)
+_VM = meter()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_PIECES, st.floats(0, 3)), max_size=25))
+def test_any_bytes_in_any_chunks_never_raise_and_never_grant_a_level(chunks: list[tuple[bytes, float]]) -> None:
+    config = _VM.port_config()
+    runner = SessionRunner.for_application(MeterConnection(config), _VM)
+    now = 0.0
+    for data, wait in chunks:
+        now += wait
+        runner.connection.handle_timer(now)
+        runner.receive_data(data, now)
+        runner.process(now)
+        runner.outputs()
+        session = runner.session
+        level = getattr(getattr(session, "sec", None), "level", 1)
+        assert level == 1
+    runner.close("disconnect")
