@@ -493,11 +493,11 @@ class _ConnectionTable:
             idle = [(d.idle_since, key) for key, (d, _task) in self.held.items() if d.idle_since is not None]
             if not idle:
                 self.refused += 1
-                log.warning("%s refused: %d connections held, all in a session", name, len(self.held))
+                log.info("%s refused: %d connections held, all in a session", name, len(self.held))
                 return False
             victim = min(idle, key=lambda entry: entry[0])[1]  # ties: the first admitted (insertion order)
             self.shed += 1
-            log.warning("%s: %d connections held, the one idle the longest is shed", name, len(self.held))
+            log.info("%s: %d connections held, the one idle the longest is shed", name, len(self.held))
             self.held.pop(victim)[1].cancel()
         self.held[id(driver)] = (driver, task)
         return True
