@@ -302,3 +302,16 @@ def test_any_bytes_in_any_chunks_never_raise_and_never_grant_a_level(chunks: lis
         level = getattr(getattr(session, "sec", None), "level", 1)
         assert level == 1
     runner.close("disconnect")
+
+
+def test_a_push_meters_listener_is_not_closed_by_the_idle_time_out() -> None:
+    from meterkit.meter.static_table import StaticTableMeter
+
+    push = StaticTableMeter(config=MeterPortConfig(manufacturer="MKT", ident="PUSH", baud_char="3", protocol_mode="D"))
+    limits = ConnectionLimits(max_connections=4, idle_timeout=0.3)
+    with running_server(push, ["tcp://127.0.0.1:0"], limits=limits) as server:
+        listener, _ = _tcp(server.tcp_url)
+        try:
+            assert not _closed(listener, 1.5)
+        finally:
+            listener.close()

@@ -236,6 +236,8 @@ class SessionDriver:
         self._ended = False
         self._down = False
         self.idle_since: float | None = self.clock.monotonic()
+        if config.protocol_mode == "D":  # a push meter's listeners never sign on: no idle time-out for them
+            self.idle_timeout = None
         #: failures inside this connection's sessions that were logged and survived
         self.failures = 0
 
