@@ -84,3 +84,14 @@ def test_relay_connect_needs_the_cover_open_like_every_function() -> None:
     assert not vm.security.relay_connected
     vm.open_cover()  # now authorised by the level-3 session
     assert isinstance(pair.command(R("E2", "RELAY.CONNECT")), PositiveAck) and vm.security.relay_connected
+
+
+def test_a_sealed_button_session_on_an_encrypting_meter_never_answers_above_level_1_in_plain() -> None:
+    from .test_port_fuzz_and_modes import meter as configured
+
+    vm = configured("encrypt_reads = true")
+    vm.security.button_pressed()
+    pair, _operand = signed_in(vm)
+    assert er(pair.command(R("R1", "1.6.0")), "ER02")  # level 2, and no answer key to encrypt it with
+    vm.open_cover()  # authorised by the button's level 3
+    assert isinstance(pair.command(R("W1", "C.60.1", "fixed 15")), PositiveAck)  # writes still work

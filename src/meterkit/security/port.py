@@ -461,6 +461,10 @@ class SecuritySession:
         """Whether the session may do ``operation`` on ``name``.  Writes and executes (unless ``cover`` is False)
         also need the cover open within the write window (level 4)."""
         port = self.port
+        if operation == "read" and required_level > 1 and port.config.encrypt_reads and self.cipher is None:
+            # an encrypting meter never answers above level 1 in plain: a session without an answer key (the sealed
+            # button's) may write and execute, but reads what it needs after a P2
+            return Denied(Denial.LEVEL, needed=required_level)
         if self.level < required_level:
             if operation != "read":
                 port.log.add(port.now(), "WRITE_DENIED_LEVEL", name)
