@@ -315,3 +315,13 @@ def test_a_push_meters_listener_is_not_closed_by_the_idle_time_out() -> None:
             assert not _closed(listener, 1.5)
         finally:
             listener.close()
+
+
+def test_the_meter_host_hands_its_connection_limits_to_the_optical_port() -> None:
+    from meterkit.host import MeterHost
+    from meterkit.host.faces import OpticalFace
+
+    limits = ConnectionLimits(max_connections=2, idle_timeout=5.0)
+    host = MeterHost(meter()).add_optical(["tcp://127.0.0.1:0"], limits=limits)
+    optical = [face for face in host.faces if isinstance(face, OpticalFace)]
+    assert [face.limits for face in optical] == [limits]

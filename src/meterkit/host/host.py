@@ -18,6 +18,7 @@ from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.trace import TraceHook
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
+from ..transport.server import ConnectionLimits
 from .faces import ControlFace, Face, HeadendFace, OpticalFace
 
 __all__ = ["TICK_S", "MeterHost", "run_meter"]
@@ -43,11 +44,22 @@ class MeterHost:
         return self
 
     def add_optical(
-        self, listen: list[str], *, baud_emulation: bool = False, trace: TraceHook | None = None
+        self,
+        listen: list[str],
+        *,
+        baud_emulation: bool = False,
+        trace: TraceHook | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> MeterHost:
+        channel = self.channel
         return self.add(
             OpticalFace(
-                self.meter, listen, baud_emulation=baud_emulation, trace=trace, powered=lambda: self.channel.powered
+                self.meter,
+                listen,
+                baud_emulation=baud_emulation,
+                trace=trace,
+                powered=lambda: channel.powered,
+                limits=limits,
             )
         )
 
