@@ -87,6 +87,10 @@ def generate(rng: random.Random) -> bytes:
     return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
 
 
+class PtyStalled(Exception):
+    """The meter no longer reads the pty (its port is dead)."""
+
+
 class Drain(threading.Thread):
     """Reads what the meter sends on one descriptor and keeps the tail for the checks."""
 
@@ -186,10 +190,18 @@ def main(argv: list[str] | None = None) -> int:
     pty_drain = Drain(lambda: os.read(pty_fd, 4096), pty_fd)
     pty_drain.start()
 
+    os.set_blocking(pty_fd, False)
+
     def pty_write(data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(pty_fd, view) :]
+            _, writable, _ = select.select([], [pty_fd], [], 10.0)
+            if not writable:  # the meter stopped reading its port: a finding
+                raise PtyStalled
+            try:
+                view = view[os.write(pty_fd, view) :]
+            except BlockingIOError:
+                continue
 
     rng = random.Random(args.seed)
     started = time.monotonic()
@@ -197,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     dead: list[str] = []
     leaked: list[bytes] = []
     tcp_checks = pty_checks = 0
+    pty_dead = False
     answered = 0
     while sent < args.inputs and time.monotonic() - started < args.seconds:
         sock = socket.create_connection((host, int(port)), timeout=10)
@@ -204,16 +217,31 @@ def main(argv: list[str] | None = None) -> int:
         tcp_drain.start()
         for i in range(args.batch):
             data = generate(rng)
-            (sock.sendall if i % 2 == 0 else pty_write)(data)
+            try:
+                (sock.sendall if i % 2 == 0 or pty_dead else pty_write)(data)
+            except PtyStalled:
+                dead.append(f"pty stopped reading after {sent} inputs")
+                pty_dead = True
+            except OSError:  # the meter closed the TCP connection: a finding (it never closes one for bytes)
+                dead.append(f"tcp connection closed after {sent} inputs")
+                break
             sent += 1
         for drain in (tcp_drain, pty_drain):
             tail = drain.take()
             leaked += [marker for marker in LEVEL_2_ONLY if marker in tail]
-        if not signs_on(sock.sendall, tcp_drain):
-            dead.append(f"tcp after {sent} inputs")
+        try:
+            if not signs_on(sock.sendall, tcp_drain):
+                dead.append(f"tcp after {sent} inputs")
+        except OSError:
+            dead.append(f"tcp connection closed after {sent} inputs")
         tcp_checks += 1
-        if not signs_on(pty_write, pty_drain):
-            dead.append(f"pty after {sent} inputs")
+        try:
+            if not pty_dead and not signs_on(pty_write, pty_drain):
+                dead.append(f"pty after {sent} inputs")
+                pty_dead = True
+        except PtyStalled:
+            dead.append(f"pty stopped reading after {sent} inputs")
+            pty_dead = True
         pty_checks += 1
         tcp_drain.stop = True
         answered += tcp_drain.total
@@ -233,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     os.close(pty_fd)
     print(f"inputs sent:            {sent} in {elapsed:.0f} s ({sent / max(elapsed, 1e-9):.0f}/s), seed {args.seed}")
     print(f"bytes answered:         {answered} tcp, {pty_drain.total} pty")
-    print(f"liveness checks:        {tcp_checks} tcp, {pty_checks} pty; endpoints that stopped answering: {dead or 0}")
+    print(f"liveness checks:        {tcp_checks} tcp, {pty_checks} pty")
+    print(f"stopped answering:      {len(dead)} {dead[:3]}")
     print(f"failures logged:        {len(failures)} {failures[:3]}")
     print(f"levels above 1 reached: {granted.count('AUTH_OK')} (writes {granted.count('WRITE_OK')})")
     print(f"level-2 data answered:  {len(leaked)}")
