@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: demo test lint typecheck pytest bench docs clean fuzz-faults
+.PHONY: demo test lint typecheck pytest bench docs clean fuzz fuzz-port fuzz-faults
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ pytest: $(VENV)/.installed-test
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# all the fuzzing, outside make test: the served meter over TCP and a pty (10^6 inputs, bounded), then fuzz-faults
+FUZZ_ARGS ?= --inputs 1000000 --seconds 900
+fuzz: fuzz-port fuzz-faults
+
+fuzz-port: $(VENV)/.installed-test
+	$(BIN)/python scripts/fuzz_port.py $(FUZZ_ARGS)
 
 docs: $(VENV)/.installed-test
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -218,13 +218,15 @@ def test_case_15_password_cannot_grant_level_3_and_defaults_are_refused() -> Non
 
 def test_case_16_17_third_failure_locks_60_s_even_for_a_correct_tag_then_doubles() -> None:
     vm = meter()
-    pair, _operand = signed_in(vm)
+    pair, operand = signed_in(vm)
+    tag = tag_for(operand, 3)  # a correct tag for this session's challenge
     for _ in range(3):
         pair.command(R("P1", "", "wrong-pw"))
     until = vm.security.lockout.locked_until
     assert until is not None and until - vm.meter.now == timedelta(seconds=60)
-    pair2, operand2 = signed_in(vm)
-    assert er(pair2.command(R("P2", "", tag_for(operand2, 3))))  # correct, but locked
+    assert er(pair.command(R("P2", "", tag)))  # correct, but locked
+    _pair2, operand2 = signed_in(vm)
+    assert operand2 == ""  # no challenge while locked (issue #14 item 8)
     vm.advance_to(vm.meter.now + timedelta(seconds=61), step_s=1)
     pair3, _ = signed_in(vm)
     assert er(pair3.command(R("P1", "", "wrong-again")))
@@ -232,8 +234,8 @@ def test_case_16_17_third_failure_locks_60_s_even_for_a_correct_tag_then_doubles
     vm.advance_to(vm.meter.now + timedelta(seconds=121), step_s=1)
     pair4, operand4 = signed_in(vm)
     assert isinstance(pair4.command(R("P2", "", tag_for(operand4, 3))), PositiveAck)
-    # case 19: a success resets its own method's counter; the password failures stay counted
-    assert vm.security.lockout.counts == {"P1": 4, "P2": 0}
+    # case 19: a success at level 3 fills the budgets of levels 2 and 3 again (issue #14 item 8: per level)
+    assert vm.security.lockout.counts == {"2": 0, "3": 0}
 
 
 def test_case_16_17_lock_doubles_up_to_the_24_h_cap() -> None:
@@ -587,7 +589,8 @@ def test_after_a_replay_security_time_runs_on_so_a_lockout_ends() -> None:
         pair, _op = signed_in(vm)
         assert er(pair.command(R("P2", "", "0" * 32)))
     pair, operand = signed_in(vm)
-    assert er(pair.command(R("P2", "", tag_for(operand, 3))))  # locked
+    assert operand == ""  # locked: no challenge (issue #14 item 8)
+    assert er(pair.command(R("P2", "", "0" * 32)))
     vm.clock.advance(61)  # type: ignore[attr-defined]
     pair, operand = signed_in(vm)
     assert isinstance(pair.command(R("P2", "", tag_for(operand, 3))), PositiveAck)

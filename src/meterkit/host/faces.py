@@ -17,7 +17,7 @@ from ..iec62056_21.application import MeterApplication
 from ..iec62056_21.trace import TraceHook
 from ..meter.control import ControlChannel
 from ..transport.control import ControlServer, start_control_server
-from ..transport.server import ServerHandle, start_server
+from ..transport.server import ConnectionLimits, ServerHandle, start_server
 
 if TYPE_CHECKING:
     from ..headend.mqtt import MqttForwarder
@@ -48,6 +48,8 @@ class OpticalFace:
     trace: TraceHook | None = None
     powered: Callable[[], bool] | None = None
     name: str = "optical port"
+    #: connection cap and idle time-out of each TCP endpoint (None: the defaults of ConnectionLimits)
+    limits: ConnectionLimits | None = None
     _handle: ServerHandle | None = field(default=None, init=False)
 
     async def start(self) -> list[str]:
@@ -57,6 +59,7 @@ class OpticalFace:
             baud_emulation=self.baud_emulation,
             trace=self.trace,
             powered=self.powered,
+            limits=self.limits,
         )
         return [f"listening on {ep}" for ep in self._handle.endpoints]
 

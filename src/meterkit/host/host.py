@@ -20,6 +20,7 @@ from ..iec62056_21.trace import TraceHook
 from ..meter.adjust_protocol import AdjustmentPort
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
+from ..transport.server import ConnectionLimits
 from .adjust_face import AdjustFace
 from .faces import ControlFace, Face, HeadendFace, OpticalFace
 
@@ -49,11 +50,22 @@ class MeterHost:
         return self
 
     def add_optical(
-        self, listen: list[str], *, baud_emulation: bool = False, trace: TraceHook | None = None
+        self,
+        listen: list[str],
+        *,
+        baud_emulation: bool = False,
+        trace: TraceHook | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> MeterHost:
+        channel = self.channel
         return self.add(
             OpticalFace(
-                self.meter, listen, baud_emulation=baud_emulation, trace=trace, powered=lambda: self.channel.powered
+                self.meter,
+                listen,
+                baud_emulation=baud_emulation,
+                trace=trace,
+                powered=lambda: channel.powered,
+                limits=limits,
             )
         )
 

@@ -152,7 +152,13 @@ class MeterConnection:
         self.state = MeterState.IDLE
         self.baud = INITIAL_BAUD
         self._decoder = Decoder("meter")
-        self._events: deque[MeterEvent] = deque()
+        self._events: deque[tuple[int, MeterEvent]] = deque()
+        # answers belong to a session: every end starts a new generation; an answer to an event of an ended
+        # generation (a command and a break, or a new sign-on, in one write) is dropped, never sent into the next
+        self._generation = 0
+        self._answering = 0
+        #: answers dropped because the session they belonged to had ended
+        self.dropped_answers = 0
         self._out: list[IoDirective] = []
         self._timer: float | None = None
         self._last_rx = float("-inf")
@@ -172,7 +178,10 @@ class MeterConnection:
     # --- I/O contract ---------------------------------------------------------------------------------
 
     def next_event(self) -> MeterEvent | None:
-        return self._events.popleft() if self._events else None
+        if not self._events:
+            return None
+        self._answering, event = self._events.popleft()
+        return event
 
     def outputs(self) -> list[IoDirective]:
         out, self._out = self._out, []
@@ -204,10 +213,10 @@ class MeterConnection:
                 try:
                     self._on_item(item, now)
                 except LocalProtocolError as exc:  # pragma: no cover - defensive: received bytes never raise
-                    self._events.append(ProtocolViolation(error=RemoteProtocolError(str(exc))))
+                    self._emit(ProtocolViolation(error=RemoteProtocolError(str(exc))))
             if self._binary_request is not None:
                 request, self._binary_request = self._binary_request, None
-                self._events.append(BinaryModeRequested(baud=request.baud, leftover=request.leftover + data))
+                self._emit(BinaryModeRequested(baud=request.baud, leftover=request.leftover + data))
                 return
 
     def handle_timer(self, now: float) -> None:
@@ -230,7 +239,13 @@ class MeterConnection:
             self._enter(MeterState.IDLE, now)  # a mode D meter with a push interval pushes again in one interval
 
     def send(self, message: Message, now: float, *, delay: float = 0.0) -> None:
-        """Send the application's answer; raises LocalProtocolError when the state does not allow it."""
+        """Send the application's answer; raises LocalProtocolError when the state does not allow it.
+
+        An answer to an event (the last one taken with :meth:`next_event`) of a session that has ended since is
+        dropped and counted in :attr:`dropped_answers`: it never reaches the line nor the next session."""
+        if self._answering != self._generation:
+            self.dropped_answers += 1
+            return
         key = _send_key(message)
         if key not in METER_SENDS[self.state]:
             raise LocalProtocolError(f"cannot send {key} in state {self.state.value}")
@@ -273,8 +288,8 @@ class MeterConnection:
         self._set_line(baud)
         self._switch_pending = False  # nobody listens for an answer: no settling delay before a push
         self._enter(MeterState.PUSH_PENDING, now)
-        self._events.append(SignOn(address=""))
-        self._events.append(ReadoutRequested(mode="D", baud=baud))
+        self._emit(SignOn(address=""))
+        self._emit(ReadoutRequested(mode="D", baud=baud))
 
     # --- internals ------------------------------------------------------------------------------------
 
@@ -287,7 +302,7 @@ class MeterConnection:
         self._put(push.to_bytes(), now + delay)
         self._last_sent = b""
         self._enter(MeterState.IDLE, now + delay)
-        self._events.append(SessionEnded(reason="push-done"))
+        self._emit(SessionEnded(reason="push-done"))
 
     def _transmit(self, data: bytes, now: float, delay: float = 0.0) -> None:
         """Send ``data`` t_r after the last received byte; when nothing was received since the meter's previous
@@ -335,8 +350,11 @@ class MeterConnection:
         length = None if start is None else self._timer_length(METER_TIMERS[state])
         self._timer = None if length is None or start is None else start + length
 
+    def _emit(self, event: MeterEvent) -> None:
+        self._events.append((self._generation, event))
+
     def _violation(self, error: RemoteProtocolError) -> None:
-        self._events.append(ProtocolViolation(error=error))
+        self._emit(ProtocolViolation(error=error))
 
     def _end(self, reason: str, *, announce: bool = True) -> None:
         was_active = self.state is not MeterState.IDLE
@@ -344,11 +362,13 @@ class MeterConnection:
         self._decoder.expect(option_ack=False)
         self._set_line(self.config.push_baud if self.config.protocol_mode == "D" else INITIAL_BAUD)
         if was_active and announce:
-            self._events.append(SessionEnded(reason=reason))
+            self._emit(SessionEnded(reason=reason))
+        if was_active:
+            self._generation += 1
 
     def _readout(self, now: float, *, mode: str, baud: int) -> None:
         self._enter(MeterState.READOUT_PENDING, now)
-        self._events.append(ReadoutRequested(mode=mode, baud=baud))
+        self._emit(ReadoutRequested(mode=mode, baud=baud))
 
     def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
         self._heard = True
@@ -368,7 +388,7 @@ class MeterConnection:
         elif isinstance(item, Ack):
             if self.state is MeterState.PARTIAL_SENT:
                 self._enter(MeterState.ANSWER_PENDING, now)
-                self._events.append(NextBlockRequested())
+                self._emit(NextBlockRequested())
             else:
                 self._violation(RemoteProtocolError(f"unexpected ACK in state {self.state.value}", b"\x06"))
         else:
@@ -390,7 +410,7 @@ class MeterConnection:
             self._end("restart")
         self._set_line(INITIAL_BAUD)
         self._transmit(self.identification.to_bytes(strict=False), now)
-        self._events.append(SignOn(address=request.address))
+        self._emit(SignOn(address=request.address))
         mode = self.config.protocol_mode
         if mode == "A":
             self._readout(now, mode="A", baud=INITIAL_BAUD)
@@ -429,7 +449,7 @@ class MeterConnection:
         self._set_line(baud)
         if outcome.action == "programming":
             self._enter(MeterState.OPERAND_PENDING, now)
-            self._events.append(ProgrammingRequested(baud=baud))
+            self._emit(ProgrammingRequested(baud=baud))
             return
         self._readout(now, mode="C", baud=baud)
 
@@ -464,7 +484,7 @@ class MeterConnection:
             return
         self._repeats = 0
         self._enter(MeterState.ANSWER_PENDING, now)
-        self._events.append(CommandReceived(command=command))
+        self._emit(CommandReceived(command=command))
 
     def _nak_or_give_up(self, now: float) -> None:
         self._repeats += 1

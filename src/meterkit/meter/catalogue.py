@@ -714,10 +714,10 @@ def _functions() -> tuple[FunctionSpec, ...]:
         ),
         FunctionSpec(
             name="RELAY.CONNECT",
-            description="reconnect the relay after a tamper trip",
+            description="reconnect the relay after a tamper trip (level 3 and the cover open, like every function: "
+            "a reconnection is made on site)",
             level=3,
             run=_connect_relay,
-            cover=False,
         ),
     )
 

@@ -49,8 +49,9 @@ EVENT_CODES = {
     11: "NV memory",
 }
 
-#: the event log ``P.98`` keeps the newest this many events (a ring buffer, as real meters); the older ones are
-#: dropped and counted (:attr:`Meter.events_dropped`, shown in the ``P.98`` header)
+#: the event log ``P.98`` keeps the newest this many events (a ring buffer, as real meters), in memory and in the NV
+#: memory; the older ones are dropped and counted (:attr:`Meter.events_dropped`, shown in the ``P.98`` header).
+#: Refusals are not events: they go to the security log, aggregated per cause and minute.
 EVENT_LOG_CAPACITY = 500
 
 

@@ -16,7 +16,7 @@ __all__ = ["registers_markdown"]
 _HEAD = """\
 # The virtual meter's registers
 
-Addresses as used on the optical port (R1 reads, W1 writes). Level = access level needed (see [security.md](security.md#access-levels)): 1 the public readout list (configurable), 2 after the read password (`P2` keyed by it, or `P1` in clear where allowed) or the level-2 key, 3 after `P2` with the level-3 key or the sealed button; a static password never grants level 3, and every write or function but `SELFTEST` and `RELAY.CONNECT` also needs the terminal cover open. History of the last billing periods: append `*NN` to an energy (`x.8.y`, `9.8.128`–`9.8.130`) or demand (`x.6.y`) address, `*01` is the newest (level 2).
+Addresses as used on the optical port (R1 reads, W1 writes). Level = access level needed (see [security.md](security.md#access-levels)): 1 the public readout list (configurable), 2 after the read password (`P2` keyed by it, or `P1` in clear where allowed) or the level-2 key, 3 after `P2` with the level-3 key or the sealed button; a static password never grants level 3, and every write or function but `SELFTEST` also needs the terminal cover open. History of the last billing periods: append `*NN` to an energy (`x.8.y`, `9.8.128`–`9.8.130`) or demand (`x.6.y`) address, `*01` is the newest (level 2).
 
 Formats: energy `000123.456` (kWh, kvarh, kVAh: 6 integers, 3 decimals); time `hhmmss`, date `YYMMDD`, local to the configured time zone.
 

@@ -29,6 +29,7 @@ from ..iec62056_21.application import BinarySession
 from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
+from ..security.timebase import SecurityClock
 from ..storage import NvSecurityStore, NvStore
 from .calibration import Calibration, release_adopted_record
 from .catalogue import Reading, catalogue
@@ -94,24 +95,6 @@ def demo_config_path() -> Path:
     return Path(str(resources.files("meterkit") / "data" / "demo-meter.toml"))
 
 
-class _MeterTime:
-    """The security's clock is the meter's own time (simulated during a replay).  Once a replay has ended and the
-    meter's clock is held at the end of the file, security time goes on in real time from there, so lockouts expire
-    and write windows close while the meter is served."""
-
-    def __init__(self, vm: VirtualMeter) -> None:
-        self.vm = vm
-
-    def now(self) -> datetime:
-        vm = self.vm
-        if vm.frozen_at is None:
-            return vm.meter.now
-        return vm.meter.now + timedelta(seconds=max(0.0, vm.clock.monotonic() - vm.frozen_at))
-
-    def monotonic(self) -> float:
-        return self.vm.clock.monotonic()
-
-
 class VirtualMeter:
     """A meter application for the optical-port server (see :mod:`meterkit.iec62056_21.application`)."""
 
@@ -166,11 +149,16 @@ class VirtualMeter:
             self.meter.log(2, "first power up")
             self.nv.save_snapshot()
         self.outbox = AlarmOutbox(self.store)
+        # a clock write moves the meter's time, never the security's (security.timebase); following a live clock the
+        # meter's time is the clock's plus the written offset, so a write is O(1) (no catching up second by second)
+        self.clock_offset = timedelta(0)
+        self.clock_shift = timedelta(0)
+        self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.security = PortSecurity(
             store=NvSecurityStore(self.store),
             identity=identity,
             config=SecurityConfig.from_dict(config.security),
-            clock=_MeterTime(self),
+            clock=SecurityClock(self._measured_time, self.clock.monotonic),
             alarms=self.outbox,
         )
         voltage = config.metrology.nominal_voltage_v
@@ -180,7 +168,6 @@ class VirtualMeter:
         )
         self.frozen = False
         self._binary_face: Callable[[BinaryModeRequested], BinarySession] | None = None
-        self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.self_test()
 
     # --- MeterApplication -----------------------------------------------------------------------------
@@ -218,12 +205,23 @@ class VirtualMeter:
 
     # --- time -----------------------------------------------------------------------------------------
 
+    def _measured_time(self) -> datetime:
+        """The meter's time without the jumps of clock writes (what the security's clock follows); once a replay
+        has ended and the meter's time is held, it goes on in monotonic time, so lockouts expire and write windows
+        close while the meter is served."""
+        held = 0.0 if self.frozen_at is None else max(0.0, self.clock.monotonic() - self.frozen_at)
+        return self.meter.now - self.clock_shift + timedelta(seconds=held)
+
+    def _clock_now(self) -> datetime:
+        """The time a live meter follows: the clock's, moved by the clock writes."""
+        return self.clock.now() + self.clock_offset
+
     def tick(self) -> None:
         """Bring the meter up to the clock (live serving); a replayed meter holds its clock.  Writes the disk refused
         before are tried again first."""
         self.store.flush()
         if self.follow_clock and not self.frozen:
-            self.advance_to(self.clock.now())
+            self.advance_to(self._clock_now())
 
     def advance_to(self, when: datetime, step_s: float = STEP_S) -> None:
         """Measure the source in steps of ``step_s`` up to ``when``.  Following the clock (live), the state is
@@ -281,9 +279,14 @@ class VirtualMeter:
         self.config = self.config.model_copy(update={"metrology": metrology})
 
     def set_clock(self, when: datetime) -> None:
-        self.meter.set_clock(when.astimezone(UTC))
+        """A clock write: O(1) (the meter jumps; a live meter follows its clock from the written time on)."""
+        when = when.astimezone(UTC)
+        self.clock_shift += when - self.meter.now
+        self.meter.set_clock(when)
         if isinstance(self.clock, SimulatedClock):
             self.clock.set(when)
+        elif self.follow_clock:
+            self.clock_offset = when - self.clock.now()
 
     def press_button(self) -> None:
         """The sealed billing-reset button (the meter first catches up with the clock when it follows it)."""
@@ -300,7 +303,7 @@ class VirtualMeter:
     def power_up(self, *, cover_open: bool) -> None:
         """The supply returns (at the clock's time, or at the held time of a replayed meter).  ``cover_open``: the
         cover switch as latched while unpowered; an opening found now is a tamper event."""
-        at = self.clock.now() if self.follow_clock and not self.frozen else self.meter.now
+        at = self._clock_now() if self.follow_clock and not self.frozen else self.meter.now
         self.meter.power_up(at)
         self.security.power_up(cover_open=cover_open)
         self.save()
@@ -323,7 +326,7 @@ class VirtualMeter:
             ok = False
         if not ok or self.store.fault is not None:
             bits |= 1
-        if self.follow_clock and abs((self.clock.now() - self.meter.now).total_seconds()) > 86400:
+        if self.follow_clock and abs((self._clock_now() - self.meter.now).total_seconds()) > 86400:
             bits |= 2
         regs = self.meter.registers.total
         if (

@@ -1,9 +1,14 @@
 """Lockout of the optical port after failed authentications, kept in non-volatile memory.
 
-The failure counter is incremented *before* a password or tag is verified (a power cut during the check cannot
-undo it) and cleared only by a success of the same method (P1 or P2).  From the third consecutive failure the port
-locks for 60 s, doubling with every further failure up to 24 h; while locked no P1/P2 is evaluated, even a correct
-one; the level-1 readout stays available.  Ten failures within 24 h raise a brute-force alarm.
+One failure budget per access level, for every attempt that checks a secret: a ``P1`` (a password only ever grants
+level 2) counts against level 2; a ``P2`` (a tag for either level's key, or for the password's key) counts against
+levels 2 and 3.  The count is incremented *before* the secret is verified (a power cut during the check cannot undo
+it); a success at level L clears the budgets of the levels up to L and takes back its own pre-count at the levels
+above, so a success at level 2 never resets level 3's budget (correct passwords interleaved with wrong level-3 tags
+still lock).  From the third failure at a level the port locks for 60 s, doubling with every further failure up to
+24 h; while locked no P1/P2 is evaluated, even a correct one, and no challenge is issued; the level-1 readout stays
+available.  A lock ends cleanly: the first attempt after it is evaluated, and a success then does not lock again.
+Ten failures within 24 h raise a brute-force alarm.
 """
 
 from __future__ import annotations
@@ -28,27 +33,26 @@ class LockoutPolicy:
     alarm_window_s: int = 86400
 
 
-class Lockout:
-    """Failure counters per method (``P1`` password, ``P2`` challenge-response) with one lock for the port.
+#: The levels whose budget an attempt of each method spends.
+METHOD_LEVELS = {"P1": ("2",), "P2": ("2", "3")}
 
-    A success clears only its own method's counter, so knowing the read password does not buy unlimited guesses
-    at the challenge-response keys (two wrong tags, one correct password, two wrong tags, ...).  The port locks when
-    the failures of all methods together pass the free ones.  The recent-failure list is capped at the alarm
-    threshold, so a flood of attempts costs constant time and NV space."""
+
+class Lockout:
+    """Failure budgets per access level (``"2"``, ``"3"``) with one lock for the port; the recent-failure list is
+    capped at the alarm threshold, so a flood of attempts costs constant time and NV space."""
 
     def __init__(self, store: SecurityStore, policy: LockoutPolicy) -> None:
         self.store = store
         self.policy = policy
         raw = store.get(_KEY)
         data = json.loads(raw) if raw else {}
-        counts = data.get("counts")
-        if counts is None:  # an older state: one counter
-            counts = {"P2": int(data.get("consecutive", 0))}
-        self.counts: dict[str, int] = {str(k): int(v) for k, v in counts.items()}
+        self.counts: dict[str, int] = _levels(data)
         self.locked_until = datetime.fromisoformat(data["locked_until"]) if data.get("locked_until") else None
         self.recent = [datetime.fromisoformat(t) for t in data.get("recent", [])][-self._keep :]
         self.pending = bool(data.get("pending", False))
         self.alarmed_at = datetime.fromisoformat(data["alarmed_at"]) if data.get("alarmed_at") else None
+        before = data.get("lock_before")
+        self._lock_before = datetime.fromisoformat(before) if before else None
 
     @property
     def _keep(self) -> int:
@@ -56,13 +60,14 @@ class Lockout:
 
     @property
     def consecutive(self) -> int:
-        """Failures not yet cleared by a success, all methods together."""
-        return sum(self.counts.values())
+        """The failures not yet cleared by a success, at the level that has most of them."""
+        return max(self.counts.values(), default=0)
 
     def _save(self) -> None:
         state = {
-            "counts": self.counts,
+            "levels": self.counts,
             "locked_until": self.locked_until.isoformat() if self.locked_until else None,
+            "lock_before": self._lock_before.isoformat() if self._lock_before else None,
             "recent": [t.isoformat() for t in self.recent],
             "pending": self.pending,
             "alarmed_at": self.alarmed_at.isoformat() if self.alarmed_at else None,
@@ -86,9 +91,12 @@ class Lockout:
         self.recent = [*kept[max(0, len(kept) - (self._keep - 1)) :], now]
 
     def begin(self, now: datetime, kind: str = "P2") -> None:
-        """Count the attempt as a failure before it is checked (undone by :meth:`succeeded`)."""
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+        """Count the attempt as a failure at every level it could reach, before it is checked (undone by
+        :meth:`succeeded`)."""
+        for level in METHOD_LEVELS.get(kind, ("2", "3")):
+            self.counts[level] = self.counts.get(level, 0) + 1
         self.pending = True
+        self._lock_before = self.locked_until
         self._note(now)
         failures_over = self.consecutive - self.policy.free_failures
         if failures_over > 0:
@@ -96,10 +104,14 @@ class Lockout:
             self.locked_until = now + timedelta(seconds=seconds)
         self._save()
 
-    def succeeded(self, kind: str = "P2") -> None:
-        self.counts[kind] = 0
-        if self.consecutive <= self.policy.free_failures:
-            self.locked_until = None
+    def succeeded(self, kind: str = "P2", level: int = 3) -> None:
+        """The attempt begun last succeeded at ``level``: the budgets up to it are full again, the levels above get
+        back this attempt's pre-count only, and the lock is what it was before the attempt (a lock never starts
+        with a success)."""
+        for name in METHOD_LEVELS.get(kind, ("2", "3")):
+            self.counts[name] = 0 if int(name) <= level else max(0, self.counts.get(name, 0) - 1)
+        self.locked_until = self._lock_before
+        self._lock_before = None
         self.pending = False
         if self.recent:
             self.recent.pop()
@@ -107,6 +119,7 @@ class Lockout:
 
     def failed(self) -> None:
         self.pending = False
+        self._lock_before = None
         self._save()
 
     def refused(self, now: datetime) -> None:
@@ -124,3 +137,15 @@ class Lockout:
         self.alarmed_at = now
         self._save()
         return True
+
+
+def _levels(data: dict[str, object]) -> dict[str, int]:
+    """The budgets of a stored state; an older state counted per method (P1, P2) or had one counter."""
+    levels = data.get("levels")
+    if isinstance(levels, dict):
+        return {str(k): int(v) for k, v in levels.items()}
+    counts = data.get("counts")
+    if not isinstance(counts, dict):
+        counts = {"P2": int(str(data.get("consecutive", 0)))}
+    p1, p2 = int(counts.get("P1", 0)), int(counts.get("P2", 0))
+    return {"2": p1 + p2, "3": p2}

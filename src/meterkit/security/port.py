@@ -363,9 +363,14 @@ class SecuritySession:
 
     def operand(self) -> str:
         """The P0 value when programming mode starts: a fresh challenge, the key versions and the serial number.
-        A sealed-button press in the window before grants this session level 3."""
+        A sealed-button press in the window before grants this session level 3.  While the port is locked no
+        challenge is issued: the operand is empty (``P0()``) and the session stays at level 1."""
         port = self.port
         now = port.now()
+        if port.lockout.ended(now):
+            port.log.add(now, "LOCKOUT_END")
+        if port.lockout.is_locked(now):
+            return ""
         if port.take_button(now):
             self.level = 3
             port.log.add(now, "AUTH_OK", "level 3 by sealed button")
@@ -410,7 +415,7 @@ class SecuritySession:
             if port.config.encrypt_reads:  # a password in clear would give away the answer key: P2 only
                 return self._fail("clear-text password while answers are encrypted")
             self.level = max(self.level, max(port.config.password_levels))
-            port.lockout.succeeded(kind)
+            port.lockout.succeeded(kind, max(port.config.password_levels))
             port.log.add(now, "AUTH_OK", f"level {self.level} by password")
             return Granted(self.level)
         challenge, self._challenge = self._challenge, None  # exactly one P2 per P0
@@ -434,7 +439,7 @@ class SecuritySession:
             if now.timestamp() > answer.not_after:
                 return self._fail(f"work order of {answer.hhu} expired")
         self.level = max(self.level, level)
-        port.lockout.succeeded(kind)
+        port.lockout.succeeded(kind, level)
         if level >= 3:
             port.note_level3(now)
         key = port.password_key if by_password else keys[level]
@@ -456,6 +461,10 @@ class SecuritySession:
         """Whether the session may do ``operation`` on ``name``.  Writes and executes (unless ``cover`` is False)
         also need the cover open within the write window (level 4)."""
         port = self.port
+        if operation == "read" and required_level > 1 and port.config.encrypt_reads and self.cipher is None:
+            # an encrypting meter never answers above level 1 in plain: a session without an answer key (the sealed
+            # button's) may write and execute, but reads what it needs after a P2
+            return Denied(Denial.LEVEL, needed=required_level)
         if self.level < required_level:
             if operation != "read":
                 port.log.add(port.now(), "WRITE_DENIED_LEVEL", name)

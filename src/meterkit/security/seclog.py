@@ -1,8 +1,11 @@
 """The security log: append-only, bounded, separate from the billing logs, with an overflow counter.
 
-Two classes keep their own bounds, so a storm of failed logins cannot evict tamper events: ``tamper`` (cover,
-relay, key changes) and ``access`` (authentication, lockouts, writes).  Entries never hold secrets: no passwords,
-keys or tags.
+Three classes keep their own bounds: ``tamper`` (cover, relay, key changes; 200 entries), ``access``
+(authentication, lockouts, writes; 500) and ``refusal`` (requests refused for their level, a closed cover or a lock;
+500).  Refusals are aggregated: one entry per cause (kind) per minute holding the count and the last name refused, so
+a flood of refused requests costs one entry a minute and can never evict an authentication, write, key or tamper
+entry.  Failed authentications stay single ``access`` entries: the lockout bounds them (three, then one per lock).
+Entries never hold secrets: no passwords, keys or tags.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from .state import SecurityStore
 
 __all__ = ["SecurityLog", "SecurityLogEntry"]
 
-CAPACITY = {"access": 500, "tamper": 200}
+CAPACITY = {"access": 500, "tamper": 200, "refusal": 500}
+REFUSAL_KINDS = frozenset({"WRITE_DENIED_LEVEL", "WRITE_DENIED_COVER_CLOSED", "AUTH_REFUSED_LOCKED"})
 TAMPER_KINDS = frozenset(
     {
         "COVER_OPEN_AUTH",
@@ -40,6 +44,10 @@ class SecurityLog:
         self.store = store
 
     def add(self, at: datetime, kind: str, detail: str = "") -> None:
+        if kind in REFUSAL_KINDS:
+            minute = at.replace(second=0, microsecond=0).isoformat()
+            self.store.count_refusal(minute=minute, kind=kind, last=detail[:64], capacity=CAPACITY["refusal"])
+            return
         klass = "tamper" if kind in TAMPER_KINDS else "access"
         self.store.append_log(at=at.isoformat(), klass=klass, kind=kind, detail=detail, capacity=CAPACITY[klass])
 

@@ -6,7 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-__all__ = ["MemorySecurityStore", "SecurityStore"]
+__all__ = ["MemorySecurityStore", "SecurityStore", "refusal_count", "refusal_detail"]
+
+
+def refusal_detail(count: int, last: str) -> str:
+    """The detail of an aggregated refusal entry."""
+    return f"{count} refused, last {last}" if last else f"{count} refused"
+
+
+def refusal_count(detail: str) -> int:
+    """The count of an aggregated refusal entry's detail (0 when it is not one)."""
+    head = detail.split(" ", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 class SecurityStore(Protocol):
@@ -22,6 +33,11 @@ class SecurityStore(Protocol):
 
     def append_log(self, *, at: str, klass: str, kind: str, detail: str, capacity: int) -> None:
         """Append a log entry; beyond ``capacity`` entries of ``klass`` the oldest go and are counted as overflow."""
+        ...
+
+    def count_refusal(self, *, minute: str, kind: str, last: str, capacity: int) -> None:
+        """Count one refusal in the ``refusal`` entry of (``minute``, ``kind``), made when missing (detail
+        ``"<count> refused, last <last>"``); beyond ``capacity`` such entries the oldest go and are counted."""
         ...
 
     def log_rows(self) -> list[tuple[str, str, str]]:
@@ -55,6 +71,13 @@ class MemorySecurityStore:
             drop = set(mine[:excess])
             self._log = [row for i, row in enumerate(self._log) if i not in drop]
             self._overflow[klass] = self._overflow.get(klass, 0) + excess
+
+    def count_refusal(self, *, minute: str, kind: str, last: str, capacity: int) -> None:
+        for i, (at, klass, k, detail) in enumerate(self._log):
+            if klass == "refusal" and at == minute and k == kind:
+                self._log[i] = (at, klass, k, refusal_detail(refusal_count(detail) + 1, last))
+                return
+        self.append_log(at=minute, klass="refusal", kind=kind, detail=refusal_detail(1, last), capacity=capacity)
 
     def log_rows(self) -> list[tuple[str, str, str]]:
         return [(at, kind, detail) for at, _klass, kind, detail in self._log]

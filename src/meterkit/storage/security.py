@@ -17,6 +17,16 @@ _LOG_TABLE = (
 )
 
 
+def refusal_detail(count: int, last: str) -> str:
+    """The detail of an aggregated refusal entry (the format :class:`~meterkit.security.state.SecurityStore` names)."""
+    return f"{count} refused, last {last}" if last else f"{count} refused"
+
+
+def refusal_count(detail: str) -> int:
+    head = detail.split(" ", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 class NvSecurityStore:
     """A :class:`~meterkit.security.state.SecurityStore` in an :class:`NvStore`."""
 
@@ -47,6 +57,22 @@ class NvSecurityStore:
                     (klass, excess),
                 )
                 self.store.set_value(f"{_PREFIX}overflow.{klass}", str(self.overflow(klass) + excess))
+
+        self.store.write(work)
+
+    def count_refusal(self, *, minute: str, kind: str, last: str, capacity: int) -> None:
+        """One entry per cause per minute, counting (committed now, or when a full disk takes writes again)."""
+
+        def work(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT n, detail FROM security_log WHERE klass = 'refusal' AND at = ? AND kind = ? ORDER BY n DESC",
+                (minute, kind),
+            ).fetchone()
+            if row is not None:
+                detail = refusal_detail(refusal_count(str(row[1])) + 1, last)
+                conn.execute("UPDATE security_log SET detail = ? WHERE n = ?", (detail, row[0]))
+                return
+            self.append_log(at=minute, klass="refusal", kind=kind, detail=refusal_detail(1, last), capacity=capacity)
 
         self.store.write(work)
 

@@ -40,11 +40,13 @@ from ..iec62056_21.baud import INITIAL_BAUD
 from ..iec62056_21.events import SessionEnded, SetLine, Transmit
 from ..iec62056_21.meter import MeterConnection, MeterPortConfig
 from ..iec62056_21.trace import FrameRing, TraceHook
+from ..iec62056_21.transitions import MeterState
 from .multidrop import MultiDropBus
 from .pacing import line_time
 from .serial_port import apply_line, is_pty, open_serial, parse_tcp_url
 
 __all__ = [
+    "ConnectionLimits",
     "Endpoint",
     "ServerHandle",
     "SessionDriver",
@@ -58,6 +60,25 @@ log = logging.getLogger(__name__)
 
 #: Longest real wait before the driver looks at the (possibly simulated) clock again.
 TIMER_POLL_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one TCP endpoint holds at most (ptys and serial lines are one connection each and are never closed).
+
+    ``idle_timeout``: seconds a connection may stay without a running session (from the connection or the end of its
+    last session; bytes that are not a sign-on do not count as activity) before it is closed; after a sign-on the
+    standard's inactivity time-out (60-120 s, :class:`~meterkit.iec62056_21.meter.MeterPortConfig`) ends the session
+    and this time-out runs again.  ``max_connections``: at the cap a new connection sheds the connection idle the
+    longest; when every held connection is in a session, the new one is refused (a session in progress is never cut
+    by a newcomer)."""
+
+    max_connections: int = 64
+    idle_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_connections < 1 or not self.idle_timeout > 0:
+            raise ConfigError("connection limits: max_connections >= 1 and idle_timeout > 0 are required")
 
 
 class Endpoint:
@@ -217,6 +238,8 @@ class SessionDriver:
     timer_poll: float = TIMER_POLL_S
     #: what the trace says about this connection (``tcp://127.0.0.1:2100 #3``)
     label: str = ""
+    #: closes the connection when no session ran for this long (TCP; None: never)
+    idle_timeout: float | None = None
 
     def __post_init__(self) -> None:
         config = self.app.port_config()
@@ -232,6 +255,11 @@ class SessionDriver:
         self._line_free = float("-inf")
         self._ended = False
         self._down = False
+        self.idle_since: float | None = self.clock.monotonic()
+        if config.protocol_mode == "D":  # a push meter's listeners never sign on: no idle time-out for them
+            self.idle_timeout = None
+        #: failures inside this connection's sessions that were logged and survived
+        self.failures = 0
 
     async def run(self) -> None:
         # one read stays pending across timer wake-ups (never cancelled and restarted: no byte is lost, and the
@@ -239,29 +267,24 @@ class SessionDriver:
         reading: asyncio.Task[bytes] | None = None
         try:
             while True:
-                deadline = self.runner.connection.deadline()
-                timeout = (
-                    None if deadline is None else min(self.timer_poll, max(0.0, deadline - self.clock.monotonic()))
-                )
+                timeout = self._wait_timeout()
                 if reading is None:
                     reading = asyncio.ensure_future(self.endpoint.read())
                 done, _ = await asyncio.wait({reading}, timeout=timeout)
                 if not done:
                     if await self._dead():
                         continue
-                    self.runner.connection.handle_timer(self.clock.monotonic())
-                    await self._process()
+                    if self._idle_expired():
+                        log.info("%s: no session for %.0f s, connection closed", self.endpoint.name, self.idle_timeout)
+                        break
+                    await self._guarded(None)
                     continue
                 data, reading = reading.result(), None
                 if await self._dead():
                     if not data and self.close_on_eof:
                         break
                     continue
-                now = self.clock.monotonic()
-                if data:
-                    self.frames.record("<-", data, now, wall=self.clock.now())
-                self.runner.receive_data(data, now)
-                await self._process()
+                await self._guarded(data)
                 if not data and self.close_on_eof:
                     break
         finally:
@@ -269,6 +292,55 @@ class SessionDriver:
                 reading.cancel()
             self.runner.close("disconnect")
             await self.endpoint.close()
+
+    def _wait_timeout(self) -> float | None:
+        """How long to wait for bytes: the protocol's next deadline or the idle time-out, at most ``timer_poll``."""
+        now = self.clock.monotonic()
+        deadlines = [d for d in (self.runner.connection.deadline(), self._idle_deadline()) if d is not None]
+        return None if not deadlines else min(self.timer_poll, max(0.0, min(deadlines) - now))
+
+    def _idle_deadline(self) -> float | None:
+        if self.idle_timeout is None or self.idle_since is None:
+            return None
+        return self.idle_since + self.idle_timeout
+
+    def _idle_expired(self) -> bool:
+        deadline = self._idle_deadline()
+        return deadline is not None and self.clock.monotonic() >= deadline
+
+    def _track_idle(self) -> None:
+        """A connection is idle from its start and from the end of each session, busy while a session runs."""
+        if self.runner.connection.state is not MeterState.IDLE:
+            self.idle_since = None
+        elif self.idle_since is None:
+            self.idle_since = self.clock.monotonic()
+
+    async def _guarded(self, data: bytes | None) -> None:
+        """Bytes (``None``: a timer) through the runner; a failure in the session is logged and the port starts
+        afresh (idle, 300 Bd): nothing a client sends ends the endpoint."""
+        try:
+            now = self.clock.monotonic()
+            if data is None:
+                self.runner.connection.handle_timer(now)
+            else:
+                if data:
+                    self.frames.record("<-", data, now, wall=self.clock.now())
+                self.runner.receive_data(data, now)
+            await self._process()
+        except ConnectionError:  # the peer reset or broke the connection: the endpoint's end, not a session failure
+            raise
+        except Exception:
+            self.failures += 1
+            log.exception("%s: a session failed; the port starts afresh", self.endpoint.name)
+            self.runner.restart(MeterConnection(self.runner.connection.config), "failure")
+            self._ended = False
+            if self.baud != INITIAL_BAUD:
+                self.baud = INITIAL_BAUD
+                with contextlib.suppress(Exception):
+                    await self.endpoint.set_line(SetLine(baud=INITIAL_BAUD))
+            with contextlib.suppress(Exception):
+                await self.endpoint.session_ended()
+        self._track_idle()
 
     async def _dead(self) -> bool:
         """No supply: drop what arrives; at the power cut the session ends and the port starts afresh (idle, 300 Bd)."""
@@ -378,17 +450,30 @@ async def start_server(
     clock: Clock | None = None,
     powered: Callable[[], bool] | None = None,
     timer_poll: float = TIMER_POLL_S,
+    limits: ConnectionLimits | None = None,
 ) -> ServerHandle:
     """Open every endpoint in ``listen`` (``tcp://HOST:PORT``, ``pty``, ``serial://URL``) and serve ``app``.
 
-    ``clock`` times the protocol (reaction and time-outs); ``powered`` (optional) tells whether the meter has supply.
+    ``clock`` times the protocol (reaction and time-outs); ``powered`` (optional) tells whether the meter has supply;
+    ``limits`` bounds each TCP endpoint (:class:`ConnectionLimits`; the defaults when None).
     """
     handle = ServerHandle()
     clk = clock or SystemClock()
+    bounds = limits or ConnectionLimits()
 
     def driver(endpoint: Endpoint, *, close_on_eof: bool, label: str = "") -> SessionDriver:
+        idle = bounds.idle_timeout if close_on_eof else None
         return SessionDriver(
-            app, endpoint, clk, baud_emulation, trace, close_on_eof, powered, timer_poll, label or f"{endpoint.name} #1"
+            app,
+            endpoint,
+            clk,
+            baud_emulation,
+            trace,
+            close_on_eof,
+            powered,
+            timer_poll,
+            label=label or f"{endpoint.name} #1",
+            idle_timeout=idle,
         )
 
     def spawn(endpoint: Endpoint, *, close_on_eof: bool) -> None:
@@ -408,20 +493,28 @@ async def start_server(
                 host, listen_port = tcp_listen_address(url)
                 numbers = _ConnectionLabels()
 
+                table = _ConnectionTable(bounds.max_connections)
+
                 async def on_client(
-                    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, numbers: _ConnectionLabels = numbers
+                    reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter,
+                    table: _ConnectionTable = table,
+                    numbers: _ConnectionLabels = numbers,
                 ) -> None:
                     task = asyncio.current_task()
-                    if task is not None:
-                        handle._tasks.add(task)
                     endpoint = StreamEndpoint(reader, writer)
+                    served = driver(endpoint, close_on_eof=True, label=numbers.next())
+                    if task is None or not table.admit(served, task, endpoint.name):
+                        await endpoint.close()
+                        return
+                    handle._tasks.add(task)
                     try:
-                        await _logged(driver(endpoint, close_on_eof=True, label=numbers.next()), endpoint.name)
+                        await _logged(served, endpoint.name)
                     except asyncio.CancelledError:
                         pass
                     finally:
-                        if task is not None:
-                            handle._tasks.discard(task)
+                        table.leave(served)
+                        handle._tasks.discard(task)
 
                 server = await asyncio.start_server(on_client, host, listen_port)
                 handle._servers.append(server)
@@ -486,6 +579,33 @@ class _ConnectionLabels:
 
     def next(self) -> str:
         return f"{self.listening} #{next(self._numbers)}"
+
+
+class _ConnectionTable:
+    """The TCP connections of one endpoint, at most ``cap``: at the cap the one idle the longest is shed."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.held: dict[int, tuple[SessionDriver, asyncio.Task[Any]]] = {}  # by id(): a driver is not hashable
+        self.shed = 0
+        self.refused = 0
+
+    def admit(self, driver: SessionDriver, task: asyncio.Task[Any], name: str) -> bool:
+        if len(self.held) >= self.cap:
+            idle = [(d.idle_since, key) for key, (d, _task) in self.held.items() if d.idle_since is not None]
+            if not idle:
+                self.refused += 1
+                log.info("%s refused: %d connections held, all in a session", name, len(self.held))
+                return False
+            victim = min(idle, key=lambda entry: entry[0])[1]  # ties: the first admitted (insertion order)
+            self.shed += 1
+            log.info("%s: %d connections held, the one idle the longest is shed", name, len(self.held))
+            self.held.pop(victim)[1].cancel()
+        self.held[id(driver)] = (driver, task)
+        return True
+
+    def leave(self, driver: SessionDriver) -> None:
+        self.held.pop(id(driver), None)
 
 
 async def _logged(driver: SessionDriver, name: str) -> None:
