@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError
+from ..transport.control import is_loopback
 
 __all__ = ["HttpServer", "Request", "Response", "is_loopback", "is_number", "parse_bind", "read_request"]
 
@@ -57,15 +57,6 @@ def parse_bind(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
     if not is_number(port) or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{text!r}: give HOST:PORT with a port from 0 to 65535")
     return host, int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HttpServer:

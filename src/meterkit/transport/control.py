@@ -21,12 +21,13 @@ from urllib.parse import urlparse
 
 from ..errors import ConfigError, TransportError, TransportTimeout
 
-__all__ = ["ControlServer", "parse_control_url", "send_control", "start_control_server"]
+__all__ = ["ControlServer", "is_loopback", "parse_control_url", "send_control", "start_control_server"]
 
 MAX_LINE = 4096
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); a host name other than localhost is not."""
     if host == "localhost":
         return True
     try:
@@ -47,7 +48,7 @@ def parse_control_url(url: str, *, allow_remote: bool = False, need_port: bool =
     if parsed.scheme != "tcp" or not parsed.hostname or (port is None and need_port):
         raise ConfigError(f"{url}: the control channel needs tcp://HOST:PORT, e.g. tcp://127.0.0.1:2101")
     host = parsed.hostname
-    if not allow_remote and not _is_loopback(host):
+    if not allow_remote and not is_loopback(host):
         raise ConfigError(
             f"{url}: the control port is physical access to the meter; it listens on loopback only "
             "(127.0.0.1, ::1, localhost) unless --control-allow-remote is given"
