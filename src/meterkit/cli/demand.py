@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from rich.measure import Measurement
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 
 from ..analytics.billing import BillingSchedule
@@ -29,7 +29,7 @@ from ..errors import ConfigError, DataError
 from ..loadprofile.dialect import FileFormat, load_format_profile, parse_columns
 from ..loadprofile.grid import MAX_KW, read_load_profile
 from .errors import usage_error
-from .render import console
+from .render import console, progress_bar
 
 __all__ = ["register"]
 
@@ -126,15 +126,7 @@ class _Bar:
     """A progress bar on stderr when it is a terminal (nothing otherwise, so piped output stays clean)."""
 
     def __init__(self, err: Console) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
+        self.progress = progress_bar(err)
         self.task: TaskID | None = None
 
     def __enter__(self) -> _Bar:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
 from ..collector.config import PollPlan, load_poll_config, parse_duration
 from ..collector.link import parse_endpoint
@@ -18,6 +18,7 @@ from ..collector.store import ProfileStore
 from ..collector.targets import Credentials, Target, parse_addresses, read_password_file
 from ..errors import ConfigError
 from .errors import usage_error
+from .render import progress_bar
 
 if TYPE_CHECKING:
     from ..faces.runner import FacesConfig
@@ -102,15 +103,7 @@ def run_plan(plan: PollPlan, err: Console, *, cycles: int | None = None, faces: 
     n = 0
     while True:
         started = time.monotonic()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar:
+        with progress_bar(err) as bar:
             task = bar.add_task("polling meters", total=len(plan.targets))
 
             def advance(done: int, _total: int, task: TaskID = task) -> None:

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..iec62056_21.messages import DataSet
 
-__all__ = ["console", "datasets_json", "print_datasets", "write_csv"]
+__all__ = ["console", "datasets_json", "print_datasets", "progress_bar", "write_csv"]
 
 
 def console() -> Console:
@@ -54,3 +55,16 @@ def write_csv(datasets: Sequence[DataSet]) -> str:
 
 def dumps(obj: object) -> str:
     return json.dumps(obj, indent=2)
+
+
+def progress_bar(err: Console) -> Progress:
+    """The progress bar of long commands (description, bar, done/total, time): on a terminal only, gone when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
