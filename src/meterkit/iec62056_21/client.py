@@ -349,7 +349,7 @@ class ClientConnection:
         if timer in ("identification", "operand", "answer", "mode-e-confirmation", "repeat"):
             # an answer starts within t_r (at most 1.5 s); while it arrives the time-out follows t_a
             return self.config.response_timeout
-        raise ValueError(f"unknown client timer {timer!r}")
+        raise LocalProtocolError(f"the client has no timer {timer!r}")
 
     def _enter(self, state: ClientState, now: float, *, what: str | None = None) -> None:
         """Go to ``state`` and run the timer the table names for it; it runs from the moment our last message has
