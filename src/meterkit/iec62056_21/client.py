@@ -57,7 +57,7 @@ from .timing import (
     WAKE_UP_PAUSE,
     char_time,
 )
-from .transitions import ClientState
+from .transitions import CLIENT_TIMERS, ClientState
 
 __all__ = ["ClientConfig", "ClientConnection", "is_error_answer"]
 
@@ -114,7 +114,10 @@ class ClientConnection:
         self._events: deque[ClientEvent] = deque()
         self._out: list[IoDirective] = []
         self._timer: float | None = None
+        self._timer_name: str | None = None
         self._timer_what = ""
+        #: In ``await-repeat``: the state whose message is being repeated (what an arriving message is taken as).
+        self._repeat_of = ClientState.IDLE
         self._last_rx = float("-inf")
         self._tx_end = float("-inf")
         self._reaction = REACTION_TIME
@@ -144,6 +147,11 @@ class ClientConnection:
     def deadline(self) -> float | None:
         return self._timer
 
+    @property
+    def timer(self) -> str | None:
+        """The name of the running timer (one of :data:`~.transitions.CLIENT_TIMERS`), None when none runs."""
+        return self._timer_name if self._timer is not None else None
+
     def receive_data(self, data: bytes, now: float) -> None:
         if self.state is ClientState.BINARY:
             return
@@ -168,11 +176,14 @@ class ClientConnection:
         if self._timer is None or now < self._timer:
             return
         self._timer = None
-        if self._deliver_damaged(now) or self._deliver_unterminated():
+        timer = CLIENT_TIMERS[self.state]  # what runs out is the timer the table names for the state
+        if timer == "repeat" and self._deliver_damaged(now):
+            return  # the meter did not repeat: the damaged message is handed over, flagged
+        if timer == "readout" and self._deliver_unterminated():
             return
-        if self.state is ClientState.AWAIT_ANSWER and self._last_command is not None:
+        if timer == "answer" and self._last_command is not None:
             self._decoder.reset()
-            self.state = ClientState.PROGRAMMING
+            self._enter(ClientState.PROGRAMMING, now)
             self._events.append(ResponseTimeout(waiting_for=self._timer_what))
             return
         self._timeout(self._timer_what)
@@ -195,8 +206,7 @@ class ClientConnection:
             start = now + WAKE_UP_NUL_DURATION + WAKE_UP_PAUSE
         request = RequestMessage(address=self.config.device_address, start=self.config.request_start)
         self._send_raw(request.to_bytes(), start)
-        self.state = ClientState.AWAIT_IDENT
-        self._arm(start, self.config.response_timeout, "identification")
+        self._enter(ClientState.AWAIT_IDENT, start, what="identification")
 
     def listen(self, *, baud: int = MODE_D_BAUD, framing: str = "7E1") -> None:
         """Wait for mode D pushes (identification, blank line, data, ``!``) at ``baud`` (2400 per the standard;
@@ -211,7 +221,7 @@ class ClientConnection:
         self._decoder.reset()
         self._decoder.expect(mode_d=True)
         self._programmable = False
-        self.state = ClientState.LISTEN
+        self._enter(ClientState.LISTEN, 0.0)
 
     def select_option(
         self, now: float, *, mode: str = "0", baud_char: str | None = None, protocol: str | None = None
@@ -255,16 +265,13 @@ class ClientConnection:
             self._mode_e_baud = baud
             self._set_line(baud, delay=self.config.baud_switch_delay)
             self._decoder.expect(option_ack=True)
-            self.state = ClientState.AWAIT_MODE_E
-            self._arm(now, self.config.response_timeout, "mode E confirmation")
+            self._enter(ClientState.AWAIT_MODE_E, now, what="mode E confirmation")
             return
         self._set_line(baud, delay=self.config.baud_switch_delay)
         if outcome.action == "programming":
-            self.state = ClientState.AWAIT_OPERAND
-            self._arm(now, self.config.response_timeout, "P0 operand")
+            self._enter(ClientState.AWAIT_OPERAND, now, what="P0 operand")
             return
-        self.state = ClientState.AWAIT_READOUT
-        self._arm(now, self.config.readout_timeout, "readout")
+        self._enter(ClientState.AWAIT_READOUT, now, what="readout")
 
     def send(self, command: CommandMessage, now: float, *, max_blocks: int | None = None) -> None:
         """Send a programming command (P1, P2, R.., W.., E2, B0, B1).
@@ -281,7 +288,7 @@ class ClientConnection:
         if max_blocks is not None and max_blocks < 1:
             raise LocalProtocolError(f"max_blocks must be at least 1, got {max_blocks}")
         if self.state is ClientState.IDLE and self._programmable:
-            self.state = ClientState.PROGRAMMING
+            self._enter(ClientState.PROGRAMMING, now)
         if self.state is not ClientState.PROGRAMMING:
             raise LocalProtocolError(f"cannot send {command.code} in state {self.state.value}")
         self._programmable = False
@@ -296,8 +303,7 @@ class ClientConnection:
         if command.command == "B" and command.command_type == "0":
             self._finish()
             return
-        self.state = ClientState.AWAIT_ANSWER
-        self._arm(now, self.config.response_timeout, f"answer to {command.code}")
+        self._enter(ClientState.AWAIT_ANSWER, now, what=f"answer to {command.code}")
 
     def reset(self) -> None:
         """Forget the session (the meter ended it without a word, e.g. after its inactivity time-out): back to idle
@@ -317,8 +323,7 @@ class ClientConnection:
         if self.state is not ClientState.IDLE or self.identification is None:
             raise LocalProtocolError("a repeat can only be requested right after a readout")
         self._send_raw(Nak().to_bytes(), now)
-        self.state = ClientState.AWAIT_READOUT
-        self._arm(now, self.config.readout_timeout, "repeated readout")
+        self._enter(ClientState.AWAIT_READOUT, now, what="repeated readout")
 
     # --- internals ------------------------------------------------------------------------------------
 
@@ -337,14 +342,33 @@ class ClientConnection:
             self._out.append(SetLine(baud=baud, bytesize=bytesize, parity=parity, delay=delay))
             self.baud = baud
 
-    def _arm(self, now: float, timeout: float, what: str) -> None:
-        """Start the answer time-out; it runs from the moment our last message has left the line."""
-        self._timer = max(now, self._last_rx + self._reaction, self._tx_end) + timeout
-        self._timer_what = what
+    def _timer_length(self, timer: str) -> float:
+        """The length of a timer of :data:`~.transitions.CLIENT_TIMERS`."""
+        if timer == "readout":
+            return self.config.readout_timeout
+        if timer in ("identification", "operand", "answer", "mode-e-confirmation", "repeat"):
+            # an answer starts within t_r (at most 1.5 s); while it arrives the time-out follows t_a
+            return self.config.response_timeout
+        raise LocalProtocolError(f"the client has no timer {timer!r}")
+
+    def _enter(self, state: ClientState, now: float, *, what: str | None = None) -> None:
+        """Go to ``state`` and run the timer the table names for it; it runs from the moment our last message has
+        left the line.  ``what`` is the time-out's text (``ResponseTimeout.waiting_for``); by default the text of
+        what was awaited so far (a repeat is the message asked for before)."""
+        self.state = state
+        if state is not ClientState.AWAIT_REPEAT:
+            self._damaged = None  # a damaged message belongs to the wait for its repeat
+        timer = CLIENT_TIMERS[state]
+        self._timer_name = timer
+        if what is not None:
+            self._timer_what = what
+        if timer is None:
+            self._timer = None
+            return
+        self._timer = max(now, self._last_rx + self._reaction, self._tx_end) + self._timer_length(timer)
 
     def _finish(self) -> None:
-        self.state = ClientState.IDLE
-        self._timer = None
+        self._enter(ClientState.IDLE, 0.0)
         self._decoder.expect(option_ack=False)
         self._programmable = False
 
@@ -362,10 +386,13 @@ class ClientConnection:
             self._damaged = None
             return False
         self._events.append(ProtocolViolation(error=RemoteProtocolError(f"{reason}; asking for a repeat")))
-        self._damaged = damaged
         self._transmit(Nak().to_bytes(), now)
-        # a repeat starts within t_r (at most 1.5 s); while it arrives the time-out follows t_a
-        self._arm(now, self.config.response_timeout, self._timer_what or "repeat")
+        if self.state is not ClientState.AWAIT_REPEAT:
+            self._repeat_of = self.state
+        # a readout in place of an option's answer (the mode C fallback, a meter without mode E) is what is awaited
+        readout = self._repeat_of in (ClientState.IDENTIFIED, ClientState.AWAIT_MODE_E)
+        self._enter(ClientState.AWAIT_REPEAT, now, what="readout" if readout else self._timer_what or "repeat")
+        self._damaged = damaged
         return True
 
     def _deliver_damaged(self, now: float) -> bool:
@@ -378,6 +405,7 @@ class ClientConnection:
             ProtocolViolation(error=RemoteProtocolError("the meter did not repeat the damaged message (NAK ignored)"))
         )
         self._repeats = self.config.max_repeats  # no more NAKs: take what we have
+        self.state = self._repeat_of  # the message is taken as it would have been in the state it arrived in
         if isinstance(damaged, DataMessage):
             self._accept_readout(damaged, self.state)
         elif isinstance(damaged, CommandMessage):
@@ -410,7 +438,8 @@ class ClientConnection:
         return True
 
     def _on_item(self, item: Message | RemoteProtocolError, now: float) -> None:
-        state = self.state
+        # awaiting a repeat, a message is taken as in the state that asked for it
+        state = self._repeat_of if self.state is ClientState.AWAIT_REPEAT else self.state
         if isinstance(item, RemoteProtocolError):
             self._events.append(ProtocolViolation(error=item))
             return
@@ -449,23 +478,20 @@ class ClientConnection:
             if self._last_command is not None and self._last_command.code == "B1":
                 self._finish()
             else:
-                self.state = ClientState.PROGRAMMING
-                self._timer = None
+                self._enter(ClientState.PROGRAMMING, now)
             self._events.append(PositiveAck())
         elif isinstance(item, Nak) and state is ClientState.AWAIT_ANSWER and self._last_command is not None:
             self._repeats += 1
             if self._repeats > self.config.max_repeats:
-                self.state = ClientState.PROGRAMMING
-                self._timer = None
+                self._enter(ClientState.PROGRAMMING, now)
                 self._events.append(RepeatRequested(retries=self._repeats - 1))
                 return
             self._send_raw(self._last_command.to_bytes(), now)
-            self._arm(now, self.config.response_timeout, self._timer_what)
+            self._enter(ClientState.AWAIT_ANSWER, now)
         elif isinstance(item, AckOptionSelect) and state is ClientState.AWAIT_MODE_E:
             self._decoder.expect(option_ack=False)
             self._set_line(self._mode_e_baud, bytesize=8, parity="N")
-            self.state = ClientState.BINARY
-            self._timer = None
+            self._enter(ClientState.BINARY, now)
             self._events.append(BinaryModeRequested(baud=self._mode_e_baud, leftover=self._decoder.take_leftover()))
         else:
             self._events.append(
@@ -483,13 +509,11 @@ class ClientConnection:
         self._events.append(IdentificationReceived(identification=ident))
         mode = mode_from_baud_char(ident.baud_char)
         if mode == "C":
-            self.state = ClientState.IDENTIFIED
-            self._timer = None
+            self._enter(ClientState.IDENTIFIED, now)
             return
         if mode == "B" and ident.baud_char in MODE_B_BAUD:
             self._set_line(baud_for(ident.baud_char))
-        self.state = ClientState.AWAIT_READOUT
-        self._arm(now, self.config.readout_timeout, "readout")
+        self._enter(ClientState.AWAIT_READOUT, now, what="readout")
 
     def _accept_readout(self, item: DataMessage, state: ClientState, *, complete: bool = True) -> None:
         self._decoder.expect(option_ack=False)
@@ -503,16 +527,13 @@ class ClientConnection:
     def _accept_operand(self, item: CommandMessage) -> None:
         self._damaged = None
         self._repeats = 0
-        self.state = ClientState.PROGRAMMING
-        self._timer = None
+        self._enter(ClientState.PROGRAMMING, 0.0)
         self._events.append(OperandReceived(operand=item.data_set.value if item.data_set else "", bcc_ok=item.bcc_ok))
 
     def _accept_error(self, item: ErrorAnswer) -> None:
         self._repeats = 0
         self._partial = []
-        self._damaged = None
-        self.state = ClientState.PROGRAMMING
-        self._timer = None
+        self._enter(ClientState.PROGRAMMING, 0.0)
         self._events.append(ErrorReceived(text=item.text, bcc_ok=item.bcc_ok))
 
     def _on_answer(self, answer: DataAnswer, now: float, *, retry: bool = True) -> None:
@@ -531,14 +552,13 @@ class ClientConnection:
         aborted = answer.partial and self._max_blocks is not None and self._blocks >= self._max_blocks
         if answer.partial and not aborted:
             self._send_raw(Ack().to_bytes(), now)
-            self._arm(now, self.config.response_timeout, self._timer_what)
+            self._enter(ClientState.AWAIT_ANSWER, now)
             return
         ok: bool | None = answer.bcc_ok if self._partial_ok else False
         merged = DataAnswer(datasets=tuple(self._partial), partial=aborted, bcc_ok=ok)
         self._partial = []
         self._partial_ok = True
-        self.state = ClientState.PROGRAMMING
-        self._timer = None
+        self._enter(ClientState.PROGRAMMING, now)
         error = is_error_answer(merged, self.config.error_prefixes)
         if error is not None:
             self._events.append(ErrorReceived(text=error, bcc_ok=ok))

@@ -3,7 +3,8 @@
 ``METER_SENDS`` lists, per state, which application messages the meter connection accepts from its owner (anything
 else raises :class:`~meterkit.errors.LocalProtocolError`); ``METER_TIMERS`` names the timer running in each state:
 :class:`~meterkit.iec62056_21.meter.MeterConnection` arms it on entering the state and acts on it by its name when it
-runs out.  ``CLIENT_TIMERS`` names the client's.  The tables of ``docs/protocol.md`` are generated from these
+runs out.  ``CLIENT_TIMERS`` names the client's, which
+:class:`~meterkit.iec62056_21.client.ClientConnection` arms and acts on the same way.  The tables of ``docs/protocol.md`` are generated from these
 (:func:`states_markdown`; ``python -m meterkit.docgen`` rewrites them).  Received bytes never raise: whatever does not fit the state is reported as a
 :class:`~meterkit.iec62056_21.events.ProtocolViolation` (meter) or ignored with a report (client).
 """
@@ -46,6 +47,8 @@ class ClientState(Enum):
     PROGRAMMING = "programming"  # ready for a command
     AWAIT_ANSWER = "await-answer"
     AWAIT_MODE_E = "await-mode-e"
+    #: A damaged message (bad BCC) was answered by NAK; its repeat starts within t_r (§6.4.3.5, Annex A)
+    AWAIT_REPEAT = "await-repeat"
     BINARY = "binary"
     LISTEN = "listen"  # mode D: waiting for pushes
 
@@ -88,6 +91,7 @@ CLIENT_TIMERS: Final[dict[ClientState, str | None]] = {
     ClientState.PROGRAMMING: None,
     ClientState.AWAIT_ANSWER: "answer",
     ClientState.AWAIT_MODE_E: "mode-e-confirmation",
+    ClientState.AWAIT_REPEAT: "repeat",  # runs out: the damaged message is delivered, flagged
     ClientState.BINARY: None,
     ClientState.LISTEN: None,
 }
