@@ -20,8 +20,10 @@ fleet store by the single meter's commit rules.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,7 +202,11 @@ class FleetHost:
     store: FleetStore
     listen: list[str] = field(default_factory=lambda: ["tcp://127.0.0.1:2100"])
     port_per_meter: bool = False
+    #: derive every meter's password key (scrypt, about 0.1 s each) in a worker thread once listening, so that no
+    #: meter's first password sign-on holds up the event loop (and every other meter's answer) for it
+    warm_keys: bool = True
     _handles: list[ServerHandle] = field(default_factory=list, init=False)
+    _warming: asyncio.Task[int] | None = field(default=None, init=False)
 
     def bus(self) -> MultiDropBus:
         return MultiDropBus({m.meter.meter.device_address: m.meter for m in self.meters})
@@ -215,18 +221,29 @@ class FleetHost:
             if not self.port_per_meter:
                 handle = await start_server(bus, self.listen)
                 self._handles.append(handle)
+                self._start_warming()
                 return [f"listening on {ep}" for ep in handle.endpoints]
             if len(self.listen) != 1:
                 raise ConfigError("one port per meter: give one --listen tcp://HOST:PORT, the first port of the range")
             urls = port_range(self.listen[0], len(self.meters))
             for served, url in zip(self.meters, urls, strict=True):
                 self._handles.append(await start_server(served.meter, [url]))
+            self._start_warming()
         except BaseException:
             await self.stop()
             raise
         return [f"listening on {urls[0]}-{urlparse(urls[-1]).port} (one port per meter, in serial order)"]
 
+    def _start_warming(self) -> None:
+        if self.warm_keys and self._warming is None:
+            self._warming = asyncio.create_task(warm_password_keys(self.meters), name="fleet password keys")
+
     async def stop(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
+            self._warming = None
         for handle in self._handles:
             await handle.close()
         self._handles.clear()
@@ -243,6 +260,20 @@ class FleetHost:
             await (stop or asyncio.Event()).wait()
         finally:
             await self.stop()
+
+
+async def warm_password_keys(meters: Sequence[ServedMeter]) -> int:
+    """Derive the password key of every meter that lacks it, one at a time in a worker thread (scrypt releases the
+    GIL, so the event loop keeps answering); the number derived.  Cancelling stops after the meter in hand."""
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-keys")
+    try:
+        for served in meters:
+            await loop.run_in_executor(pool, served.meter.security.prepare_password_key)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    log.info("password keys of %d meters derived", len(meters))
+    return len(meters)
 
 
 async def run_fleet(

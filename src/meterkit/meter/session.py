@@ -22,8 +22,9 @@ collected, the last one (ETX) writes the whole value as ``W1`` would; any other 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Literal
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Final, Literal
 
 from ..errors import DeviceError, MeterkitError
 from ..iec62056_21.application import SessionReply
@@ -37,12 +38,12 @@ from ..iec62056_21.events import (
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
 from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
 from .catalogue import catalogue
-from .core import Refusal
+from .core import ProfileRow, Refusal
 from .registers import energy_text, port_safe, read_register, split_value
 from .service import MeterService
 from .tou import port_read, with_port_write
 
-__all__ = ["AUTH_ERROR", "EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "W3_VALUE_MAX", "MeterSession"]
+__all__ = ["AUTH_ERROR", "EVENT_TEXT_MAX", "PARTIAL_BLOCK_LINES", "W3_VALUE_MAX", "MeterSession", "profile_datasets"]
 
 #: The one answer to every failed authentication, whatever the cause (after :data:`AUTH_FAILURE_DELAY`).
 AUTH_ERROR = ErrorAnswer(text="ER10")
@@ -256,40 +257,7 @@ class MeterSession:
         meter = self.vm.meter
         if which == "P.01":
             rows = [r for r in meter.profile if inside(r.end)]
-            header = DataSet(
-                address="P.01",
-                values=tuple(
-                    Value(value=v, unit="")
-                    for v in (
-                        str(len(rows)),
-                        str(meter.config.load_profile.capture_min),
-                        "4",
-                        "1.8.0",
-                        "kWh",
-                        "2.8.0",
-                        "kWh",
-                        "3.8.0",
-                        "kvarh",
-                        "4.8.0",
-                        "kvarh",
-                    )
-                ),
-            )
-            lines = [
-                DataSet(
-                    address="",
-                    values=(
-                        Value(value=_stamp(r.end, self.vm)),
-                        Value(value=f"{r.status:02X}"),
-                        Value(value=energy_text(r.a_plus)),
-                        Value(value=energy_text(r.a_minus)),
-                        Value(value=energy_text(r.r_plus)),
-                        Value(value=energy_text(r.r_minus)),
-                    ),
-                )
-                for r in rows
-            ]
-            return DataAnswer(datasets=(header, *lines))
+            return DataAnswer(datasets=profile_datasets(rows, meter.config.load_profile.capture_min, meter.zone))
         if which == "P.99":  # the security log (no secrets in it)
             entries = [e for e in self.vm.security.log_entries() if inside(e.at)]
             sec_lines = [
@@ -370,6 +338,45 @@ class MeterSession:
         if result is not None:
             return DataAnswer(datasets=(DataSet.single("C.90.1", result),))
         return Ack()
+
+
+#: the P.01 header's channel list: four channels, each an address and a unit
+_P01_CHANNELS: Final = (
+    Value(value="4"),
+    *(Value(value=v) for v in ("1.8.0", "kWh", "2.8.0", "kWh", "3.8.0", "kvarh", "4.8.0", "kvarh")),
+)
+
+
+def profile_datasets(rows: Sequence[ProfileRow], capture_min: int, zone: tzinfo) -> tuple[DataSet, ...]:
+    """The P.01 answer's data sets: the header ``P.01(count)(capture)(4)(1.8.0)(kWh)...`` and one line per row.
+
+    Each row is formatted once: an energy text is made once per distinct value (a profile repeats them), a stamp with
+    integer formatting rather than ``strftime``."""
+    header = DataSet(
+        address="P.01", values=(Value(value=str(len(rows))), Value(value=str(capture_min)), *_P01_CHANNELS)
+    )
+    energies: dict[int, Value] = {}
+
+    def energy(milli: int) -> Value:
+        v = energies.get(milli)
+        if v is None:
+            v = energies[milli] = Value(value=energy_text(milli))
+        return v
+
+    lines = []
+    for r in rows:
+        t = r.end.astimezone(zone)
+        stamp = f"{t.year % 100:02d}{t.month:02d}{t.day:02d}{t.hour:02d}{t.minute:02d}"
+        values = (
+            Value(value=stamp),
+            Value(value=f"{r.status:02X}"),
+            energy(r.a_plus),
+            energy(r.a_minus),
+            energy(r.r_plus),
+            energy(r.r_minus),
+        )
+        lines.append(DataSet(address="", values=values))
+    return (header, *lines)
 
 
 def _stamp(t: datetime, vm: MeterService) -> str:

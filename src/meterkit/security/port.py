@@ -22,7 +22,6 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from ..clock import Clock
@@ -222,13 +221,23 @@ class PortSecurity:
         self.button_until: datetime | None = None
         self.bench = False
         self.counter = int(store.get("challenge_counter") or 0)
+        self._password_key: tuple[bytes | None] | None = None  # (the key,) once derived
 
-    @cached_property
+    @property
     def password_key(self) -> bytes | None:
-        """The read password's challenge-response key (slow KDF): derived once, on the first P2 that needs it."""
-        if not self.config.password_levels or not self.read_password:
-            return None
-        return password_key(self.read_password, self.identity)
+        """The read password's challenge-response key (slow KDF): derived once, by :meth:`prepare_password_key` ahead
+        of time or else on the first P2 that needs it."""
+        derived = self._password_key
+        return derived[0] if derived is not None else self.prepare_password_key()
+
+    def prepare_password_key(self) -> bytes | None:
+        """Derive the password key now (about 0.1 s of scrypt, which releases the GIL: a host may call this in a
+        worker thread so the event loop never waits for it).  Idempotent; a concurrent derivation gives the same key."""
+        derived = self._password_key
+        if derived is None:
+            needed = self.config.password_levels and self.read_password
+            derived = self._password_key = (password_key(self.read_password, self.identity) if needed else None,)
+        return derived[0]
 
     def _stored_secret(self, key: str, digits: int, *, hex_: bool = False) -> str:
         value = self.store.get(key)
