@@ -325,9 +325,11 @@ def test_r6_of_an_encrypted_session_splits_the_sealed_answer() -> None:
     run(vm, clock, at(10, 0), tick_s=60)
     pair = ConnectionPair.for_application(vm)
     auth = PasswordAuthenticator(READ_PW)
-    assert isinstance(pair.command(auth.respond(pair.programming(), pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    assert isinstance(auth.check(pair.command(auth.respond(pair.programming(), pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
     sent = len(pair.wire.sent_by("meter"))
-    sealed = answer(pair, "R6", "P.01")
+    event = auth.check(pair.command(auth.protect(R("R6", "P.01"))))
+    assert isinstance(event, AnswerReceived)
+    sealed = event.answer.datasets
     assert [f[-2:-1] for f in pair.wire.sent_by("meter")[sent:]].count(EOT) >= 1
     opened = auth.unwrap(sealed)
     assert opened[0].values[0].value == "60" and len(opened) == 61

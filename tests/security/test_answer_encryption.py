@@ -109,15 +109,15 @@ def test_meter_encrypts_reads_after_challenge_response_and_the_hand_held_decrypt
     vm = encrypting_meter()
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
-    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
-    on_the_wire = pair.command(R1("1.8.0"))
+    assert isinstance(auth.check(pair.command(auth.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
+    on_the_wire = auth.check(pair.command(auth.protect(R1("1.8.0"))))
     assert isinstance(on_the_wire, AnswerReceived)
     assert is_encrypted(on_the_wire.answer.datasets)
     assert b"kWh" not in b"".join(pair.wire.sent_by("meter")[-1:])
     plain = auth.unwrap(on_the_wire.answer.datasets)
     assert plain[0].address == "1.8.0" and plain[0].unit == "kWh"
     # errors stay readable: they carry no metering data
-    refused = pair.command(R1("9.9.9"))
+    refused = auth.check(pair.command(auth.protect(R1("9.9.9"))))
     assert not isinstance(refused, AnswerReceived)
 
 
@@ -128,8 +128,8 @@ def test_password_session_answers_are_encrypted_and_the_password_never_crosses_t
     auth = PasswordAuthenticator("20261125")
     p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
     assert p2.code == "P2"
-    assert isinstance(pair.command(p2), PositiveAck)
-    answer = pair.command(R1("1.6.0"))
+    assert isinstance(auth.check(pair.command(p2)), PositiveAck)
+    answer = auth.check(pair.command(auth.protect(R1("1.6.0"))))
     assert isinstance(answer, AnswerReceived) and is_encrypted(answer.answer.datasets)
     assert b"20261125" not in b"".join(pair.wire.sent_by("client"))
     challenge, _ = parse_operand(operand)
@@ -163,8 +163,9 @@ def test_without_encrypt_reads_answers_stay_plain() -> None:
     vm = encrypting_meter(encrypt=False)
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
-    pair.command(PasswordAuthenticator("20261125").respond(operand, pair.client.identification))  # type: ignore[arg-type]
-    answer = pair.command(R1("1.8.0"))
+    auth = PasswordAuthenticator("20261125")
+    auth.check(pair.command(auth.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
+    answer = auth.check(pair.command(auth.protect(R1("1.8.0"))))
     assert isinstance(answer, AnswerReceived) and answer.answer.datasets[0].address == "1.8.0"
 
 

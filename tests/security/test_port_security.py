@@ -492,7 +492,7 @@ def test_hand_held_with_a_package_authenticates_at_level_3_without_the_master_ke
     vm = meter()
     pair, operand = signed_in(vm)
     p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
-    assert isinstance(pair.command(p2), PositiveAck)
+    assert isinstance(auth.check(pair.command(p2)), PositiveAck)  # the meter's ACK proves it knows the key
     assert MASTER.hex() not in str(auth.package.meters)
 
 
@@ -514,7 +514,7 @@ def test_a_package_whose_expiry_was_forged_does_not_open_the_meter(tmp_path: Pat
     pair, operand = signed_in(vm)
     assert er(pair.command(forged.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
     pair, operand = signed_in(vm)
-    assert isinstance(pair.command(honest.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    assert isinstance(honest.check(pair.command(honest.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
     assert vm.security.log_entries()[-1].detail == "level 3 by challenge-response (hand-held HHU-1)"
 
 
@@ -537,7 +537,7 @@ def test_a_meter_configured_with_its_own_keys_needs_no_master(tmp_path: Path) ->
     assert vm.security.config.master_key is None
     auth = package_auth(tmp_path)
     pair, operand = signed_in(vm)
-    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    assert isinstance(auth.check(pair.command(auth.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not both"):
         load_config(text=text.replace(master_line, master_line + "\n" + own))
     with pytest.raises(ConfigError, match="go together"):

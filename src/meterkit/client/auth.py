@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import MeterkitError, SecurityError
-from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
+from ..iec62056_21.events import ClientEvent
+from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
 from ..security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
 from ..security.challenge import Operand, answer_tag, answer_text, parse_operand_full
 from ..security.keys import MeterIdentity, password_key
+from ..security.session_mac import OFFER, HandheldIntegrity
 from .known_meters import KnownMeters, meter_key
 
 __all__ = ["Authenticator", "PasswordAuthenticator", "PinnedAuthenticator"]
@@ -18,7 +20,16 @@ class Authenticator(Protocol):
     """Produces the P1/P2 command for a meter's operand and decrypts protected answers."""
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
-        """The P1 or P2 command to send after the meter's P0."""
+        """The P1 or P2 command to send after the meter's P0 (a P2 offers integrity, :mod:`..security.session_mac`)."""
+        ...
+
+    def protect(self, command: CommandMessage) -> CommandMessage:
+        """The request with its MAC once the session is protected (unchanged otherwise)."""
+        ...
+
+    def check(self, event: ClientEvent) -> ClientEvent:
+        """The meter's answer with its MAC checked and removed (SecurityError if unauthenticated in a protected
+        session, or if the meter did not prove the key when that is required)."""
         ...
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
@@ -51,9 +62,11 @@ class PasswordAuthenticator:
         self.require_encryption = require_encryption
         self.allow_plain = allow_plain or clear
         self._cipher: AnswerCipher | None = None
+        self._integrity: HandheldIntegrity | None = None
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
         self._cipher = None
+        self._integrity = None
         parsed = _op2(operand)
         if parsed is None or self._clear:
             if self.require_encryption:
@@ -71,8 +84,17 @@ class PasswordAuthenticator:
         identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
         key = password_key(self._password, identity)
         tag = answer_tag(key, identity, 2, parsed.challenge)
-        self._cipher = AnswerCipher(session_key(key, parsed.challenge, identity, 2), identity, 2)
-        return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", answer_text(tag)))
+        skey = session_key(key, parsed.challenge, identity, 2)
+        self._cipher = AnswerCipher(skey, identity, 2)
+        self._integrity = HandheldIntegrity(skey, required=self.require_encryption)
+        values = (Value(value=answer_text(tag)), Value(value=OFFER))
+        return CommandMessage(command="P", command_type="2", data_set=DataSet(address="", values=values))
+
+    def protect(self, command: CommandMessage) -> CommandMessage:
+        return command if self._integrity is None else self._integrity.protect(command)
+
+    def check(self, event: ClientEvent) -> ClientEvent:
+        return event if self._integrity is None else self._integrity.check(event)
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         return unwrap_answer(self._cipher, datasets, require=self.require_encryption)
@@ -114,6 +136,12 @@ class PinnedAuthenticator:
         if parsed is not None and command.command == "P" and command.command_type == "2":
             self.known.pin_challenge(identification, parsed.serial)
         return command
+
+    def protect(self, command: CommandMessage) -> CommandMessage:
+        return self.inner.protect(command)
+
+    def check(self, event: ClientEvent) -> ClientEvent:
+        return self.inner.check(event)
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         ident = self._identification

@@ -227,8 +227,11 @@ class MeterClient:
     def _command(
         self, command: CommandMessage, *, name: str | None = None, max_blocks: int | None = None
     ) -> ClientEvent:
-        self.connection.send(command, self._now(), max_blocks=max_blocks)
+        sent = command if self._auth is None else self._auth.protect(command)
+        self.connection.send(sent, self._now(), max_blocks=max_blocks)
         event = self._wait(AnswerReceived, ErrorReceived, PositiveAck)
+        if self._auth is not None:  # a protected session: the answer's MAC (docs/security.md)
+            event = self._auth.check(event)
         name = name or (command.code + " " + _target(command)).strip()
         self.complete = not (isinstance(event, AnswerReceived) and event.answer.partial)
         if isinstance(event, ErrorReceived):
@@ -251,9 +254,11 @@ class MeterClient:
     def _last_refusal_reason(self) -> str:
         """``C.91.0`` = ``(code)(YYMMDDhhmm)(request)(reason…)``: the reason text, or "" when the meter has none."""
         read = CommandMessage(command="R", command_type="1", data_set=DataSet.single("C.91.0"))
-        self.connection.send(read, self._now())
+        self.connection.send(read if self._auth is None else self._auth.protect(read), self._now())
         try:
             event = self._wait(AnswerReceived, ErrorReceived)
+            if self._auth is not None:
+                event = self._auth.check(event)
         except MeterkitError:
             return ""
         if not isinstance(event, AnswerReceived) or not event.answer.datasets:

@@ -150,8 +150,10 @@ class AsyncMeterLink:
         return ident
 
     async def _command(self, command: CommandMessage) -> ClientEvent:
-        self.connection.send(command, self._now())
+        self.connection.send(command if self._auth is None else self._auth.protect(command), self._now())
         event = await self._wait(AnswerReceived, ErrorReceived, PositiveAck)
+        if self._auth is not None:  # a protected session: the answer's MAC (docs/security.md)
+            event = self._auth.check(event)
         if isinstance(event, ErrorReceived):
             target = command.data_set.address if command.data_set is not None else ""
             raise DeviceError(f"the meter refused {(command.code + ' ' + target).strip()}: {event.text}")

@@ -8,6 +8,7 @@ terminal cover open (level 4).  Error answers (the text after ``STX (``):
     ER01 unknown address        ER02 access level too low     ER03 invalid value
     ER04 command not supported  ER05 refused now (lockout)    ER06 terminal cover closed
     ER10 authentication failed (the same text and delay for every cause)
+    ER11 request not authenticated (a protected session: no MAC, a wrong one, or a replayed counter)
 
 The codes stay short (an error message has at most 32 characters); the full reason of every refusal except ER10 is
 kept in register ``C.91.0`` (level 2) and, for ER03/ER05, logged in ``P.98`` (event 06).
@@ -25,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from ..errors import DeviceError, MeterkitError
+from ..errors import DeviceError, MeterkitError, SecurityError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.events import (
     CommandReceived,
@@ -36,6 +37,7 @@ from ..iec62056_21.events import (
 )
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
 from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
+from ..security.session_mac import offered
 from .catalogue import catalogue
 from .core import Refusal
 from .registers import energy_text, port_safe, read_register, split_value
@@ -94,17 +96,43 @@ class MeterSession:
             operand = DataSet.single("", self.sec.operand())
             return SessionReply(messages=(CommandMessage(command="P", command_type="0", data_set=operand),))
         if isinstance(event, CommandReceived):
-            self._blocks = []
-            if event.command.code == "W3":
-                return self._partial_write(event.command)
-            self._writing = None  # any other command drops a partial write
-            return self._command(event.command)
+            return self._protected(event.command)
         if isinstance(event, NextBlockRequested):
             if not self._blocks:
                 return SessionReply(messages=(self._refuse("ER04", "no partial answer is pending"),))
             block = self._blocks.pop(0)
             return SessionReply(messages=(DataAnswer(datasets=block, partial=bool(self._blocks)),))
         return SessionReply()
+
+    def _received(self, command: CommandMessage) -> SessionReply:
+        self._blocks = []
+        if command.code == "W3":
+            return self._partial_write(command)
+        self._writing = None  # any other command drops a partial write
+        return self._command(command)
+
+    def _protected(self, command: CommandMessage) -> SessionReply:
+        """A command of a protected session (:mod:`meterkit.security.session_mac`): its MAC is checked before
+        anything is done (ER11 otherwise, nothing changes) and every answer carries the meter's MAC."""
+        integrity = self.sec.integrity
+        if integrity is None:
+            reply = self._received(command)
+        else:
+            try:
+                command = integrity.check_request(command)
+            except SecurityError as exc:
+                self._request = command.code
+                reply = SessionReply(messages=(self._refuse("ER11", str(exc)),))
+            else:
+                reply = self._received(command)
+        integrity = self.sec.integrity  # a P2 that offered integrity protects its own ACK
+        if integrity is None:
+            return reply
+        messages = tuple(
+            m if isinstance(m, DataAnswer) and m.partial else integrity.protect(m)  # a split answer: MAC at its end
+            for m in reply.messages
+        )
+        return SessionReply(messages=messages, delay=reply.delay)
 
     # --- readout --------------------------------------------------------------------------------------
 
@@ -141,7 +169,7 @@ class MeterSession:
     def _authenticate(self, cmd: CommandMessage) -> SessionReply:
         """P1/P2: every failure, locked or not, is the same ER10 after the same delay."""
         value = cmd.data_set.value if cmd.data_set is not None else ""
-        decision = self.sec.authenticate(cmd.command_type, value)
+        decision = self.sec.authenticate(cmd.command_type, value, integrity=offered(cmd))
         if isinstance(decision, Granted):
             return SessionReply(messages=(Ack(),))
         return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
@@ -162,6 +190,9 @@ class MeterSession:
             cipher = self.sec.cipher
             datasets = reply.datasets if cipher is None else cipher.seal(reply.datasets)
             if cmd.code in ("R3", "R6") and len(datasets) > PARTIAL_BLOCK_LINES:
+                integrity = self.sec.integrity
+                if integrity is not None:  # one MAC over the whole answer, at the end of the last block
+                    datasets = integrity.protect_data(datasets)
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]
                 return SessionReply(messages=(DataAnswer(datasets=blocks[0], partial=True),))
