@@ -325,7 +325,9 @@ def test_r6_of_an_encrypted_session_splits_the_sealed_answer() -> None:
     run(vm, clock, at(10, 0), tick_s=60)
     pair = ConnectionPair.for_application(vm)
     auth = PasswordAuthenticator(READ_PW)
-    assert isinstance(auth.check(pair.command(auth.respond(pair.programming(), pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
+    assert isinstance(
+        auth.check(pair.command(auth.respond(pair.programming(), pair.client.identification))), PositiveAck
+    )  # type: ignore[arg-type]
     sent = len(pair.wire.sent_by("meter"))
     event = auth.check(pair.command(auth.protect(R("R6", "P.01"))))
     assert isinstance(event, AnswerReceived)

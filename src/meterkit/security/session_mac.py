@@ -109,6 +109,7 @@ class MeterIntegrity:
 
     def protect(self, message: Message) -> Message:
         """The protected form of an answer (ACK, error or data); other messages pass unchanged."""
+        datasets: tuple[DataSet, ...]
         if isinstance(message, Ack):
             kind, datasets = "A", ()
         elif isinstance(message, ErrorAnswer):
