@@ -100,7 +100,7 @@ class MeterSession:
         if isinstance(event, NextBlockRequested):
             if not self._blocks:
                 return SessionReply(messages=(self._refuse("ER04", "no partial answer is pending"),))
-            block = self._blocks.pop(0)
+            block = self._block_mac(self._blocks.pop(0))
             return SessionReply(messages=(DataAnswer(datasets=block, partial=bool(self._blocks)),))
         return SessionReply()
 
@@ -110,6 +110,12 @@ class MeterSession:
             return self._partial_write(command)
         self._writing = None  # any other command drops a partial write
         return self._command(command)
+
+    def _block_mac(self, block: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
+        """A block of a partial-block answer, ending with its own MAC in a protected session (made when it is sent,
+        so blocks never sent use no counter)."""
+        integrity = self.sec.integrity
+        return block if integrity is None else integrity.protect_data(block)
 
     def _protected(self, command: CommandMessage) -> SessionReply:
         """A command of a protected session (:mod:`meterkit.security.session_mac`): its MAC is checked before
@@ -129,7 +135,9 @@ class MeterSession:
         if integrity is None:
             return reply
         messages = tuple(
-            m if isinstance(m, DataAnswer) and m.partial else integrity.protect(m)  # a split answer: MAC at its end
+            m
+            if isinstance(m, DataAnswer) and m.partial
+            else integrity.protect(m)  # a split answer's blocks have theirs
             for m in reply.messages
         )
         return SessionReply(messages=messages, delay=reply.delay)
@@ -190,12 +198,9 @@ class MeterSession:
             cipher = self.sec.cipher
             datasets = reply.datasets if cipher is None else cipher.seal(reply.datasets)
             if cmd.code in ("R3", "R6") and len(datasets) > PARTIAL_BLOCK_LINES:
-                integrity = self.sec.integrity
-                if integrity is not None:  # one MAC over the whole answer, at the end of the last block
-                    datasets = integrity.protect_data(datasets)
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]
-                return SessionReply(messages=(DataAnswer(datasets=blocks[0], partial=True),))
+                return SessionReply(messages=(DataAnswer(datasets=self._block_mac(blocks[0]), partial=True),))
             reply = DataAnswer(datasets=datasets, partial=reply.partial)
         return SessionReply(messages=(reply,))
 

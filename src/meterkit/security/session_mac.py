@@ -16,7 +16,8 @@ counter (a replayed, dropped or reordered message is refused).
   ``code ‖ "|" ‖ data set without that value group``  (``W1 C.60.1(fixed 15)(M00000001…)``).
 * Answer (every one: data, ACK, error): a data message whose last data set is ``MAC(`` kind counter (8 hex) tag
   ``)``, kind ``D`` data (the data sets before it), ``A`` acknowledgement (no other data set), ``E`` error (one data
-  set ``ERR(code)``); text = kind ‖ the data sets before it, each followed by CR LF.
+  set ``ERR(code)``); text = kind ‖ the data sets before it, each followed by CR LF.  An answer in partial blocks
+  (``R3``/``R6``) ends every block with its own ``MAC`` data set (the next counter each).
 """
 
 from __future__ import annotations
@@ -168,19 +169,28 @@ class HandheldIntegrity:
     def _open(self, event: ClientEvent) -> ClientEvent:
         if not isinstance(event, AnswerReceived) or not event.answer.datasets:
             raise SecurityError("the meter sent an unauthenticated answer in a protected session")
-        *datasets, mac = event.answer.datasets
-        if mac.address != MAC_ADDRESS or not mac.value:
+        segments: list[tuple[str, tuple[DataSet, ...]]] = []  # one per block of a partial-block answer
+        body: list[DataSet] = []
+        for ds in event.answer.datasets:
+            if ds.address != MAC_ADDRESS:
+                body.append(ds)
+                continue
+            kind, counter, tag = ds.value[:1], *_split(ds.value[1:])
+            text = _answer_text(kind, tuple(body))
+            if counter != self._received + 1 or not self._mac.check(_TO_HHU, counter, text, tag):
+                raise SecurityError("the answer failed its integrity check (altered, replayed or out of order)")
+            self._received = counter
+            segments.append((kind, tuple(body)))
+            body = []
+        if body or not segments:
             raise SecurityError("the meter sent an unauthenticated answer in a protected session")
-        kind = mac.value[0]
-        counter, tag = _split(mac.value[1:])
-        body = tuple(datasets)
-        if counter != self._received + 1 or not self._mac.check(_TO_HHU, counter, _answer_text(kind, body), tag):
-            raise SecurityError("the answer failed its integrity check (altered, replayed or out of order)")
-        self._received = counter
-        if kind == "A" and not body:
-            return PositiveAck()
-        if kind == "E" and len(body) == 1 and body[0].address == ERROR_ADDRESS:
-            return ErrorReceived(text=body[0].value, bcc_ok=event.answer.bcc_ok)
-        if kind == "D":
-            return AnswerReceived(answer=replace(event.answer, datasets=body))
+        if len(segments) == 1:
+            kind, only = segments[0]
+            if kind == "A" and not only:
+                return PositiveAck()
+            if kind == "E" and len(only) == 1 and only[0].address == ERROR_ADDRESS:
+                return ErrorReceived(text=only[0].value, bcc_ok=event.answer.bcc_ok)
+        if all(kind == "D" for kind, _ in segments):
+            data = tuple(ds for _, part in segments for ds in part)
+            return AnswerReceived(answer=replace(event.answer, datasets=data))
         raise SecurityError("malformed protected answer")
