@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from meterkit.client import MeterClient, PasswordAuthenticator
-from meterkit.iec62056_21.events import ClientEvent
 from meterkit.iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
 from meterkit.meter.tou import port_read
 from meterkit.security.challenge import answer_tag, parse_operand
@@ -31,12 +30,6 @@ class Level3:
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         return datasets
-
-    def protect(self, command: CommandMessage) -> CommandMessage:  # offers no integrity: a plain session
-        return command
-
-    def check(self, event: ClientEvent) -> ClientEvent:
-        return event
 
 
 def test_r3_profile_and_w3_week_profile_over_tcp() -> None:

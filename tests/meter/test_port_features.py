@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from meterkit.client import PasswordAuthenticator
+from meterkit.client.auth import IntegrityGuard
 from meterkit.clock import SimulatedClock
 from meterkit.errors import ConfigError, DeviceError
 from meterkit.iec62056_21.events import AnswerReceived, PositiveAck
@@ -324,7 +325,7 @@ def test_r6_of_an_encrypted_session_splits_the_sealed_answer() -> None:
     vm.set_phases(balanced(10))
     run(vm, clock, at(10, 0), tick_s=60)
     pair = ConnectionPair.for_application(vm)
-    auth = PasswordAuthenticator(READ_PW)
+    auth = IntegrityGuard(PasswordAuthenticator(READ_PW))
     assert isinstance(
         auth.check(pair.command(auth.respond(pair.programming(), pair.client.identification))), PositiveAck
     )  # type: ignore[arg-type]

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from meterkit.client.auth import IntegrityGuard
 from meterkit.errors import SecurityError
 from meterkit.iec62056_21.events import AnswerReceived, ClientEvent, ErrorReceived, PositiveAck
+from meterkit.iec62056_21.integrity import HandheldIntegrity, MeterIntegrity
 from meterkit.iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataSet, ErrorAnswer, Value
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.security.hhu import KeyPackageAuthenticator
-from meterkit.security.session_mac import HandheldIntegrity, MeterIntegrity
 
 from .keyfix import START, package_auth
 
@@ -31,10 +32,10 @@ def R(code: str, address: str = "", value: str = "") -> CommandMessage:
     return CommandMessage(command=code[0], command_type=code[1], data_set=DataSet.single(address, value))
 
 
-def protected(tmp_path: Path, *, encrypt: bool = False) -> tuple[VirtualMeter, ConnectionPair, KeyPackageAuthenticator]:
+def protected(tmp_path: Path, *, encrypt: bool = False) -> tuple[VirtualMeter, ConnectionPair, IntegrityGuard]:
     """A genuine level-3 login whose session is protected (the meter proved the key with its ACK)."""
     vm = meter(encrypt=encrypt)
-    auth = package_auth(tmp_path, levels=(3,))
+    auth = IntegrityGuard(package_auth(tmp_path, levels=(3,)))
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
     assert isinstance(auth.check(pair.command(auth.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
@@ -158,11 +159,12 @@ def test_a_fake_meter_without_the_key_is_detected_before_the_hand_held_sends_any
     """The fake meter relays a real meter's challenge, but cannot make the protected ACK to P2."""
     real = ConnectionPair.for_application(meter())
     operand = real.programming()
-    strict = KeyPackageAuthenticator(package_auth(tmp_path, levels=(3,)).package, 3, require_encryption=True)
+    package = package_auth(tmp_path, levels=(3,)).package
+    strict = IntegrityGuard(KeyPackageAuthenticator(package, 3, require_encryption=True))
     strict.respond(operand, real.client.identification)  # type: ignore[arg-type]
     with pytest.raises(SecurityError, match="did not prove that it knows the key"):
         strict.check(PositiveAck())  # what a fake meter (or an old one) answers
-    lenient = KeyPackageAuthenticator(strict.package, 3)
+    lenient = IntegrityGuard(KeyPackageAuthenticator(package, 3))
     lenient.respond(operand, real.client.identification)  # type: ignore[arg-type]
     guessed = DataAnswer(datasets=(DataSet.single("MAC", "A00000001" + "0" * 32),))
     with pytest.raises(SecurityError, match="integrity check"):

@@ -35,9 +35,9 @@ from ..iec62056_21.events import (
     ProgrammingRequested,
     ReadoutRequested,
 )
+from ..iec62056_21.integrity import MeterIntegrity, offered
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
 from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
-from ..security.session_mac import offered
 from .catalogue import catalogue
 from .core import Refusal
 from .registers import energy_text, port_safe, read_register, split_value
@@ -75,6 +75,7 @@ class MeterSession:
         self._blocks: list[tuple[DataSet, ...]] = []  # the remaining blocks of an R3/R6 answer
         self._writing: tuple[str, list[str]] | None = None  # a W3 partial write: the address and the blocks so far
         self._request = ""
+        self._integrity: MeterIntegrity | None = None  # a protected session's MACs (after a P2 that offered them)
 
     @property
     def level(self) -> int:
@@ -84,6 +85,7 @@ class MeterSession:
         self._blocks = []
         self._writing = None
         self.sec.close()
+        self._integrity = None
 
     def handle(self, event: MeterEvent) -> SessionReply:
         try:
@@ -114,13 +116,13 @@ class MeterSession:
     def _block_mac(self, block: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         """A block of a partial-block answer, ending with its own MAC in a protected session (made when it is sent,
         so blocks never sent use no counter)."""
-        integrity = self.sec.integrity
+        integrity = self._integrity
         return block if integrity is None else integrity.protect_data(block)
 
     def _protected(self, command: CommandMessage) -> SessionReply:
-        """A command of a protected session (:mod:`meterkit.security.session_mac`): its MAC is checked before
+        """A command of a protected session (:mod:`meterkit.iec62056_21.integrity`): its MAC is checked before
         anything is done (ER11 otherwise, nothing changes) and every answer carries the meter's MAC."""
-        integrity = self.sec.integrity
+        integrity = self._integrity
         if integrity is None:
             reply = self._received(command)
         else:
@@ -131,7 +133,9 @@ class MeterSession:
                 reply = SessionReply(messages=(self._refuse("ER11", str(exc)),))
             else:
                 reply = self._received(command)
-        integrity = self.sec.integrity  # a P2 that offered integrity protects its own ACK
+        if self._integrity is None and self.sec.integrity_key is not None:  # a P2 that offered it: its ACK too
+            self._integrity = MeterIntegrity(self.sec.integrity_key)
+        integrity = self._integrity
         if integrity is None:
             return reply
         messages = tuple(

@@ -7,13 +7,11 @@ from pathlib import Path
 
 from ..clock import Clock, SystemClock
 from ..errors import SecurityError
-from ..iec62056_21.events import ClientEvent
-from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
+from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
 from .answer_crypto import AnswerCipher, session_key, unwrap_answer
 from .challenge import answer_tag, answer_text, parse_operand_full
 from .keys import MeterIdentity
 from .package import KeyPackage, open_package
-from .session_mac import OFFER, HandheldIntegrity
 
 __all__ = ["KeyPackageAuthenticator", "load_key_authenticator"]
 
@@ -27,7 +25,8 @@ class KeyPackageAuthenticator:
         self.package = package
         self.level = level
         self._cipher: AnswerCipher | None = None
-        self._integrity: HandheldIntegrity | None = None
+        #: the session key of the last exchange (a protected session's MACs derive from it)
+        self.integrity_key: bytes | None = None
         self.require_encryption = require_encryption
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
@@ -35,20 +34,10 @@ class KeyPackageAuthenticator:
         identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
         key = self.package.key(identity, self.level, parsed.versions[self.level])
         tag = answer_tag(key, identity, self.level, parsed.challenge)
-        skey = session_key(key, parsed.challenge, identity, self.level)
-        self._cipher = AnswerCipher(skey, identity, self.level)
-        self._integrity = HandheldIntegrity(skey, required=self.require_encryption)
+        self.integrity_key = session_key(key, parsed.challenge, identity, self.level)
+        self._cipher = AnswerCipher(self.integrity_key, identity, self.level)
         value = answer_text(tag, int(self.package.not_after.timestamp()), self.package.hhu)
-        values = (Value(value=value), Value(value=OFFER))
-        return CommandMessage(command="P", command_type="2", data_set=DataSet(address="", values=values))
-
-    def protect(self, command: CommandMessage) -> CommandMessage:
-        """The request with its MAC once the meter proved the key (:mod:`.session_mac`)."""
-        return command if self._integrity is None else self._integrity.protect(command)
-
-    def check(self, event: ClientEvent) -> ClientEvent:
-        """The answer with its MAC checked and removed."""
-        return event if self._integrity is None else self._integrity.check(event)
+        return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", value))
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         """Decrypt encrypted answers with the session's key (plain answers pass unchanged)."""

@@ -32,7 +32,6 @@ from .challenge import answer_tag, make_challenge, operand_text, parse_answer, v
 from .keys import MeterIdentity, derive_meter_key, parse_key_hex, password_key, work_order_key
 from .lockout import Lockout, LockoutPolicy
 from .seclog import SecurityLog, SecurityLogEntry
-from .session_mac import MeterIntegrity
 from .state import SecurityStore
 
 __all__ = [
@@ -361,7 +360,8 @@ class SecuritySession:
         self._challenge: bytes | None = None
         self._salt: bytes | None = None  # the session's P0 challenge, for the answer key
         self.cipher: AnswerCipher | None = None
-        self.integrity: MeterIntegrity | None = None  # set when the hand-held offered integrity with its P2
+        #: the session key of a P2 that offered integrity (``meterkit.iec62056_21.integrity``), else None
+        self.integrity_key: bytes | None = None
 
     def operand(self) -> str:
         """The P0 value when programming mode starts: a fresh challenge, the key versions and the serial number.
@@ -397,7 +397,7 @@ class SecuritySession:
     def authenticate(self, method: str, value: str, *, integrity: bool = False) -> Decision:
         """A password (``method`` ``"1"``, P1) or the answer to this session's challenge (``"2"``, P2); any other
         method is refused.  Granted with the session's new level, or denied (authentication failed, or locked).
-        ``integrity``: the P2 offered a protected session (:mod:`.session_mac`); an encrypting meter requires it."""
+        ``integrity``: the P2 offered a protected session (``meterkit.iec62056_21.integrity``); an encrypting meter requires it."""
         port = self.port
         now = port.now()
         if method not in ("1", "2"):
@@ -451,7 +451,7 @@ class SecuritySession:
         if port.config.encrypt_reads and key is not None:
             self.cipher = AnswerCipher(session_key(key, challenge, port.identity, level), port.identity, level)
         if integrity and key is not None:
-            self.integrity = MeterIntegrity(session_key(key, challenge, port.identity, level))
+            self.integrity_key = session_key(key, challenge, port.identity, level)
         how = "password challenge-response" if by_password else "challenge-response"
         who = f" (hand-held {answer.hhu})" if answer.hhu else ""
         port.log.add(now, "AUTH_OK", f"level {level} by {how}{who}")
@@ -493,5 +493,5 @@ class SecuritySession:
     def close(self) -> None:
         self._challenge = self._salt = None
         self.cipher = None
-        self.integrity = None
+        self.integrity_key = None
         self.level = 1

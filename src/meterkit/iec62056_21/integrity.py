@@ -26,10 +26,12 @@ import hmac
 from dataclasses import replace
 from hashlib import sha256
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from ..errors import SecurityError
-from ..iec62056_21.events import AnswerReceived, ClientEvent, ErrorReceived, PositiveAck
-from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataSet, ErrorAnswer, Message, Value
-from .keys import hkdf_sha256
+from .events import AnswerReceived, ClientEvent, ErrorReceived, PositiveAck
+from .messages import Ack, CommandMessage, DataAnswer, DataSet, ErrorAnswer, Message, Value
 
 __all__ = ["MAC_ADDRESS", "OFFER", "HandheldIntegrity", "MeterIntegrity", "offered"]
 
@@ -51,7 +53,7 @@ def offered(command: CommandMessage) -> bool:
 
 class _Mac:
     def __init__(self, session_key: bytes) -> None:
-        self._key = hkdf_sha256(session_key, b"OP2v1-mac")
+        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"OP2v1-mac").derive(session_key)
 
     def tag(self, direction: bytes, counter: int, text: str) -> str:
         data = direction + counter.to_bytes(4, "big") + text.encode("ascii")
