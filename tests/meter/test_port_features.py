@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from meterkit.client import PasswordAuthenticator
+from meterkit.client.auth import IntegrityGuard
 from meterkit.clock import SimulatedClock
 from meterkit.errors import ConfigError, DeviceError
 from meterkit.iec62056_21.events import AnswerReceived, PositiveAck
@@ -324,10 +325,14 @@ def test_r6_of_an_encrypted_session_splits_the_sealed_answer() -> None:
     vm.set_phases(balanced(10))
     run(vm, clock, at(10, 0), tick_s=60)
     pair = ConnectionPair.for_application(vm)
-    auth = PasswordAuthenticator(READ_PW)
-    assert isinstance(pair.command(auth.respond(pair.programming(), pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    auth = IntegrityGuard(PasswordAuthenticator(READ_PW))
+    assert isinstance(
+        auth.check(pair.command(auth.respond(pair.programming(), pair.client.identification))), PositiveAck
+    )  # type: ignore[arg-type]
     sent = len(pair.wire.sent_by("meter"))
-    sealed = answer(pair, "R6", "P.01")
+    event = auth.check(pair.command(auth.protect(R("R6", "P.01"))))
+    assert isinstance(event, AnswerReceived)
+    sealed = event.answer.datasets
     assert [f[-2:-1] for f in pair.wire.sent_by("meter")[sent:]].count(EOT) >= 1
     opened = auth.unwrap(sealed)
     assert opened[0].values[0].value == "60" and len(opened) == 61

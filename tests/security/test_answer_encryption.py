@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meterkit.client import MeterClient, PasswordAuthenticator
+from meterkit.client.auth import IntegrityGuard
 from meterkit.errors import ConfigError, SecurityError
 from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
 from meterkit.iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
@@ -105,19 +106,19 @@ def test_encrypt_reads_must_be_a_boolean() -> None:
 
 
 def test_meter_encrypts_reads_after_challenge_response_and_the_hand_held_decrypts(tmp_path: Path) -> None:
-    auth = package_auth(tmp_path, level=2, levels=(2,))
+    auth = IntegrityGuard(package_auth(tmp_path, level=2, levels=(2,)))
     vm = encrypting_meter()
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
-    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
-    on_the_wire = pair.command(R1("1.8.0"))
+    assert isinstance(auth.check(pair.command(auth.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
+    on_the_wire = auth.check(pair.command(auth.protect(R1("1.8.0"))))
     assert isinstance(on_the_wire, AnswerReceived)
     assert is_encrypted(on_the_wire.answer.datasets)
     assert b"kWh" not in b"".join(pair.wire.sent_by("meter")[-1:])
     plain = auth.unwrap(on_the_wire.answer.datasets)
     assert plain[0].address == "1.8.0" and plain[0].unit == "kWh"
     # errors stay readable: they carry no metering data
-    refused = pair.command(R1("9.9.9"))
+    refused = auth.check(pair.command(auth.protect(R1("9.9.9"))))
     assert not isinstance(refused, AnswerReceived)
 
 
@@ -125,11 +126,11 @@ def test_password_session_answers_are_encrypted_and_the_password_never_crosses_t
     vm = encrypting_meter()
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
-    auth = PasswordAuthenticator("20261125")
+    auth = IntegrityGuard(PasswordAuthenticator("20261125"))
     p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
     assert p2.code == "P2"
-    assert isinstance(pair.command(p2), PositiveAck)
-    answer = pair.command(R1("1.6.0"))
+    assert isinstance(auth.check(pair.command(p2)), PositiveAck)
+    answer = auth.check(pair.command(auth.protect(R1("1.6.0"))))
     assert isinstance(answer, AnswerReceived) and is_encrypted(answer.answer.datasets)
     assert b"20261125" not in b"".join(pair.wire.sent_by("client"))
     challenge, _ = parse_operand(operand)
@@ -163,8 +164,9 @@ def test_without_encrypt_reads_answers_stay_plain() -> None:
     vm = encrypting_meter(encrypt=False)
     pair = ConnectionPair.for_application(vm)
     operand = pair.programming()
-    pair.command(PasswordAuthenticator("20261125").respond(operand, pair.client.identification))  # type: ignore[arg-type]
-    answer = pair.command(R1("1.8.0"))
+    auth = IntegrityGuard(PasswordAuthenticator("20261125"))
+    auth.check(pair.command(auth.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
+    answer = auth.check(pair.command(auth.protect(R1("1.8.0"))))
     assert isinstance(answer, AnswerReceived) and answer.answer.datasets[0].address == "1.8.0"
 
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meterkit.client.auth import IntegrityGuard
 from meterkit.errors import ConfigError, DataError, SecurityError
 from meterkit.iec62056_21.application import SessionReply
 from meterkit.iec62056_21.events import (
@@ -488,12 +489,13 @@ def test_case_37_key_packages_refuse_expired_foreign_tampered_and_wrong_passphra
 
 
 def test_hand_held_with_a_package_authenticates_at_level_3_without_the_master_key(tmp_path: Path) -> None:
-    auth = package_auth(tmp_path, levels=(3,))
+    inner = package_auth(tmp_path, levels=(3,))
+    auth = IntegrityGuard(inner)
     vm = meter()
     pair, operand = signed_in(vm)
     p2 = auth.respond(operand, pair.client.identification)  # type: ignore[arg-type]
-    assert isinstance(pair.command(p2), PositiveAck)
-    assert MASTER.hex() not in str(auth.package.meters)
+    assert isinstance(auth.check(pair.command(p2)), PositiveAck)  # the meter's ACK proves it knows the key
+    assert MASTER.hex() not in str(inner.package.meters)
 
 
 def test_the_meter_itself_refuses_an_expired_work_order_key(tmp_path: Path) -> None:
@@ -508,13 +510,14 @@ def test_the_meter_itself_refuses_an_expired_work_order_key(tmp_path: Path) -> N
 def test_a_package_whose_expiry_was_forged_does_not_open_the_meter(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    honest = package_auth(tmp_path, days=1)
-    forged = KeyPackageAuthenticator(replace(honest.package, not_after=START + timedelta(days=3650)), 3)
+    package = package_auth(tmp_path, days=1).package
+    honest = IntegrityGuard(KeyPackageAuthenticator(package, 3))
+    forged = KeyPackageAuthenticator(replace(package, not_after=START + timedelta(days=3650)), 3)
     vm = meter()
     pair, operand = signed_in(vm)
     assert er(pair.command(forged.respond(operand, pair.client.identification)))  # type: ignore[arg-type]
     pair, operand = signed_in(vm)
-    assert isinstance(pair.command(honest.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    assert isinstance(honest.check(pair.command(honest.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
     assert vm.security.log_entries()[-1].detail == "level 3 by challenge-response (hand-held HHU-1)"
 
 
@@ -535,9 +538,9 @@ def test_a_meter_configured_with_its_own_keys_needs_no_master(tmp_path: Path) ->
     own = "\n".join(f'level{lv}_key = "{derive_meter_key(MASTER, IDENT, lv, 1).hex()}"' for lv in (2, 3))
     vm = VirtualMeter(load_config(text=text.replace(master_line, own)), follow_clock=False)
     assert vm.security.config.master_key is None
-    auth = package_auth(tmp_path)
+    auth = IntegrityGuard(package_auth(tmp_path))
     pair, operand = signed_in(vm)
-    assert isinstance(pair.command(auth.respond(operand, pair.client.identification)), PositiveAck)  # type: ignore[arg-type]
+    assert isinstance(auth.check(pair.command(auth.respond(operand, pair.client.identification))), PositiveAck)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not both"):
         load_config(text=text.replace(master_line, master_line + "\n" + own))
     with pytest.raises(ConfigError, match="go together"):

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import MeterkitError, SecurityError
-from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
+from ..iec62056_21.events import ClientEvent
+from ..iec62056_21.integrity import OFFER, HandheldIntegrity
+from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
 from ..security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
 from ..security.challenge import Operand, answer_tag, answer_text, parse_operand_full
 from ..security.keys import MeterIdentity, password_key
 from .known_meters import KnownMeters, meter_key
 
-__all__ = ["Authenticator", "PasswordAuthenticator", "PinnedAuthenticator"]
+__all__ = ["Authenticator", "IntegrityGuard", "PasswordAuthenticator", "PinnedAuthenticator"]
 
 
 class Authenticator(Protocol):
@@ -51,9 +53,12 @@ class PasswordAuthenticator:
         self.require_encryption = require_encryption
         self.allow_plain = allow_plain or clear
         self._cipher: AnswerCipher | None = None
+        #: the session key of the last P2 (a protected session's MACs derive from it), None after a P1
+        self.integrity_key: bytes | None = None
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
         self._cipher = None
+        self.integrity_key = None
         parsed = _op2(operand)
         if parsed is None or self._clear:
             if self.require_encryption:
@@ -71,7 +76,8 @@ class PasswordAuthenticator:
         identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
         key = password_key(self._password, identity)
         tag = answer_tag(key, identity, 2, parsed.challenge)
-        self._cipher = AnswerCipher(session_key(key, parsed.challenge, identity, 2), identity, 2)
+        self.integrity_key = session_key(key, parsed.challenge, identity, 2)
+        self._cipher = AnswerCipher(self.integrity_key, identity, 2)
         return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", answer_text(tag)))
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
@@ -115,6 +121,15 @@ class PinnedAuthenticator:
             self.known.pin_challenge(identification, parsed.serial)
         return command
 
+    @property
+    def integrity_key(self) -> bytes | None:
+        key = getattr(self.inner, "integrity_key", None)
+        return key if isinstance(key, bytes) else None
+
+    @property
+    def require_encryption(self) -> bool:
+        return bool(getattr(self.inner, "require_encryption", False))
+
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         ident = self._identification
         entry = self.known.get(ident) if ident is not None else None
@@ -131,3 +146,36 @@ class PinnedAuthenticator:
 
     def __repr__(self) -> str:
         return f"PinnedAuthenticator({self.inner!r}, {self.known.path})"
+
+
+class IntegrityGuard:
+    """Any authenticator, with a protected session (:mod:`meterkit.iec62056_21.integrity`, docs/security.md): its
+    ``P2`` offers integrity, the meter must prove the key with its protected ACK (required with
+    ``require_encryption``), then every request gets a MAC and every answer's MAC is checked (:meth:`protect`,
+    :meth:`check`).  An authenticator without ``integrity_key`` (or a P1) keeps a plain session."""
+
+    def __init__(self, inner: Authenticator) -> None:
+        self.inner = inner
+        self._integrity: HandheldIntegrity | None = None
+
+    def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
+        self._integrity = None
+        command = self.inner.respond(operand, identification)
+        key = getattr(self.inner, "integrity_key", None)
+        if command.code != "P2" or not isinstance(key, bytes) or command.data_set is None:
+            return command
+        self._integrity = HandheldIntegrity(key, required=bool(getattr(self.inner, "require_encryption", False)))
+        values = (*command.data_set.values, Value(value=OFFER))
+        return CommandMessage(command="P", command_type="2", data_set=DataSet(address="", values=values))
+
+    def protect(self, command: CommandMessage) -> CommandMessage:
+        return command if self._integrity is None else self._integrity.protect(command)
+
+    def check(self, event: ClientEvent) -> ClientEvent:
+        return event if self._integrity is None else self._integrity.check(event)
+
+    def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
+        return self.inner.unwrap(datasets)
+
+    def __repr__(self) -> str:
+        return f"IntegrityGuard({self.inner!r})"

@@ -33,7 +33,7 @@ from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessag
 from ..iec62056_21.trace import FrameRing, TraceHook
 from ..iec62056_21.transitions import ClientState
 from ..transport.base import Transport
-from .auth import Authenticator
+from .auth import Authenticator, IntegrityGuard
 from .refusals import MeterRefusal
 
 __all__ = ["BinaryLink", "MeterClient", "Readout"]
@@ -81,7 +81,7 @@ class MeterClient:
         self.clock = clock or SystemClock()
         self.frames = FrameRing(hook=trace, label="client")
         self.identification: IdentificationMessage | None = None
-        self._auth: Authenticator | None = None
+        self._auth: IntegrityGuard | None = None  # the authenticator, with the session's MACs
         #: The access level reached by :meth:`programming` (1 without authentication).
         self.level = 1
         #: What was handed over although its BCC did not match (``"readout"``, ``"answer to R1 1.8.0"``...): the
@@ -208,7 +208,7 @@ class MeterClient:
                         f"meter {ident.manufacturer} works in mode {_mode(ident)}: it sends no challenge (P0), "
                         "so only a password can authenticate"
                     ) from exc
-                self._auth = auth
+                self._auth = IntegrityGuard(auth)  # P1: a plain session
                 if not isinstance(self._command(command), PositiveAck):
                     raise DeviceError("the meter did not accept the password")
                 self.level = _level(auth)
@@ -217,8 +217,8 @@ class MeterClient:
         event = self._wait(OperandReceived)
         assert isinstance(event, OperandReceived)
         if auth is not None:
-            self._auth = auth
-            reply = self._command(auth.respond(event.operand, ident))
+            guard = self._auth = IntegrityGuard(auth)
+            reply = self._command(guard.respond(event.operand, ident))
             if not isinstance(reply, PositiveAck):
                 raise DeviceError("the meter did not accept the password")
             self.level = _level(auth)
@@ -227,8 +227,11 @@ class MeterClient:
     def _command(
         self, command: CommandMessage, *, name: str | None = None, max_blocks: int | None = None
     ) -> ClientEvent:
-        self.connection.send(command, self._now(), max_blocks=max_blocks)
+        sent = command if self._auth is None else self._auth.protect(command)
+        self.connection.send(sent, self._now(), max_blocks=max_blocks)
         event = self._wait(AnswerReceived, ErrorReceived, PositiveAck)
+        if self._auth is not None:  # a protected session: the answer's MAC (docs/security.md)
+            event = self._auth.check(event)
         name = name or (command.code + " " + _target(command)).strip()
         self.complete = not (isinstance(event, AnswerReceived) and event.answer.partial)
         if isinstance(event, ErrorReceived):
@@ -251,9 +254,11 @@ class MeterClient:
     def _last_refusal_reason(self) -> str:
         """``C.91.0`` = ``(code)(YYMMDDhhmm)(request)(reason…)``: the reason text, or "" when the meter has none."""
         read = CommandMessage(command="R", command_type="1", data_set=DataSet.single("C.91.0"))
-        self.connection.send(read, self._now())
+        self.connection.send(read if self._auth is None else self._auth.protect(read), self._now())
         try:
             event = self._wait(AnswerReceived, ErrorReceived)
+            if self._auth is not None:
+                event = self._auth.check(event)
         except MeterkitError:
             return ""
         if not isinstance(event, AnswerReceived) or not event.answer.datasets:

@@ -19,6 +19,7 @@ MEANINGS: dict[str, str] = {
     "ER05": "refused now: the port is locked after failed logins, or the operation is not allowed at this moment",
     "ER06": "terminal cover closed (or the write window after opening it expired): open the cover, then retry",
     "ER10": "authentication failed: wrong password or key",
+    "ER11": "request not authenticated: the meter saw a missing, wrong or replayed MAC (a man in the middle?)",
     "ERPASSWORD": "wrong password",
     "ERUNKNOWN": "unknown address",
     "ERNOACCESS": "no write access: sign on with a password first",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from ..client.auth import Authenticator
+from ..client.auth import Authenticator, IntegrityGuard
 from ..errors import ConfigError, DeviceError, LocalProtocolError, TransportError, TransportTimeout
 from ..iec62056_21.client import ClientConfig, ClientConnection
 from ..iec62056_21.events import (
@@ -62,7 +62,7 @@ class AsyncMeterLink:
         self.writer = writer
         self.connection = ClientConnection(config)
         self._now = monotonic
-        self._auth: Authenticator | None = None
+        self._auth: IntegrityGuard | None = None  # the authenticator, with the session's MACs
         self.identification: IdentificationMessage | None = None
         #: what went over the line: bytes each way and messages sent (for wire-time estimates)
         self.bytes_sent = 0
@@ -143,15 +143,17 @@ class AsyncMeterLink:
         event = await self._wait(OperandReceived)
         assert isinstance(event, OperandReceived)
         if auth is not None:
-            self._auth = auth
-            reply = await self._command(auth.respond(event.operand, ident))
+            guard = self._auth = IntegrityGuard(auth)
+            reply = await self._command(guard.respond(event.operand, ident))
             if not isinstance(reply, PositiveAck):
                 raise DeviceError("the meter did not accept the password")
         return ident
 
     async def _command(self, command: CommandMessage) -> ClientEvent:
-        self.connection.send(command, self._now())
+        self.connection.send(command if self._auth is None else self._auth.protect(command), self._now())
         event = await self._wait(AnswerReceived, ErrorReceived, PositiveAck)
+        if self._auth is not None:  # a protected session: the answer's MAC (docs/security.md)
+            event = self._auth.check(event)
         if isinstance(event, ErrorReceived):
             target = command.data_set.address if command.data_set is not None else ""
             raise DeviceError(f"the meter refused {(command.code + ' ' + target).strip()}: {event.text}")

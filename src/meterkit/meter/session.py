@@ -8,6 +8,7 @@ terminal cover open (level 4).  Error answers (the text after ``STX (``):
     ER01 unknown address        ER02 access level too low     ER03 invalid value
     ER04 command not supported  ER05 refused now (lockout)    ER06 terminal cover closed
     ER10 authentication failed (the same text and delay for every cause)
+    ER11 request not authenticated (a protected session: no MAC, a wrong one, or a replayed counter)
 
 The codes stay short (an error message has at most 32 characters); the full reason of every refusal except ER10 is
 kept in register ``C.91.0`` (level 2) and, for ER03/ER05, logged in ``P.98`` (event 06).
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Final, Literal
 
-from ..errors import DeviceError, MeterkitError
+from ..errors import DeviceError, MeterkitError, SecurityError
 from ..iec62056_21.application import SessionReply
 from ..iec62056_21.events import (
     CommandReceived,
@@ -35,6 +36,7 @@ from ..iec62056_21.events import (
     ProgrammingRequested,
     ReadoutRequested,
 )
+from ..iec62056_21.integrity import MeterIntegrity, offered
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
 from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
 from .catalogue import catalogue
@@ -74,6 +76,7 @@ class MeterSession:
         self._blocks: list[tuple[DataSet, ...]] = []  # the remaining blocks of an R3/R6 answer
         self._writing: tuple[str, list[str]] | None = None  # a W3 partial write: the address and the blocks so far
         self._request = ""
+        self._integrity: MeterIntegrity | None = None  # a protected session's MACs (after a P2 that offered them)
 
     @property
     def level(self) -> int:
@@ -83,6 +86,7 @@ class MeterSession:
         self._blocks = []
         self._writing = None
         self.sec.close()
+        self._integrity = None
 
     def handle(self, event: MeterEvent) -> SessionReply:
         try:
@@ -95,17 +99,53 @@ class MeterSession:
             operand = DataSet.single("", self.sec.operand())
             return SessionReply(messages=(CommandMessage(command="P", command_type="0", data_set=operand),))
         if isinstance(event, CommandReceived):
-            self._blocks = []
-            if event.command.code == "W3":
-                return self._partial_write(event.command)
-            self._writing = None  # any other command drops a partial write
-            return self._command(event.command)
+            return self._protected(event.command)
         if isinstance(event, NextBlockRequested):
             if not self._blocks:
                 return SessionReply(messages=(self._refuse("ER04", "no partial answer is pending"),))
-            block = self._blocks.pop(0)
+            block = self._block_mac(self._blocks.pop(0))
             return SessionReply(messages=(DataAnswer(datasets=block, partial=bool(self._blocks)),))
         return SessionReply()
+
+    def _received(self, command: CommandMessage) -> SessionReply:
+        self._blocks = []
+        if command.code == "W3":
+            return self._partial_write(command)
+        self._writing = None  # any other command drops a partial write
+        return self._command(command)
+
+    def _block_mac(self, block: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
+        """A block of a partial-block answer, ending with its own MAC in a protected session (made when it is sent,
+        so blocks never sent use no counter)."""
+        integrity = self._integrity
+        return block if integrity is None else integrity.protect_data(block)
+
+    def _protected(self, command: CommandMessage) -> SessionReply:
+        """A command of a protected session (:mod:`meterkit.iec62056_21.integrity`): its MAC is checked before
+        anything is done (ER11 otherwise, nothing changes) and every answer carries the meter's MAC."""
+        integrity = self._integrity
+        if integrity is None:
+            reply = self._received(command)
+        else:
+            try:
+                command = integrity.check_request(command)
+            except SecurityError as exc:
+                self._request = command.code
+                reply = SessionReply(messages=(self._refuse("ER11", str(exc)),))
+            else:
+                reply = self._received(command)
+        if self._integrity is None and self.sec.integrity_key is not None:  # a P2 that offered it: its ACK too
+            self._integrity = MeterIntegrity(self.sec.integrity_key)
+        integrity = self._integrity
+        if integrity is None:
+            return reply
+        messages = tuple(
+            m
+            if isinstance(m, DataAnswer) and m.partial
+            else integrity.protect(m)  # a split answer's blocks have theirs
+            for m in reply.messages
+        )
+        return SessionReply(messages=messages, delay=reply.delay)
 
     # --- readout --------------------------------------------------------------------------------------
 
@@ -142,7 +182,7 @@ class MeterSession:
     def _authenticate(self, cmd: CommandMessage) -> SessionReply:
         """P1/P2: every failure, locked or not, is the same ER10 after the same delay."""
         value = cmd.data_set.value if cmd.data_set is not None else ""
-        decision = self.sec.authenticate(cmd.command_type, value)
+        decision = self.sec.authenticate(cmd.command_type, value, integrity=offered(cmd))
         if isinstance(decision, Granted):
             return SessionReply(messages=(Ack(),))
         return SessionReply(messages=(AUTH_ERROR,), delay=AUTH_FAILURE_DELAY)
@@ -165,7 +205,7 @@ class MeterSession:
             if cmd.code in ("R3", "R6") and len(datasets) > PARTIAL_BLOCK_LINES:
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]
-                return SessionReply(messages=(DataAnswer(datasets=blocks[0], partial=True),))
+                return SessionReply(messages=(DataAnswer(datasets=self._block_mac(blocks[0]), partial=True),))
             reply = DataAnswer(datasets=datasets, partial=reply.partial)
         return SessionReply(messages=(reply,))
 

@@ -25,6 +25,8 @@ class KeyPackageAuthenticator:
         self.package = package
         self.level = level
         self._cipher: AnswerCipher | None = None
+        #: the session key of the last exchange (a protected session's MACs derive from it)
+        self.integrity_key: bytes | None = None
         self.require_encryption = require_encryption
 
     def respond(self, operand: str, identification: IdentificationMessage) -> CommandMessage:
@@ -32,7 +34,8 @@ class KeyPackageAuthenticator:
         identity = MeterIdentity(flag=identification.manufacturer, serial=parsed.serial)
         key = self.package.key(identity, self.level, parsed.versions[self.level])
         tag = answer_tag(key, identity, self.level, parsed.challenge)
-        self._cipher = AnswerCipher(session_key(key, parsed.challenge, identity, self.level), identity, self.level)
+        self.integrity_key = session_key(key, parsed.challenge, identity, self.level)
+        self._cipher = AnswerCipher(self.integrity_key, identity, self.level)
         value = answer_text(tag, int(self.package.not_after.timestamp()), self.package.hhu)
         return CommandMessage(command="P", command_type="2", data_set=DataSet.single("", value))
 

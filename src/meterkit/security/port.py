@@ -369,6 +369,8 @@ class SecuritySession:
         self._challenge: bytes | None = None
         self._salt: bytes | None = None  # the session's P0 challenge, for the answer key
         self.cipher: AnswerCipher | None = None
+        #: the session key of a P2 that offered integrity (``meterkit.iec62056_21.integrity``), else None
+        self.integrity_key: bytes | None = None
 
     def operand(self) -> str:
         """The P0 value when programming mode starts: a fresh challenge, the key versions and the serial number.
@@ -401,9 +403,10 @@ class SecuritySession:
             port.log.add(port.now(), "SEC_BRUTE_FORCE", f"{len(port.lockout.recent)} failures in 24 h")
             port._alarm("SEC_BRUTE_FORCE", failures=str(len(port.lockout.recent)))
 
-    def authenticate(self, method: str, value: str) -> Decision:
+    def authenticate(self, method: str, value: str, *, integrity: bool = False) -> Decision:
         """A password (``method`` ``"1"``, P1) or the answer to this session's challenge (``"2"``, P2); any other
-        method is refused.  Granted with the session's new level, or denied (authentication failed, or locked)."""
+        method is refused.  Granted with the session's new level, or denied (authentication failed, or locked).
+        ``integrity``: the P2 offered a protected session (``meterkit.iec62056_21.integrity``); an encrypting meter requires it."""
         port = self.port
         now = port.now()
         if method not in ("1", "2"):
@@ -442,6 +445,8 @@ class SecuritySession:
             level = level or max(port.config.password_levels)
         if level is None:
             return self._fail("wrong answer")
+        if port.config.encrypt_reads and not integrity:
+            return self._fail("no integrity offered while answers are encrypted")
         if answer.hhu is not None and answer.not_after is not None:
             if answer.hhu in port.config.revoked_hhus:
                 return self._fail(f"revoked hand-held {answer.hhu}")
@@ -454,6 +459,8 @@ class SecuritySession:
         key = port.password_key if by_password else keys[level]
         if port.config.encrypt_reads and key is not None:
             self.cipher = AnswerCipher(session_key(key, challenge, port.identity, level), port.identity, level)
+        if integrity and key is not None:
+            self.integrity_key = session_key(key, challenge, port.identity, level)
         how = "password challenge-response" if by_password else "challenge-response"
         who = f" (hand-held {answer.hhu})" if answer.hhu else ""
         port.log.add(now, "AUTH_OK", f"level {level} by {how}{who}")
@@ -495,4 +502,5 @@ class SecuritySession:
     def close(self) -> None:
         self._challenge = self._salt = None
         self.cipher = None
+        self.integrity_key = None
         self.level = 1
