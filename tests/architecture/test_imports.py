@@ -39,7 +39,6 @@ FORBIDDEN = {
 }
 #: known upward imports in modules other work owns, each to be removed there (this list may only shrink)
 KNOWN = {
-    ("meterkit.security.hhu", "meterkit.iec62056_21.messages"),  # the hand-held's P2 command
     ("meterkit.security.answer_crypto", "meterkit.iec62056_21.dataset"),  # encrypts data sets
     ("meterkit.security.answer_crypto", "meterkit.iec62056_21.messages"),
 }

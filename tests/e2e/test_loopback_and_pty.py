@@ -140,10 +140,10 @@ def test_baud_emulation_paces_the_readout_at_the_negotiated_rate() -> None:
 @pytest.mark.parametrize(("mode", "z"), [("A", "Z"), ("B", "E")])
 def test_the_hand_held_programs_a_mode_a_or_b_meter_after_its_readout(mode: str, z: str) -> None:
     from meterkit.client import MeterClient, PasswordAuthenticator
+    from meterkit.client.keypackage import KeyPackageAuthenticator
     from meterkit.errors import DeviceError
     from meterkit.meter.config import load_config
     from meterkit.meter.virtual import VirtualMeter, demo_config_path
-    from meterkit.security.hhu import KeyPackageAuthenticator
     from meterkit.security.package import KeyPackage
     from meterkit.transport import open_transport
 

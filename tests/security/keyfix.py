@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from meterkit.security.hhu import KeyPackageAuthenticator
+from meterkit.client.keypackage import KeyPackageAuthenticator
 from meterkit.security.keys import MeterIdentity
 from meterkit.security.package import open_package, write_package
 

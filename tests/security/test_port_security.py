@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meterkit.client.auth import IntegrityGuard
+from meterkit.client.keypackage import KeyPackageAuthenticator
 from meterkit.errors import ConfigError, DataError, SecurityError
 from meterkit.iec62056_21.application import SessionReply
 from meterkit.iec62056_21.events import (
@@ -29,7 +30,6 @@ from meterkit.meter.metrology import PhaseInput
 from meterkit.meter.session import AUTH_ERROR, MeterSession
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.security.challenge import answer_tag, make_challenge, parse_operand, parse_operand_full, verify_tag
-from meterkit.security.hhu import KeyPackageAuthenticator
 from meterkit.security.keys import MeterIdentity, derive_meter_key, work_order_key
 from meterkit.security.package import open_package
 from meterkit.security.port import AUTH_FAILURE_DELAY, Denial, Denied, Granted

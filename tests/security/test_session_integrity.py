@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from meterkit.client.auth import IntegrityGuard
+from meterkit.client.keypackage import KeyPackageAuthenticator
 from meterkit.errors import SecurityError
 from meterkit.iec62056_21.events import AnswerReceived, ClientEvent, ErrorReceived, PositiveAck
 from meterkit.iec62056_21.integrity import HandheldIntegrity, MeterIntegrity
@@ -15,7 +16,6 @@ from meterkit.iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataS
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
-from meterkit.security.hhu import KeyPackageAuthenticator
 
 from .keyfix import START, package_auth
 

@@ -174,7 +174,7 @@ def _auth(
         )
     auth: Authenticator | None
     if key_file is not None:
-        from ..security.hhu import load_key_authenticator
+        from ..client.keypackage import load_key_authenticator
 
         auth = load_key_authenticator(key_file, level, require_encryption=require_encryption)
     elif password is not None:

@@ -85,7 +85,7 @@ class Credentials:
 
     @classmethod
     def key_file(cls, path: Path) -> Credentials:
-        from ..security.hhu import KeyPackageAuthenticator, load_key_authenticator
+        from ..client.keypackage import KeyPackageAuthenticator, load_key_authenticator
 
         package = load_key_authenticator(path, 2).package  # opened (and its passphrase checked) once
         return cls(key_factory=lambda: KeyPackageAuthenticator(package, 2))

@@ -8,10 +8,10 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import SecurityError
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
-from .answer_crypto import AnswerCipher, session_key, unwrap_answer
-from .challenge import answer_tag, answer_text, parse_operand_full
-from .keys import MeterIdentity
-from .package import KeyPackage, open_package
+from ..security.answer_crypto import AnswerCipher, session_key, unwrap_answer
+from ..security.challenge import answer_tag, answer_text, parse_operand_full
+from ..security.keys import MeterIdentity
+from ..security.package import KeyPackage, open_package
 
 __all__ = ["KeyPackageAuthenticator", "load_key_authenticator"]
 
