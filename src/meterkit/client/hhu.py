@@ -65,6 +65,21 @@ class BinaryLink:
     leftover: bytes
 
 
+def wanted(event: ClientEvent, kinds: tuple[type, ...]) -> bool:
+    """Whether a waiting request takes ``event`` (one of ``kinds``); the events that end the wait with an error
+    raise it here, once for the hand-held and the collector: no answer in time, the meter's break, a command the
+    meter NAKed too often.  Any other event is passed over."""
+    if isinstance(event, kinds):
+        return True
+    if isinstance(event, ResponseTimeout):
+        raise TransportTimeout(f"no answer from the meter (waiting for {event.waiting_for})")
+    if isinstance(event, BreakReceived):
+        raise DeviceError("the meter ended the session (break)")
+    if isinstance(event, RepeatRequested):
+        raise DeviceError(f"the meter rejected the command {event.retries + 1} times (NAK)")
+    return False
+
+
 class MeterClient:
     """Reads and programs one meter."""
 
@@ -114,15 +129,9 @@ class MeterClient:
             self._flush()
             event = conn.next_event()
             while event is not None:
-                if isinstance(event, kinds):
+                if wanted(event, kinds):
                     self._flush()
                     return event
-                if isinstance(event, ResponseTimeout):
-                    raise TransportTimeout(f"no answer from the meter (waiting for {event.waiting_for})")
-                if isinstance(event, BreakReceived):
-                    raise DeviceError("the meter ended the session (break)")
-                if isinstance(event, RepeatRequested):
-                    raise DeviceError(f"the meter rejected the command {event.retries + 1} times (NAK)")
                 event = conn.next_event()
             deadline = conn.deadline()
             timeout = 1.0 if deadline is None else max(0.0, deadline - self._now())

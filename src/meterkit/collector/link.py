@@ -17,18 +17,16 @@ from collections.abc import Callable
 from urllib.parse import urlparse
 
 from ..client.auth import Authenticator, IntegrityGuard
-from ..errors import ConfigError, DeviceError, LocalProtocolError, TransportError, TransportTimeout
+from ..client.hhu import wanted
+from ..errors import ConfigError, DeviceError, LocalProtocolError, TransportError
 from ..iec62056_21.client import ClientConfig, ClientConnection
 from ..iec62056_21.events import (
     AnswerReceived,
-    BreakReceived,
     ClientEvent,
     ErrorReceived,
     IdentificationReceived,
     OperandReceived,
     PositiveAck,
-    RepeatRequested,
-    ResponseTimeout,
     Transmit,
 )
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
@@ -105,15 +103,9 @@ class AsyncMeterLink:
             await self._flush()
             event = conn.next_event()
             while event is not None:
-                if isinstance(event, kinds):
+                if wanted(event, kinds):
                     await self._flush()
                     return event
-                if isinstance(event, ResponseTimeout):
-                    raise TransportTimeout(f"no answer from the meter (waiting for {event.waiting_for})")
-                if isinstance(event, BreakReceived):
-                    raise DeviceError("the meter ended the session (break)")
-                if isinstance(event, RepeatRequested):
-                    raise DeviceError(f"the meter rejected the command {event.retries + 1} times (NAK)")
                 event = conn.next_event()
             deadline = conn.deadline()
             if deadline is None and conn.state in (ClientState.IDLE, ClientState.PROGRAMMING):
