@@ -32,7 +32,9 @@ pytestmark = pytest.mark.e2e
 
 def _json_children(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     return st.lists(children, max_size=3) | st.dictionaries(
-        st.sampled_from(["format", "meters", "MKT/x", "challenge", "serial", "encrypts"]), children, max_size=4
+        st.sampled_from(["format", "meters", "MKT/x", "challenge", "serial", "encrypts", "integrity"]),
+        children,
+        max_size=4,
     )
 
 
@@ -101,7 +103,9 @@ def test_a_pinned_meter_never_gets_a_clear_password_from_a_fake_with_its_identif
     known = tmp_path / "known.json"
     _pin_the_genuine_meter(known, pw_file)
     doc = json.loads(known.read_text())
-    assert doc["meters"] == {"MKT/VM3PH-100": {"challenge": True, "serial": "12345678", "encrypts": False}}
+    assert doc["meters"] == {
+        "MKT/VM3PH-100": {"challenge": True, "serial": "12345678", "encrypts": False, "integrity": True}
+    }
     assert known.stat().st_mode & 0o777 == 0o600
     capsys.readouterr()
     with FakeMeter(ident, operand) as fake:

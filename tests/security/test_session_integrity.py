@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -191,3 +192,40 @@ def test_worked_example_of_the_wire_format() -> None:
 EXAMPLE_W1 = b"\x01W1\x02C.60.1(fixed 15)(M000000018A030E4C3B44CD1566D3104BE89BD1AE)\x03p"
 EXAMPLE_ACK = b"\x02MAC(A00000002EC4167378B1FFBC824D2F3A2B84B0169)\x03\x0e"
 EXAMPLE_ERR = b"\x02ERR(ER06)\r\nMAC(E000000033D492EBC3F0FBE118C90179CEC8C37AD)\r\n\x03$"
+
+
+# --- a pinned meter keeps its protection (trust on first use) -------------------------------------------------------
+
+
+def test_a_meter_pinned_as_protecting_its_session_cannot_be_talked_down_by_a_stripped_offer(tmp_path: Path) -> None:
+    from meterkit.client.auth import PasswordAuthenticator, PinnedAuthenticator
+    from meterkit.client.known_meters import KnownMeters
+
+    vm, path = meter(), tmp_path / "known.json"
+    first = IntegrityGuard(PinnedAuthenticator(PasswordAuthenticator("20261125"), KnownMeters.load(path)))
+    pair = ConnectionPair.for_application(vm)
+    operand = pair.programming()
+    ident = pair.client.identification
+    assert ident is not None
+    assert isinstance(first.check(pair.command(first.respond(operand, ident))), PositiveAck)
+    entry = KnownMeters.load(path).get(ident)
+    assert entry is not None and (entry.challenge, entry.integrity) == (True, True)
+    # next time a man in the middle strips the offer and answers the P2 with a bare ACK: refused, nothing is sent
+    again = IntegrityGuard(PinnedAuthenticator(PasswordAuthenticator("20261125"), KnownMeters.load(path)))
+    again.respond(operand, ident)
+    with pytest.raises(SecurityError, match="did not prove that it knows the key"):
+        again.check(PositiveAck())
+    # a hand-held without the pin keeps the documented fallback for a meter that does not speak integrity
+    unpinned = IntegrityGuard(PasswordAuthenticator("20261125"))
+    unpinned.respond(operand, ident)
+    assert isinstance(unpinned.check(PositiveAck()), PositiveAck)
+
+
+def test_a_known_meters_entry_written_before_integrity_was_recorded_reads_as_not_pinned(tmp_path: Path) -> None:
+    from meterkit.client.known_meters import FORMAT, KnownMeters
+
+    path = tmp_path / "old.json"
+    old = {"challenge": True, "serial": "12345678", "encrypts": False}
+    path.write_text(json.dumps({"format": FORMAT, "meters": {"MKT/VM3PH-100": old}}))
+    entry = KnownMeters.load(path).meters["MKT/VM3PH-100"]
+    assert (entry.challenge, entry.serial, entry.encrypts, entry.integrity) == (True, "12345678", False, False)

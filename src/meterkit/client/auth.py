@@ -93,8 +93,9 @@ class PinnedAuthenticator:
     A meter whose identification is pinned as answering with an OP2-HMAC challenge gets nothing from the hand-held
     unless it sends a challenge again, for the same serial number (so a fake meter or a man in the middle cannot make
     it send ``P1``); a meter pinned as encrypting must encrypt every data answer.  A meter met for the first time is
-    pinned when it sends a challenge and the hand-held answers ``P2``, and pinned as encrypting once one of its
-    encrypted answers opened under the session key."""
+    pinned when it sends a challenge and the hand-held answers ``P2``, pinned as encrypting once one of its
+    encrypted answers opened under the session key, and pinned as protecting its session once its protected answer
+    to ``P2`` passed the MAC check (:class:`IntegrityGuard` then requires that proof from it every time)."""
 
     def __init__(self, inner: Authenticator, known: KnownMeters) -> None:
         self.inner = inner
@@ -130,6 +131,18 @@ class PinnedAuthenticator:
     def require_encryption(self) -> bool:
         return bool(getattr(self.inner, "require_encryption", False))
 
+    @property
+    def require_integrity(self) -> bool:
+        """The meter of this session protected its session before: a bare answer to the offer is refused."""
+        ident = self._identification
+        entry = self.known.get(ident) if ident is not None else None
+        return entry is not None and entry.integrity
+
+    def integrity_proved(self) -> None:
+        """The meter's protected answer to ``P2`` passed its MAC check: pin it."""
+        if self._identification is not None:
+            self.known.pin_integrity(self._identification)
+
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         ident = self._identification
         entry = self.known.get(ident) if ident is not None else None
@@ -164,7 +177,10 @@ class IntegrityGuard:
         key = getattr(self.inner, "integrity_key", None)
         if command.code != "P2" or not isinstance(key, bytes) or command.data_set is None:
             return command
-        self._integrity = HandheldIntegrity(key, required=bool(getattr(self.inner, "require_encryption", False)))
+        required = bool(
+            getattr(self.inner, "require_encryption", False) or getattr(self.inner, "require_integrity", False)
+        )
+        self._integrity = HandheldIntegrity(key, required=required)
         values = (*command.data_set.values, Value(value=OFFER))
         return CommandMessage(command="P", command_type="2", data_set=DataSet(address="", values=values))
 
@@ -172,7 +188,15 @@ class IntegrityGuard:
         return command if self._integrity is None else self._integrity.protect(command)
 
     def check(self, event: ClientEvent) -> ClientEvent:
-        return event if self._integrity is None else self._integrity.check(event)
+        if self._integrity is None:
+            return event
+        before = self._integrity.active
+        checked = self._integrity.check(event)
+        if self._integrity.active and not before:  # the meter proved the key: a pinning authenticator records it
+            proved = getattr(self.inner, "integrity_proved", None)
+            if callable(proved):
+                proved()
+        return checked
 
     def unwrap(self, datasets: tuple[DataSet, ...]) -> tuple[DataSet, ...]:
         return self.inner.unwrap(datasets)

@@ -5,8 +5,11 @@ identification (``KEY`` = manufacturer id ‖ ``/`` ‖ identification text, the
 does not touch).  An entry records what the genuine meter showed the first time: that it answered with an OP2-HMAC
 challenge (``challenge``), its serial number from that challenge, and whether its answers were encrypted
 (``encrypts``, recorded only after an encrypted answer opened under the session key: proof that the meter knows the
-key).  Later sessions with the same identification refuse to send a password in clear, refuse another serial number,
-and refuse plain answers from a meter that encrypted.  The file is written atomically, mode 0600.
+key), and whether it protected its session (``integrity``, recorded only after its protected answer to ``P2`` passed
+its MAC check).  Later sessions with the same identification refuse to send a password in clear, refuse another serial
+number, refuse plain answers from a meter that encrypted, and refuse a bare answer to the integrity offer from a meter
+that protected its session before (a man in the middle stripping the offer cannot talk the session down).  Entries
+written before ``integrity`` existed read as ``false``.  The file is written atomically, mode 0600.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class KnownMeter:
     challenge: bool = False
     serial: str = ""
     encrypts: bool = False
+    integrity: bool = False
 
 
 def meter_key(identification: IdentificationMessage) -> str:
@@ -42,9 +46,15 @@ def meter_key(identification: IdentificationMessage) -> str:
 
 def _entry(entry: dict[str, object]) -> KnownMeter:
     challenge, serial, encrypts = entry["challenge"], entry["serial"], entry["encrypts"]
-    if not isinstance(challenge, bool) or not isinstance(serial, str) or not isinstance(encrypts, bool):
-        raise TypeError("a known meter is {challenge: bool, serial: str, encrypts: bool}")
-    return KnownMeter(challenge=challenge, serial=serial, encrypts=encrypts)
+    integrity = entry.get("integrity", False)  # absent in files written before it was recorded
+    if not (
+        isinstance(challenge, bool)
+        and isinstance(encrypts, bool)
+        and isinstance(integrity, bool)
+        and isinstance(serial, str)
+    ):
+        raise TypeError("a known meter is {challenge: bool, serial: str, encrypts: bool, integrity: bool}")
+    return KnownMeter(challenge=challenge, serial=serial, encrypts=encrypts, integrity=integrity)
 
 
 class KnownMeters:
@@ -88,6 +98,14 @@ class KnownMeters:
         entry = self.meters.get(key)
         if entry is not None and entry.challenge and not entry.encrypts:
             self.meters[key] = replace(entry, encrypts=True)
+            self.save()
+
+    def pin_integrity(self, identification: IdentificationMessage) -> None:
+        """Record that this meter proved the session key with its protected answer to ``P2``."""
+        key = meter_key(identification)
+        entry = self.meters.get(key)
+        if entry is not None and entry.challenge and not entry.integrity:
+            self.meters[key] = replace(entry, integrity=True)
             self.save()
 
     def save(self) -> None:
