@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,25 @@ def test_security_time_never_goes_backwards_and_follows_measured_time() -> None:
     assert clock.now() == first
     measured[0] = first + timedelta(seconds=5)
     assert clock.now() == first + timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("jump", [-YEAR, YEAR], ids=["a-year-back", "a-year-ahead"])
+def test_a_written_clock_survives_a_restart_and_the_meter_runs_on_from_it(jump: timedelta, tmp_path: Path) -> None:
+    from meterkit.storage import NvStore
+
+    text = demo_config_path().read_text().replace('kind = "synthetic"', 'kind = "live"')
+    clock = ManualClock(START)
+    vm = VirtualMeter(load_config(text=text), clock=clock, store=NvStore(tmp_path / "m.sqlite"))
+    vm.tick()
+    written = vm.meter.now + jump
+    vm.set_clock(written)
+    clock.advance(5)
+    vm.power_down()
+    vm.store.close()
+    clock.advance(55)  # a minute after the write, the meter starts again on the same state
+    again = VirtualMeter(load_config(text=text), clock=clock, store=NvStore(tmp_path / "m.sqlite"))
+    again.tick()
+    assert again.meter.now == written + timedelta(seconds=60)  # neither frozen a year ahead nor back at the wall clock
+    clock.advance(10)
+    again.tick()
+    assert again.meter.now == written + timedelta(seconds=70)

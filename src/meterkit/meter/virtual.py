@@ -15,6 +15,8 @@ real meter's measurement does: bit 3 of ``F.F`` is set while they do, and the st
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -50,6 +52,10 @@ __all__ = [
     "load_virtual_meter",
 ]
 
+logger = logging.getLogger(__name__)
+
+#: NV key of the clock writes (the live clock's written offset and the meter time's total shift), JSON in seconds
+CLOCK_WRITES_KEY = "clock.writes"
 STEP_S = 1.0
 #: live serving commits the state at the end of every minute of meter time (every demand sub-period is whole minutes,
 #: so each sub-period end is committed), at most once a minute, once for a whole catch-up
@@ -139,20 +145,21 @@ class VirtualMeter:
             if released is not None:
                 self.meter.log(5, released)
         self._saturated = False
+        # a clock write moves the meter's time, never the security's (security.timebase); following a live clock the
+        # meter's time is the clock's plus the written offset, so a write is O(1) (no catching up second by second).
+        # Both are kept in NV memory: a meter set a year ahead is still a year ahead after a restart (not frozen
+        # until the wall clock catches up), and the security's time does not jump by the written amount.
+        self.clock_offset, self.clock_shift = self._stored_clock_writes() if restored else (timedelta(0), timedelta(0))
         if restored:
             alive = self.nv.last_alive()
             down = self.meter.now if alive is None else max(self.meter.now, alive)  # the last commit
             self.meter.power_down(down)
-            up = max(down, self.clock.now()) if follow_clock else down
+            up = max(down, self._clock_now()) if follow_clock else down
             self.meter.power_up(up)
         else:
             self.meter.log(2, "first power up")
             self.nv.save_snapshot()
         self.outbox = AlarmOutbox(self.store)
-        # a clock write moves the meter's time, never the security's (security.timebase); following a live clock the
-        # meter's time is the clock's plus the written offset, so a write is O(1) (no catching up second by second)
-        self.clock_offset = timedelta(0)
-        self.clock_shift = timedelta(0)
         self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.security = PortSecurity(
             store=NvSecurityStore(self.store),
@@ -287,6 +294,23 @@ class VirtualMeter:
             self.clock.set(when)
         elif self.follow_clock:
             self.clock_offset = when - self.clock.now()
+        self.store.set_value(
+            CLOCK_WRITES_KEY,
+            json.dumps({"offset_s": self.clock_offset.total_seconds(), "shift_s": self.clock_shift.total_seconds()}),
+        )
+
+    def _stored_clock_writes(self) -> tuple[timedelta, timedelta]:
+        """The written offset of a live clock and the total shift of the meter's time by clock writes, as stored
+        (zero for a state written before they were kept, or an unreadable value: the meter then runs as before)."""
+        text = self.store.get_value(CLOCK_WRITES_KEY)
+        if text is None:
+            return timedelta(0), timedelta(0)
+        try:
+            doc = json.loads(text)
+            return timedelta(seconds=float(doc["offset_s"])), timedelta(seconds=float(doc["shift_s"]))
+        except (ValueError, KeyError, TypeError, OverflowError):
+            logger.warning("meter %s: stored clock offset %r unreadable, ignored", self.config.identity.serial, text)
+            return timedelta(0), timedelta(0)
 
     def press_button(self) -> None:
         """The sealed billing-reset button (the meter first catches up with the clock when it follows it)."""
