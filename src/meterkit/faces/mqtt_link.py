@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..errors import ConfigError
 from ..storage import NvStore
+from .mqtt_access import BrokerAccess, broker_access, process_environ, redacted
 
 __all__ = ["MqttLink", "MqttMessage", "MqttOutbox", "MqttUrl", "parse_mqtt_url"]
 
@@ -41,25 +42,44 @@ class MqttUrl:
     host: str
     port: int
     prefix: str
+    access: BrokerAccess = field(default_factory=BrokerAccess)
+
+    @property
+    def shown(self) -> str:
+        """The broker as a log line shows it (no secret)."""
+        scheme = "mqtts" if self.access.tls else "mqtt"
+        user = "" if self.access.username is None else f"{self.access.username}@"
+        return f"{scheme}://{user}{self.host}:{self.port}"
 
 
-def parse_mqtt_url(url: str, default_prefix: str = "meterkit") -> MqttUrl:
-    """``mqtt://HOST[:PORT][/PREFIX]`` -> host, port (1883) and topic prefix (``meterkit``)."""
+def parse_mqtt_url(url: str, default_prefix: str = "meterkit", *, environ: Mapping[str, str] | None = None) -> MqttUrl:
+    """``mqtt[s]://[USER@]HOST[:PORT][/PREFIX][?password-file=PATH&ca=PATH]`` -> host, port (1883, or 8883 for
+    ``mqtts``), topic prefix (``meterkit``) and the broker access (:mod:`.mqtt_access`: the password from the file
+    or ``METERKIT_MQTT_PASSWORD`` in ``environ``, the process environment by default)."""
     parsed = urlparse(url)
-    if parsed.scheme != "mqtt" or not parsed.hostname:
-        raise ConfigError(f"MQTT broker {url!r}: use mqtt://HOST[:PORT][/PREFIX]")
+    shown = redacted(url)
+    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+        raise ConfigError(
+            f"MQTT broker {shown!r}: use mqtt://HOST[:PORT][/PREFIX] (mqtts:// for TLS, USER@HOST for a user name)"
+        )
     try:
-        port = parsed.port or 1883
+        port = parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
     except ValueError:
-        raise ConfigError(f"MQTT broker {url!r}: the port is not a number from 1 to 65535") from None
-    if "#" in url or "?" in url:
-        raise ConfigError(f"MQTT broker {url!r}: the topic prefix must not hold '#', '+' or '?'")
-    if parsed.username is not None:
-        raise ConfigError(f"MQTT broker {url!r}: credentials in the URL are not supported")
+        raise ConfigError(f"MQTT broker {shown!r}: the port is not a number from 1 to 65535") from None
+    if "#" in url:
+        raise ConfigError(f"MQTT broker {shown!r}: the topic prefix must not hold '#', '+' or '?'")
+    access = broker_access(
+        url,
+        scheme=parsed.scheme,
+        username=unquote(parsed.username) if parsed.username else None,
+        password=parsed.password,
+        query=parsed.query,
+        environ=process_environ() if environ is None else environ,
+    )
     prefix = parsed.path.strip("/") or default_prefix
     if any(c in prefix for c in "#+") or "//" in prefix:
-        raise ConfigError(f"MQTT broker {url!r}: the topic prefix must not hold '#', '+' or empty levels")
-    return MqttUrl(host=parsed.hostname, port=port, prefix=prefix)
+        raise ConfigError(f"MQTT broker {shown!r}: the topic prefix must not hold '#', '+' or empty levels")
+    return MqttUrl(host=parsed.hostname, port=port, prefix=prefix, access=access)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,31 +149,40 @@ class MqttLink:
         self._connects = 0  # connections made so far (the owner re-sends what a new connection needs)
         self.delivered = 0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"meterkit-{node}")
+        url.access.apply(self.client)  # user name, password, TLS
         self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self.client.on_connect_fail = self._on_connect_fail
+        self._failing = False  # the last attempt to connect failed (logged once until a connection succeeds)
 
     # --- paho's thread ---------------------------------------------------------------------------------------
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         if getattr(reason_code, "is_failure", False):
-            log.warning("MQTT broker %s:%d refused the connection: %s", self.url.host, self.url.port, reason_code)
+            log.warning("MQTT broker %s refused the connection: %s", self.url.shown, reason_code)
             return
         client.publish(self.status_topic, b"online", qos=1, retain=True)
+        self._failing = False
         with self._lock:
             self._connects += 1
             self._inflight.clear()
             self._early.clear()
             self._sent_upto = 0  # everything not yet acknowledged goes again
-        log.info("MQTT connected to %s:%d", self.url.host, self.url.port)
+        log.info("MQTT connected to %s", self.url.shown)
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning("MQTT broker %s: cannot connect (unreachable, or TLS refused); retrying", self.url.shown)
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         with self._lock:
             self._inflight.clear()
             self._sent_upto = 0
-        log.info("MQTT disconnected from %s:%d (%s)", self.url.host, self.url.port, reason_code)
+        log.info("MQTT disconnected from %s (%s)", self.url.shown, reason_code)
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
         with self._lock:

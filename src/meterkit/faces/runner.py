@@ -115,7 +115,7 @@ async def start_faces(
             )
             await publisher.start()
             faces.append(publisher)
-            say(f"readings on mqtt://{url.host}:{url.port}/{url.prefix}")
+            say(f"readings on {url.shown}/{url.prefix}")
         if config.metrics is not None:
             host, port = parse_bind(config.metrics)
             metrics = MetricsFace(sources, host, port, counters=counters, health=health)
