@@ -213,6 +213,8 @@ def render_openmetrics(
         return families[name]
 
     for source in sources:
+        if not source.serial:  # a point-to-point meter not read yet
+            continue
         ident = source.identification()
         serial = ident.serial
         family("meterkit_meter", "info", "The meter's identification").add(

@@ -66,6 +66,10 @@ class ReadingsPublisher:
         by = {r.address: r for r in readings}
         return [by[a] for a in self.registers if a in by]
 
+    def _named(self) -> list[MeterSource]:
+        """The meters with a serial (a point-to-point meter a collector has not read yet has none)."""
+        return [s for s in self.sources if s.serial]
+
     def _cursor(self, source: MeterSource) -> tuple[int, int]:
         if source.serial not in self._cursors:  # from now on: the history is in the meter's own logs
             events, security = source.events(), source.security_log()
@@ -74,7 +78,7 @@ class ReadingsPublisher:
 
     def announce(self) -> None:
         """Enqueue the discovery configs of every meter."""
-        for source in self.sources:
+        for source in self._named():
             self.link.enqueue(
                 discovery_messages(
                     self.discovery_prefix, self.prefix, self.link.node, source.identification(), self._selected(source)
@@ -83,7 +87,7 @@ class ReadingsPublisher:
 
     def publish_once(self) -> None:
         """Enqueue the states, new log entries and availability of every meter."""
-        for source in self.sources:
+        for source in self._named():
             serial = source.serial
             messages: list[MqttMessage] = [state_message(self.prefix, serial, r) for r in self._selected(source)]
             ev_after, sec_after = self._cursor(source)
@@ -108,7 +112,7 @@ class ReadingsPublisher:
     def remove(self, addresses: Sequence[str] | None = None) -> None:
         """Enqueue empty retained configs for every meter's entities (Home Assistant removes them): those of
         ``addresses``, or of the registers each meter has now."""
-        for source in self.sources:
+        for source in self._named():
             chosen = [r.address for r in self._selected(source)] if addresses is None else list(addresses)
             self.link.enqueue(removal_messages(self.discovery_prefix, source.serial, chosen))
 
