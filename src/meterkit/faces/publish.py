@@ -165,7 +165,8 @@ class ReadingsPublisher:
         connects = self.link.connects
         if connects != self._announced:
             self._announced = connects
-            self._sent.clear()  # the broker may have forgotten what it held: everything again
+            if connects > 1:  # a reconnection: the broker may have forgotten what it held, everything again
+                self._sent.clear()
             self._to_announce = deque(self._named())
         budget = self.chunk
         while self._to_announce and budget:
