@@ -231,9 +231,7 @@ class _Renderer:
         family("meterkit_meter", "info", "The meter's identification").add(
             1, "_info", meter=serial, manufacturer=ident.manufacturer, model=ident.model
         )
-        for reading in source.readings():
-            if self.registers is not None and reading.address not in self.registers:
-                continue
+        for reading in source.readings(self.registers):
             if reading.address == "F.F" and isinstance(reading.value, str):
                 family("meterkit_error_register", "gauge", "Error register F.F (bits)").add(
                     int(reading.value, 16), meter=serial

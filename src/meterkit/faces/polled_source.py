@@ -13,7 +13,7 @@ read it; a poll that finds another serial on the endpoint renames the source.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
@@ -102,8 +102,10 @@ class PolledSource:
     def identification(self) -> Identification:
         return self._ident
 
-    def readings(self) -> list[Reading]:
-        return list(self._readings)
+    def readings(self, addresses: Collection[str] | None = None) -> list[Reading]:
+        if addresses is None:
+            return list(self._readings)
+        return [r for r in self._readings if r.address in addresses]
 
     def events(self, after: int = 0) -> list[LogEntry]:
         return []

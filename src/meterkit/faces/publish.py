@@ -51,7 +51,7 @@ class ReadingsPublisher:
         interval_s: float = 10.0,
         pump_s: float = 0.2,
         feeders: Sequence[Callable[[], object]] = (),
-        chunk: int = 100,
+        chunk: int = 25,
         changes_only: bool = False,
     ) -> None:
         self.sources = list(sources)
@@ -59,6 +59,7 @@ class ReadingsPublisher:
         self.prefix = link.url.prefix
         self.discovery_prefix = discovery_prefix
         self.registers = None if registers is None else tuple(registers)
+        self._wanted = frozenset(self.registers or ())
         self.interval_s = interval_s
         self.pump_s = pump_s
         #: called before every pump: more producers for the same link (e.g. :class:`~.alarms.AlarmBridge`)
@@ -74,9 +75,9 @@ class ReadingsPublisher:
         self._stop = asyncio.Event()
 
     def _selected(self, source: MeterSource) -> list[Reading]:
-        readings = source.readings()
         if self.registers is None:
-            return readings
+            return source.readings()
+        readings = source.readings(self._wanted)
         by = {r.address: r for r in readings}
         return [by[a] for a in self.registers if a in by]
 
@@ -197,8 +198,10 @@ class ReadingsPublisher:
                 if not self._to_publish:  # a round still going (a large fleet) is not doubled
                     self._to_publish = deque(self._named())
             self.step()
+            # a round still going: the next chunk as soon as the loop has served what waits (the meters' ports)
+            pause = 0.0 if self._to_publish or self._to_announce else self.pump_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.pump_s)
+                await asyncio.wait_for(self._stop.wait(), pause)
 
     async def stop(self, drain_s: float = 2.0) -> None:
         """Stop publishing; give the broker ``drain_s`` to acknowledge what waits, then disconnect."""
