@@ -7,6 +7,7 @@ The expected values come from the same fleet built in this process (a fleet file
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import signal
@@ -185,3 +186,41 @@ def test_the_api_lists_searches_and_reads_every_meter(served: ServedFleet) -> No
     assert [p["name"] for p in spec["paths"]["/api/meters"]["get"]["parameters"]] == ["q"]
     with urllib.request.urlopen(base, timeout=10) as answer:  # the fleet index, not one meter's panel
         assert b"fleet.js" in answer.read() and answer.url == base
+
+
+def test_one_port_per_meter_counts_each_meters_sessions_in_the_metrics(tmp_path: Path) -> None:
+    """``--port-per-meter``: each meter's endpoint feeds its own protocol counters (the ``meter`` label)."""
+    from meterkit.client import MeterClient
+    from meterkit.faces.runner import FacesConfig
+    from meterkit.host.fleet import FleetHost
+    from meterkit.transport import open_transport
+
+    path = fleet_file(tmp_path)
+    store = FleetStore(":memory:")
+    meters = build_fleet(load_fleet(path), store)
+    first = free_port()
+    loop = asyncio.new_event_loop()
+    host = FleetHost(
+        meters,
+        store,
+        [f"tcp://127.0.0.1:{first}"],
+        port_per_meter=True,
+        warm_keys=False,
+        faces=FacesConfig(metrics="127.0.0.1:0"),
+    )
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        lines = asyncio.run_coroutine_threadsafe(host.start(), loop).result(60)
+        metrics = next(line.rsplit(" ", 1)[1] for line in lines if line.startswith("metrics on"))
+        with MeterClient(open_transport(f"socket://127.0.0.1:{first + 2}")) as client:  # the third meter
+            client.readout()
+        with urllib.request.urlopen(metrics, timeout=30) as answer:
+            families = {f.name: f for f in text_string_to_metric_families(answer.read().decode())}
+        sessions = {s.labels["meter"]: s.value for s in families["meterkit_sessions"].samples}
+        assert sessions == {SERIALS[2]: 1}
+    finally:
+        asyncio.run_coroutine_threadsafe(host.stop(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
