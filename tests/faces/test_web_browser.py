@@ -133,3 +133,76 @@ def test_a_panel_with_a_token_works_from_the_tokened_link(browser: object) -> No
         wait.until(lambda d: d.find_element(By.ID, "conn").text == "live")
         driver.find_element(By.ID, "cover-btn").click()
         wait.until(lambda d: d.find_element(By.ID, "relay-state").text == "open (tripped)")
+
+
+def test_a_served_fleet_index_finds_a_meter_and_opens_its_panel(browser: object, tmp_path: Path) -> None:
+    """``serve --fleet F --web``'s library core: the index lists every meter, a search by serial leaves one, its link
+    opens that meter's panel, whose display shows the meter's own energy register."""
+    import asyncio
+    import threading
+    from datetime import timedelta
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from meterkit.fleet import load_fleet
+    from meterkit.fleet.store import FleetStore
+    from meterkit.host.fleet import run_fleet
+    from tests.fleet.test_fleet_faces import SERIALS, expected_readings, fleet_file
+
+    path = fleet_file(tmp_path)
+    expected = expected_readings(path)
+    lines: list[str] = []
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def on_line(line: str) -> None:
+        lines.append(line)
+        if len(lines) == 2:  # listening on ..., web panel on ...
+            ready.set()
+
+    async def main() -> None:
+        await run_fleet(
+            load_fleet(path),
+            store=FleetStore(":memory:"),
+            history=timedelta(days=1),
+            listen=["tcp://127.0.0.1:0"],
+            ready=on_line,
+            stop=stop,
+            faces=FacesConfig(web="127.0.0.1:0"),
+        )
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    driver: any = browser  # type: ignore[valid-type]
+    try:
+        assert ready.wait(120), lines
+        url = next(line.rsplit(" ", 1)[1] for line in lines if line.startswith("web panel"))
+        wait = WebDriverWait(driver, 20, poll_frequency=0.1)
+        driver.get(url)
+        total = len(SERIALS)
+        wait.until(lambda d: d.find_element(By.ID, "count").text == f"{total} of {total}")
+        serial = SERIALS[2]
+        driver.find_element(By.ID, "search").send_keys(serial)
+        wait.until(lambda d: d.find_element(By.ID, "count").text == f"1 of {total}")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "fleet-index.png"))
+        driver.find_element(By.LINK_TEXT, serial).click()
+        wait.until(lambda d: d.find_element(By.ID, "plate-serial").text == serial)
+        assert driver.current_url.endswith(f"/meter/{serial}")
+        wait.until(lambda d: d.find_element(By.ID, "lcd-addr").text not in ("", "--.--.-"))
+        for _ in range(12):  # step the display list to the active energy
+            if driver.find_element(By.ID, "lcd-addr").text == "1.8.0":
+                break
+            driver.find_element(By.ID, "step").click()
+        assert driver.find_element(By.ID, "lcd-addr").text == "1.8.0"
+        assert Decimal(driver.find_element(By.ID, "lcd-value").text) == expected[serial]["1.8.0"]
+        assert driver.find_element(By.ID, "lcd-unit").text == "kWh"
+        shot = ARTIFACTS / "fleet-panel.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()

@@ -52,15 +52,15 @@ def _plan(
         parse_endpoint(source)
     except ConfigError as exc:
         _usage(str(exc))
-    if addresses is None or out is None:
-        _usage("give --addresses and --out (or a CONFIG.toml)")
+    if out is None:
+        _usage("give --out (or a CONFIG.toml)")
     if once == (interval is not None):
         _usage("give either --once or --interval D")
     if password_file is not None and key_file is not None:
         _usage("give either --password-file or --key-file, not both")
     try:
         every = None if interval is None else parse_duration(interval)
-        listed = parse_addresses(addresses)
+        listed = [""] if addresses is None else parse_addresses(addresses)  # "": the one point-to-point meter
     except ConfigError as exc:
         _usage(str(exc))
     if password_file is not None:
@@ -130,7 +130,11 @@ def register(app: typer.Typer) -> None:
             str, typer.Argument(metavar="PORT|CONFIG.toml", help="socket://HOST:PORT of the meters, or a config file.")
         ],
         addresses: Annotated[
-            str | None, typer.Option("--addresses", help="Device addresses: FIRST-LAST, ADDR, or a comma list.")
+            str | None,
+            typer.Option(
+                "--addresses",
+                help="Device addresses: FIRST-LAST, ADDR, or a comma list (none: one point-to-point meter, by serial).",
+            ),
         ] = None,
         password_file: Annotated[
             Path | None, typer.Option("--password-file", help="Passwords: PASSWORD, or ADDRESSES PASSWORD per line.")

@@ -119,24 +119,17 @@ def register(app: typer.Typer) -> None:
         if fleet is not None or history is not None or port_per_meter:
             if fleet is None:
                 raise typer.BadParameter("--history and --port-per-meter need --fleet")
-            if (
-                config
-                or replay
-                or control
-                or headend
-                or bench
-                or trace
-                or baud_emulation
-                or adjust_port
-                or adopt_state
-                or publish
-                or metrics
-                or web
-            ):
-                raise typer.BadParameter("with --fleet only --history, --state, --listen and --port-per-meter apply")
+            if config or replay or control or headend or bench or trace or baud_emulation or adjust_port or adopt_state:
+                raise typer.BadParameter(
+                    "with --fleet only --history, --state, --listen, --port-per-meter and the faces (--publish, "
+                    "--metrics, --web) apply"
+                )
             from .serve_fleet import serve_fleet
 
-            return serve_fleet(fleet, history=history, state=state, listen=listen, port_per_meter=port_per_meter)
+            fleet_faces = faces_config(publish, discovery_prefix, metrics, web, web_allow_remote, web_token_file)
+            return serve_fleet(
+                fleet, history=history, state=state, listen=listen, port_per_meter=port_per_meter, faces=fleet_faces
+            )
         if control is not None:
             try:
                 parse_control_url(control, allow_remote=control_allow_remote)

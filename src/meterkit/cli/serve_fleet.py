@@ -3,7 +3,7 @@
 Every meter on each ``--listen`` endpoint by device address (multi-drop: ``/?10000042!``; ``/?!`` and unknown
 addresses get no answer), or with ``--port-per-meter`` one TCP port per meter from the ``--listen`` port on, in
 serial order.  ``--state`` is the fleet's one store (SQLite WAL); ``--history SPAN`` simulates the meters the store
-does not hold yet.
+does not hold yet.  ``--publish/--metrics/--web`` serve the live faces of every meter (docs/faces.md, "A fleet").
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -23,11 +24,20 @@ from ..fleet import load_fleet
 from ..fleet.store import FleetStore
 from ..host.fleet import run_fleet
 
+if TYPE_CHECKING:
+    from ..faces.runner import FacesConfig
+
 __all__ = ["serve_fleet"]
 
 
 def serve_fleet(
-    path: Path, *, history: str | None, state: Path | None, listen: list[str] | None, port_per_meter: bool
+    path: Path,
+    *,
+    history: str | None,
+    state: Path | None,
+    listen: list[str] | None,
+    port_per_meter: bool,
+    faces: FacesConfig | None = None,
 ) -> int:
     """Serve the fleet of ``path`` until SIGINT/SIGTERM."""
     span = None
@@ -50,7 +60,14 @@ def serve_fleet(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await run_fleet(
-            fleet, store=store, history=span, listen=listen, port_per_meter=port_per_meter, ready=ready, stop=stop
+            fleet,
+            store=store,
+            history=span,
+            listen=listen,
+            port_per_meter=port_per_meter,
+            ready=ready,
+            stop=stop,
+            faces=faces,
         )
 
     try:

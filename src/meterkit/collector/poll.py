@@ -2,7 +2,9 @@
 
 Per meter: connect to its endpoint, sign on with its device address (``/?10000042!``), enter programming mode with
 its credentials, read the registers asked for and the load profile ``P.01`` since the last interval already stored,
-sign off, store.  Meters on one endpoint are read at most ``per_endpoint`` at a time (1 by default: a multi-drop
+sign off, store.  A point-to-point meter (a target without device address, sign-on ``/?!``) is asked its serial
+first (register ``0.0.0``, else ``C.1.0``): it is stored, and told to the observer, under that serial.  Meters on
+one endpoint are read at most ``per_endpoint`` at a time (1 by default: a multi-drop
 bus serves one meter at a time); endpoints are read in parallel.  A meter gets ``timeout_s`` per attempt and
 ``retries`` further attempts after a transport failure or time-out, ``backoff_s`` doubling between them; a
 meter's refusal (wrong password, access denied) is not retried, so no lockout is provoked.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,17 +29,24 @@ from .link import AsyncMeterLink
 from .store import ProfileRecord, ProfileStore
 from .targets import Target
 
-__all__ = ["Collector", "MeterResult", "PollObserver", "PollSettings", "Summary", "parse_profile"]
+__all__ = ["SERIAL_REGISTERS", "Collector", "MeterResult", "PollObserver", "PollSettings", "Summary", "parse_profile"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
+#: where a point-to-point meter is asked for its serial, in order: the serial number, then the manufacturer's one
+SERIAL_REGISTERS = ("0.0.0", "C.1.0")
+_SAFE_SERIAL = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
+
 
 class PollObserver(Protocol):
-    """Told about every meter's poll (the live faces: MQTT, metrics), on the collector's event loop."""
+    """Told about every meter's poll (the live faces: MQTT, metrics), on the collector's event loop.  ``target`` is
+    the target's :attr:`~.targets.Target.key` (its address, or a point-to-point meter's endpoint), ``meter`` the
+    meter's name: its address, the serial a point-to-point meter reported, or the target key while that is unknown."""
 
     def polled(
         self,
+        target: str,
         meter: str,
         datasets: Sequence[DataSet],
         identification: IdentificationMessage | None,
@@ -46,7 +56,7 @@ class PollObserver(Protocol):
         """A successful poll: the register data sets read (in order)."""
         ...
 
-    def failed(self, meter: str, at: datetime, duration_s: float) -> None:
+    def failed(self, target: str, meter: str, at: datetime, duration_s: float) -> None:
         """The poll of ``meter`` failed after its retries."""
         ...
 
@@ -66,6 +76,7 @@ class PollSettings:
 
 @dataclass(frozen=True, slots=True)
 class MeterResult:
+    #: the meter's name: its device address, a point-to-point meter's serial (its endpoint while unknown)
     address: str
     endpoint: str
     ok: bool
@@ -94,7 +105,11 @@ class Summary:
 
     def lines(self) -> list[str]:
         out = [f"meters read: {self.read}, failed: {len(self.failed)}, intervals stored: {self.intervals}"]
-        out += [f"failed {r.address} on {r.endpoint} after {r.attempts} attempt(s): {r.reason}" for r in self.failed]
+        out += [
+            f"failed {'the meter' if r.address == r.endpoint else r.address} on {r.endpoint} after {r.attempts} "
+            f"attempt(s): {r.reason}"
+            for r in self.failed
+        ]
         return out
 
 
@@ -163,8 +178,12 @@ class Collector:
         progress: Progress | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: PollObserver | None = None,
+        serials: dict[str, str] | None = None,
     ) -> None:
         self.observer = observer
+        #: point-to-point endpoint -> the serial its meter reported (from ``serials``, the store, and each poll)
+        self.serials = dict(serials or {})
+        self._loaded = False
         self.targets = list(targets)
         self.store = store
         self.settings = settings or PollSettings()
@@ -172,8 +191,15 @@ class Collector:
         self.progress = progress
         self.now = now
 
+    def meter_name(self, target: Target) -> str:
+        """The meter's name: its address, the serial a point-to-point meter reported, else its endpoint."""
+        return target.address or self.serials.get(target.endpoint, target.endpoint)
+
     async def run_once(self) -> Summary:
         s = self.settings
+        if not self._loaded and any(not t.address for t in self.targets):
+            self.serials = {**await asyncio.to_thread(self.store.known_serials), **self.serials}
+            self._loaded = True
         gates = {t.endpoint: asyncio.Semaphore(s.per_endpoint) for t in self.targets}
         summary = Summary()
         done = 0
@@ -201,11 +227,13 @@ class Collector:
             took = loop.time() - began
             try:
                 if result.ok:
-                    self.observer.polled(target.address, seen, ident[-1] if ident else None, self.now(), took)
+                    self.observer.polled(
+                        target.key, result.address, seen, ident[-1] if ident else None, self.now(), took
+                    )
                 else:
-                    self.observer.failed(target.address, self.now(), took)
+                    self.observer.failed(target.key, result.address, self.now(), took)
             except Exception:  # a face must not fail the poll
-                log.exception("meter %s: telling the live faces failed", target.address)
+                log.exception("meter %s: telling the live faces failed", result.address)
         return result
 
     async def _attempts(self, target: Target, seen: list[DataSet], ident: list[IdentificationMessage]) -> MeterResult:
@@ -224,13 +252,32 @@ class Collector:
             except (TransportError, DeviceError, OSError) as exc:
                 reason = str(exc)
             except MeterkitError as exc:  # bad data from the meter, a local error: this meter fails, the run goes on
-                return MeterResult(target.address, target.endpoint, False, 0, attempt, str(exc))
+                return MeterResult(self.meter_name(target), target.endpoint, False, 0, attempt, str(exc))
             else:
-                return MeterResult(target.address, target.endpoint, True, stored, attempt, traffic=traffic)
-            log.info("meter %s: attempt %d failed: %s", target.address, attempt, reason)
+                return MeterResult(self.meter_name(target), target.endpoint, True, stored, attempt, traffic=traffic)
+            log.info("meter %s: attempt %d failed: %s", self.meter_name(target), attempt, reason)
             if attempt <= s.retries:
                 await asyncio.sleep(s.backoff_s * 2 ** (attempt - 1))
-        return MeterResult(target.address, target.endpoint, False, 0, attempt, reason)
+        return MeterResult(self.meter_name(target), target.endpoint, False, 0, attempt, reason)
+
+    async def _serial(self, link: AsyncMeterLink, target: Target) -> str:
+        """A point-to-point meter's serial, from the first of :data:`SERIAL_REGISTERS` it answers; remembered in the
+        store.  DataError when it answers none with a usable name."""
+        for address in SERIAL_REGISTERS:
+            try:
+                answer = await link.read(address)
+            except DeviceError:  # ER: the meter has no such register, try the next
+                continue
+            text = answer[0].values[0].value.strip() if answer and answer[0].values else ""
+            if not _SAFE_SERIAL.match(text):
+                raise DataError(f"the meter on {target.endpoint} reports {address}({text}), not a usable serial")
+            if self.serials.get(target.endpoint) != text:
+                await asyncio.to_thread(self.store.remember_serial, target.endpoint, text)
+                self.serials[target.endpoint] = text
+            return text
+        raise DataError(
+            f"the meter on {target.endpoint} reports no serial ({', '.join(SERIAL_REGISTERS)}): give --addresses"
+        )
 
     async def _read(
         self, target: Target, seen: list[DataSet], ident: list[IdentificationMessage]
@@ -250,6 +297,7 @@ class Collector:
                 raise _Final(f"authentication refused ({exc})") from exc
             if link.identification is not None:
                 ident.append(link.identification)
+            meter = target.address or await self._serial(link, target)
             readings: dict[str, str] = {}
             for address in s.registers:
                 for ds in await link.read(address):
@@ -257,7 +305,7 @@ class Collector:
                     readings[ds.address or address] = ";".join(
                         v.value + (f"*{v.unit}" if v.unit else "") for v in ds.values
                     )
-            last = await asyncio.to_thread(self.store.last_stored, target.address)
+            last = await asyncio.to_thread(self.store.last_stored, meter)
             start = "" if last is None else _stamp(last + timedelta(minutes=1), self.zone)
             try:
                 datasets = await link.load_profile(start, "")
@@ -267,7 +315,7 @@ class Collector:
         finally:
             await link.close()
         traffic = (link.bytes_sent, link.bytes_received, link.messages_sent)
-        records = parse_profile(datasets, self.zone, target.address)
+        records = parse_profile(datasets, self.zone, meter)
         if readings:
-            await asyncio.to_thread(self.store.add_readings, target.address, self.now(), readings)
-        return await asyncio.to_thread(self.store.append, target.address, records), traffic
+            await asyncio.to_thread(self.store.add_readings, meter, self.now(), readings)
+        return await asyncio.to_thread(self.store.append, meter, records), traffic

@@ -4,6 +4,7 @@ Layout under the output folder::
 
     meter=10000042/month=2026-11/part-<first end>-<last end>.parquet   (epoch seconds, UTC)
     _readings/meter=10000042.jsonl                                     (register readings, one line a poll)
+    _serials.json                                                      (point-to-point endpoint -> serial read)
 
 Each Parquet file holds rows of one meter and one month (the month, in UTC, of the interval's start): ``timestamp``
 (ISO-8601 end of the interval, UTC), ``kwh`` (import active energy of the interval), ``meter`` and the other
@@ -11,7 +12,9 @@ channels of ``P.01`` (``kwh_export``, ``kvarh_import``, ``kvarh_export``) and it
 DIR --dask`` reads the folder (every Parquet file under it).  A file appears atomically (written aside, then
 renamed), and its name carries the last interval it holds, so the last stored interval of a meter is known from the
 file names alone: a new poll asks the meter only for what follows it, and never stores an interval twice.  Meters
-are partitioned, so collector processes polling disjoint meters may share one folder.
+are partitioned, so collector processes polling disjoint meters may share one folder.  A point-to-point meter (no
+device address) is partitioned by the serial it reports; ``_serials.json`` remembers which serial answered on which
+endpoint (for ``--mqtt-remove`` and for naming the meter while it does not answer).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..errors import DataError
 
 __all__ = ["ProfileRecord", "ProfileStore"]
 
+_SERIALS = "_serials.json"
 _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
 _SAFE = re.compile(r"^[0-9A-Za-z_.-]+$")
 
@@ -136,3 +140,32 @@ class ProfileStore:
         line = json.dumps({"at": at.isoformat(), "meter": serial, "values": values}, sort_keys=True)
         with (folder / f"meter={serial}.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
+
+    def known_serials(self) -> dict[str, str]:
+        """``{endpoint: serial}`` of the point-to-point meters read into this folder (empty: none yet)."""
+        path = self.root / _SERIALS
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: unreadable ({exc})") from exc
+        if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+            raise DataError(f"{path}: expected an object of endpoint: serial")
+        return data
+
+    def remember_serial(self, endpoint: str, serial: str) -> None:
+        """Record that the point-to-point meter on ``endpoint`` reported ``serial`` (written aside, then renamed)."""
+        self._meter_dir(serial)  # checks the name
+        known = self.known_serials()
+        if known.get(endpoint) == serial:
+            return
+        known[endpoint] = serial
+        path = self.root / _SERIALS
+        aside = self.root / f".{_SERIALS}.{os.getpid()}.tmp"
+        try:
+            aside.write_text(json.dumps(known, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+            os.replace(aside, path)
+        except OSError as exc:
+            aside.unlink(missing_ok=True)
+            raise DataError(f"{path}: cannot write ({exc.strerror})") from exc

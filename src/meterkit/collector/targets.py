@@ -129,8 +129,16 @@ def read_password_file(path: Path) -> Credentials:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One meter to read: its endpoint (``socket://HOST:PORT``), its device address and its credentials."""
+    """One meter to read: its endpoint (``socket://HOST:PORT``), its device address and its credentials.  An empty
+    address is a point-to-point meter (sign-on ``/?!``, the only meter on its endpoint): it is named by the serial
+    it reports (register ``0.0.0``, else ``C.1.0``)."""
 
     endpoint: str
     address: str
     credentials: Credentials
+
+    @property
+    def key(self) -> str:
+        """A stable name of the target before its meter has said its serial: the address, or the endpoint of a
+        point-to-point meter."""
+        return self.address or self.endpoint

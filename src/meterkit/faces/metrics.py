@@ -13,6 +13,7 @@ things happen (thread-safe); :func:`render_openmetrics` reads them at scrape tim
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -23,7 +24,14 @@ from decimal import Decimal
 from .http import HttpServer, Request, Response
 from .source import MeterSource, Reading
 
-__all__ = ["CONTENT_TYPE", "MetricsFace", "PollHealth", "ProtocolCounters", "render_openmetrics"]
+__all__ = [
+    "CONTENT_TYPE",
+    "MetricsFace",
+    "PollHealth",
+    "ProtocolCounters",
+    "render_openmetrics",
+    "render_openmetrics_async",
+]
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -202,23 +210,28 @@ class _Family:
         return head + "".join(s + "\n" for s in self.samples)
 
 
-def render_openmetrics(
-    sources: Iterable[MeterSource], counters: ProtocolCounters | None = None, health: PollHealth | None = None
-) -> str:
-    families: dict[str, _Family] = {}
+class _Renderer:
+    """The OpenMetrics text built meter by meter (a fleet's scrape yields to the event loop between meters)."""
 
-    def family(name: str, kind: str, help_: str, unit: str = "") -> _Family:
-        if name not in families:
-            families[name] = _Family(name, kind, help_, unit)
-        return families[name]
+    def __init__(self, registers: Sequence[str] | None = None) -> None:
+        self.families: dict[str, _Family] = {}
+        self.registers = None if registers is None else frozenset(registers)
 
-    for source in sources:
+    def family(self, name: str, kind: str, help_: str, unit: str = "") -> _Family:
+        if name not in self.families:
+            self.families[name] = _Family(name, kind, help_, unit)
+        return self.families[name]
+
+    def meter(self, source: MeterSource) -> None:
+        if not source.serial:  # a point-to-point meter not read yet
+            return
+        family = self.family
         ident = source.identification()
         serial = ident.serial
         family("meterkit_meter", "info", "The meter's identification").add(
             1, "_info", meter=serial, manufacturer=ident.manufacturer, model=ident.model
         )
-        for reading in source.readings():
+        for reading in source.readings(self.registers):
             if reading.address == "F.F" and isinstance(reading.value, str):
                 family("meterkit_error_register", "gauge", "Error register F.F (bits)").add(
                     int(reading.value, 16), meter=serial
@@ -251,42 +264,82 @@ def render_openmetrics(
         family("meterkit_cover_open", "gauge", "1 while the terminal cover is open").add(
             int(status.cover_open), meter=serial
         )
-    if counters is not None:
-        counts, errors = counters.snapshot()
-        for meter, c in sorted(counts.items()):
-            family("meterkit_sessions", "counter", "Optical-port sessions").add(c.sessions, "_total", meter=meter)
-            family("meterkit_naks", "counter", "NAKs sent or received").add(c.naks, "_total", meter=meter)
-            family("meterkit_bcc_errors", "counter", "Messages with a wrong block check character").add(
-                c.bcc_errors, "_total", meter=meter
-            )
-            family("meterkit_lockouts", "counter", "Port lockouts after failed authentication").add(
-                c.lockouts, "_total", meter=meter
-            )
-            if c.last_activity is not None:
-                family(
-                    "meterkit_port_last_activity_timestamp_seconds", "gauge", "Last optical-port traffic", "seconds"
-                ).add(_ts(c.last_activity), meter=meter)
-        for (meter, code), n in sorted(errors.items()):
-            family("meterkit_error_answers", "counter", "Error answers by code (ER01...)").add(
-                n, "_total", meter=meter, code=code
-            )
-    if health is not None:
-        for meter, p in sorted(health.snapshot().items()):
-            family("meterkit_poll_successes", "counter", "Successful polls").add(p.successes, "_total", meter=meter)
-            family("meterkit_poll_failures", "counter", "Failed polls").add(p.failures, "_total", meter=meter)
-            family("meterkit_up", "gauge", "1 when the last poll of the meter succeeded").add(int(p.up), meter=meter)
-            if p.last_success is not None:
-                family(
-                    "meterkit_poll_last_success_timestamp_seconds",
-                    "gauge",
-                    "Time of the last successful poll",
-                    "seconds",
-                ).add(_ts(p.last_success), meter=meter)
-            if p.last_duration_s is not None:
-                family("meterkit_poll_duration_seconds", "gauge", "Duration of the last poll", "seconds").add(
-                    p.last_duration_s, meter=meter
+
+    def counters_and_health(self, counters: ProtocolCounters | None, health: PollHealth | None) -> None:
+        family = self.family
+        if counters is not None:
+            counts, errors = counters.snapshot()
+            for meter, c in sorted(counts.items()):
+                family("meterkit_sessions", "counter", "Optical-port sessions").add(c.sessions, "_total", meter=meter)
+                family("meterkit_naks", "counter", "NAKs sent or received").add(c.naks, "_total", meter=meter)
+                family("meterkit_bcc_errors", "counter", "Messages with a wrong block check character").add(
+                    c.bcc_errors, "_total", meter=meter
                 )
-    return "".join(f.text() for f in families.values()) + "# EOF\n"
+                family("meterkit_lockouts", "counter", "Port lockouts after failed authentication").add(
+                    c.lockouts, "_total", meter=meter
+                )
+                if c.last_activity is not None:
+                    family(
+                        "meterkit_port_last_activity_timestamp_seconds", "gauge", "Last optical-port traffic", "seconds"
+                    ).add(_ts(c.last_activity), meter=meter)
+            for (meter, code), n in sorted(errors.items()):
+                family("meterkit_error_answers", "counter", "Error answers by code (ER01...)").add(
+                    n, "_total", meter=meter, code=code
+                )
+        if health is not None:
+            for meter, p in sorted(health.snapshot().items()):
+                family("meterkit_poll_successes", "counter", "Successful polls").add(p.successes, "_total", meter=meter)
+                family("meterkit_poll_failures", "counter", "Failed polls").add(p.failures, "_total", meter=meter)
+                family("meterkit_up", "gauge", "1 when the last poll of the meter succeeded").add(
+                    int(p.up), meter=meter
+                )
+                if p.last_success is not None:
+                    family(
+                        "meterkit_poll_last_success_timestamp_seconds",
+                        "gauge",
+                        "Time of the last successful poll",
+                        "seconds",
+                    ).add(_ts(p.last_success), meter=meter)
+                if p.last_duration_s is not None:
+                    family("meterkit_poll_duration_seconds", "gauge", "Duration of the last poll", "seconds").add(
+                        p.last_duration_s, meter=meter
+                    )
+
+    def text(self) -> str:
+        return "".join(f.text() for f in self.families.values()) + "# EOF\n"
+
+
+def render_openmetrics(
+    sources: Iterable[MeterSource],
+    counters: ProtocolCounters | None = None,
+    health: PollHealth | None = None,
+    *,
+    registers: Sequence[str] | None = None,
+) -> str:
+    """The OpenMetrics text of ``sources`` (their ``registers`` only, when given), ``counters`` and ``health``."""
+    renderer = _Renderer(registers)
+    for source in sources:
+        renderer.meter(source)
+    renderer.counters_and_health(counters, health)
+    return renderer.text()
+
+
+async def render_openmetrics_async(
+    sources: Iterable[MeterSource],
+    counters: ProtocolCounters | None = None,
+    health: PollHealth | None = None,
+    *,
+    registers: Sequence[str] | None = None,
+    chunk: int = 50,
+) -> str:
+    """:func:`render_openmetrics` that lets the event loop run between every ``chunk`` meters."""
+    renderer = _Renderer(registers)
+    for n, source in enumerate(sources, 1):
+        renderer.meter(source)
+        if n % chunk == 0:
+            await asyncio.sleep(0)
+    renderer.counters_and_health(counters, health)
+    return renderer.text()
 
 
 class MetricsFace:
@@ -302,10 +355,13 @@ class MetricsFace:
         *,
         counters: ProtocolCounters | None = None,
         health: PollHealth | None = None,
+        registers: Sequence[str] | None = None,
     ) -> None:
         self.sources = list(sources)
         self.counters = counters
         self.health = health
+        #: the registers exposed (None: every one a meter has)
+        self.registers = None if registers is None else tuple(registers)
         self.server = HttpServer(host, port, self._handle, name="metrics")
 
     @property
@@ -317,7 +373,8 @@ class MetricsFace:
             return Response(status=405, body=b"405 only GET\n", headers={"Allow": "GET, HEAD"})
         if request.path not in ("/", "/metrics"):
             return Response(status=404, body=b"404 try /metrics\n")
-        body = render_openmetrics(self.sources, self.counters, self.health).encode()
+        text = await render_openmetrics_async(self.sources, self.counters, self.health, registers=self.registers)
+        body = text.encode()
         return Response(body=b"" if request.method == "HEAD" else body, content_type=CONTENT_TYPE)
 
     async def start(self) -> None:

@@ -5,11 +5,15 @@ Values become numbers where they are (``001234.567`` -> ``Decimal("1234.567")``)
 data set's second value group ``YYMMDDhhmm`` (the meter's local time in ``zone``) becomes ``max_at``.  A failed poll
 marks the meter unreachable: ``status().powered`` is False, so its availability topic says ``offline``.  A real
 meter's cover and supply are no buttons on a web page: :meth:`PolledSource.control` always refuses.
+
+A point-to-point meter (no device address) is known by the serial it reports: its source starts with the serial
+remembered from an earlier poll, or with none (``serial == ""``: the faces leave it out) until the collector has
+read it; a poll that finds another serial on the endpoint renames the source.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 
@@ -51,9 +55,16 @@ class PolledSource:
         return self._ident.serial
 
     def update(
-        self, datasets: Iterable[DataSet], at: datetime, *, manufacturer: str | None = None, model: str | None = None
+        self,
+        datasets: Iterable[DataSet],
+        at: datetime,
+        *,
+        manufacturer: str | None = None,
+        model: str | None = None,
+        serial: str | None = None,
     ) -> None:
-        """The data sets of a successful poll at ``at``; empty addresses and history values (``*NN``) are skipped."""
+        """The data sets of a successful poll at ``at``; empty addresses and history values (``*NN``) are skipped.
+        ``serial``: the serial the meter reported (a point-to-point meter), which names the source from now on."""
         readings: list[Reading] = []
         for ds in datasets:
             if not ds.address or "*" in ds.address:
@@ -76,11 +87,11 @@ class PolledSource:
         self._readings = readings
         self._reachable = True
         self._at = at
-        if manufacturer is not None or model is not None:
+        if manufacturer is not None or model is not None or serial is not None:
             self._ident = Identification(
                 manufacturer=manufacturer if manufacturer is not None else self._ident.manufacturer,
                 model=model if model is not None else self._ident.model,
-                serial=self._ident.serial,
+                serial=serial if serial is not None else self._ident.serial,
             )
 
     def failed(self, at: datetime) -> None:
@@ -91,8 +102,10 @@ class PolledSource:
     def identification(self) -> Identification:
         return self._ident
 
-    def readings(self) -> list[Reading]:
-        return list(self._readings)
+    def readings(self, addresses: Collection[str] | None = None) -> list[Reading]:
+        if addresses is None:
+            return list(self._readings)
+        return [r for r in self._readings if r.address in addresses]
 
     def events(self, after: int = 0) -> list[LogEntry]:
         return []
@@ -116,8 +129,9 @@ class PolledSource:
 
 class CollectorFeed:
     """What the collector tells after each poll (:class:`meterkit.collector.PollObserver`), fed into the
-    :class:`PolledSource` of each meter and the collector's :class:`~.metrics.PollHealth`; meters the faces do not
-    know are ignored."""
+    :class:`PolledSource` of each target (``sources`` keyed by the target's key: its address, or a point-to-point
+    meter's endpoint) and the collector's :class:`~.metrics.PollHealth` (by the meter's name); targets the faces do
+    not know are ignored."""
 
     def __init__(self, sources: Mapping[str, PolledSource], health: PollHealth) -> None:
         self.sources = sources
@@ -125,23 +139,27 @@ class CollectorFeed:
 
     def polled(
         self,
+        target: str,
         meter: str,
         datasets: Sequence[DataSet],
         identification: IdentificationMessage | None,
         at: datetime,
         duration_s: float,
     ) -> None:
-        source = self.sources.get(meter)
+        source = self.sources.get(target)
         if source is None:
             return
+        serial = None if meter == target else meter  # a point-to-point meter: named by the serial it reported
         if identification is None:
-            source.update(datasets, at)
+            source.update(datasets, at, serial=serial)
         else:
-            source.update(datasets, at, manufacturer=identification.manufacturer, model=identification.ident)
+            source.update(
+                datasets, at, manufacturer=identification.manufacturer, model=identification.ident, serial=serial
+            )
         self.health.succeeded(meter, at, duration_s)
 
-    def failed(self, meter: str, at: datetime, duration_s: float) -> None:
-        source = self.sources.get(meter)
+    def failed(self, target: str, meter: str, at: datetime, duration_s: float) -> None:
+        source = self.sources.get(target)
         if source is None:
             return
         source.failed(at)

@@ -64,6 +64,10 @@ class FacesConfig:
     registers: tuple[str, ...] | None = DEFAULT_REGISTERS
     #: with ``publish``: the meter's head-end alarms go through the same link to ALARMS_TOPIC/<serial> (None: not)
     alarms_topic: str | None = None
+    #: publish a state or availability only when its payload changed (a fleet's meters hold their clocks)
+    changes_only: bool = False
+    #: the registers the metrics expose (None: every register a source has)
+    metrics_registers: tuple[str, ...] | None = None
 
     def check(self) -> None:
         """Refuse what is unsafe or malformed before anything starts (ConfigError, one line)."""
@@ -112,13 +116,16 @@ async def start_faces(
                 registers=config.registers,
                 interval_s=config.publish_interval_s,
                 feeders=[make(link) for make in feeders],
+                changes_only=config.changes_only,
             )
             await publisher.start()
             faces.append(publisher)
             say(f"readings on {url.shown}/{url.prefix}")
         if config.metrics is not None:
             host, port = parse_bind(config.metrics)
-            metrics = MetricsFace(sources, host, port, counters=counters, health=health)
+            metrics = MetricsFace(
+                sources, host, port, counters=counters, health=health, registers=config.metrics_registers
+            )
             await metrics.start()
             faces.append(metrics)
             say(f"metrics on {metrics.url}")

@@ -4,6 +4,7 @@ for one over its protocol-neutral meter service; the faces do not change."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
@@ -59,15 +60,19 @@ class VirtualMeterSource:
         ident = self.vm.config.identity
         return Identification(manufacturer=ident.manufacturer, model=ident.ident, serial=ident.serial)
 
-    def readings(self) -> list[Reading]:
+    def readings(self, addresses: Collection[str] | None = None) -> list[Reading]:
         """The catalogue's typed values: quantities and demands as numbers in the register's unit, counts as
-        numbers, the rest (times, settings, ``F.F``) as the text the port shows."""
+        numbers, the rest (times, settings, ``F.F``) as the text the port shows; those of ``addresses`` only, when
+        given."""
         vm = self.vm
         meter = vm.meter
         now = meter.now
         scale = vm.config.demand.display_scale
         out: list[Reading] = []
+        wanted = None if addresses is None else frozenset(addresses)
         for spec in catalogue().registers:
+            if wanted is not None and spec.address not in wanted:
+                continue
             typed = vm.reading(spec.address)
             value: Decimal | str
             max_at: datetime | None = None

@@ -15,6 +15,9 @@ A fleet's meters hold their clocks at the end of their history (as ``--replay`` 
 and load profile stay as the history left them while a collector reads them; security time runs on in real time so
 lockouts expire.  Every change made over the port (a billing reset, a parameter write, an event) is committed to the
 fleet store by the single meter's commit rules.
+
+With ``faces`` (``--publish/--metrics/--web``) the live faces of every meter start once the endpoints listen
+(:class:`~meterkit.host.live.FleetLiveFaces`); their MQTT outbox lives in the fleet store.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ..clock import Clock, SystemClock
@@ -39,6 +42,10 @@ from ..meter.virtual import VirtualMeter
 from ..storage import NvStore
 from ..transport.multidrop import MultiDropBus
 from ..transport.server import ServerHandle, start_server
+
+if TYPE_CHECKING:
+    from ..faces.runner import FacesConfig
+    from .live import FleetLiveFaces
 
 __all__ = ["FleetHost", "ServedMeter", "build_fleet", "run_fleet"]
 
@@ -205,7 +212,10 @@ class FleetHost:
     #: derive every meter's password key (scrypt, about 0.1 s each) in a worker thread once listening, so that no
     #: meter's first password sign-on holds up the event loop (and every other meter's answer) for it
     warm_keys: bool = True
+    #: the live faces of every meter (MQTT, metrics, web panel), None: none
+    faces: FacesConfig | None = None
     _handles: list[ServerHandle] = field(default_factory=list, init=False)
+    _live: FleetLiveFaces | None = field(default=None, init=False)
     _warming: asyncio.Task[int] | None = field(default=None, init=False)
 
     def bus(self) -> MultiDropBus:
@@ -217,28 +227,42 @@ class FleetHost:
         silent = check_answers(bus, [m.meter.meter.device_address for m in self.meters])
         if silent:
             raise ConfigError(f"{len(silent)} meter(s) of the fleet do not answer, e.g. {silent[0]}")
+        if self.faces is not None:
+            from .live import FleetLiveFaces  # paho-mqtt and the faces only when asked for
+
+            self._live = FleetLiveFaces([m.meter for m in self.meters], self.faces, self.store.store)
         try:
             if not self.port_per_meter:
                 handle = await start_server(bus, self.listen)
                 self._handles.append(handle)
-                self._start_warming()
-                return [f"listening on {ep}" for ep in handle.endpoints]
-            if len(self.listen) != 1:
-                raise ConfigError("one port per meter: give one --listen tcp://HOST:PORT, the first port of the range")
-            urls = port_range(self.listen[0], len(self.meters))
-            for served, url in zip(self.meters, urls, strict=True):
-                self._handles.append(await start_server(served.meter, [url]))
+                lines = [f"listening on {ep}" for ep in handle.endpoints]
+            else:
+                if len(self.listen) != 1:
+                    raise ConfigError(
+                        "one port per meter: give one --listen tcp://HOST:PORT, the first port of the range"
+                    )
+                urls = port_range(self.listen[0], len(self.meters))
+                live = self._live
+                for served, url in zip(self.meters, urls, strict=True):
+                    trace = None if live is None else live.tap(served.meter)
+                    self._handles.append(await start_server(served.meter, [url], trace=trace))
+                lines = [f"listening on {urls[0]}-{urlparse(urls[-1]).port} (one port per meter, in serial order)"]
+            if self._live is not None:
+                lines += await self._live.start()
             self._start_warming()
         except BaseException:
             await self.stop()
             raise
-        return [f"listening on {urls[0]}-{urlparse(urls[-1]).port} (one port per meter, in serial order)"]
+        return lines
 
     def _start_warming(self) -> None:
         if self.warm_keys and self._warming is None:
             self._warming = asyncio.create_task(warm_password_keys(self.meters), name="fleet password keys")
 
     async def stop(self) -> None:
+        if self._live is not None:
+            await self._live.stop()
+            self._live = None
         if self._warming is not None:
             self._warming.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -286,13 +310,15 @@ async def run_fleet(
     ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
     progress: Progress | None = None,
+    faces: FacesConfig | None = None,
 ) -> None:
-    """Build the fleet (from the store, or simulated over ``history``) and serve it until ``stop`` is set."""
+    """Build the fleet (from the store, or simulated over ``history``) and serve it until ``stop`` is set, with the
+    live ``faces`` of every meter when given."""
     meters = build_fleet(fleet, store, history, progress=progress)
     log.info("%d meters ready", len(meters))
     await asyncio.sleep(0.05)  # a stop asked for while the fleet was built (SIGINT) ends here, before listening
     if stop is not None and stop.is_set():
         await FleetHost(meters, store).stop()
         return
-    host = FleetHost(meters, store, listen or ["tcp://127.0.0.1:2100"], port_per_meter)
+    host = FleetHost(meters, store, listen or ["tcp://127.0.0.1:2100"], port_per_meter, faces=faces)
     await host.run(ready=ready, stop=stop)

@@ -1,14 +1,15 @@
 """The live faces (MQTT readings with Home Assistant discovery, OpenMetrics, the web front panel) as one plug-in of
-the meter host: :class:`LiveFaces` starts them over the host's meter and control channel, and :func:`guarded_tap`
-counts what crosses the optical port for the metrics without ever failing a connection."""
+the meter host: :class:`LiveFaces` starts them over the host's meter and control channel, :class:`FleetLiveFaces`
+over every meter of a served fleet, and :func:`guarded_tap` counts what crosses the optical port for the metrics
+without ever failing a connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..faces.metrics import ProtocolCounters
 from ..faces.mqtt_link import MqttLink, parse_mqtt_url
@@ -20,8 +21,9 @@ from ..headend.mqtt import parse_headend_url
 from ..iec62056_21.trace import FrameRecord, TraceHook
 from ..meter.control import ControlChannel
 from ..meter.virtual import VirtualMeter
+from ..storage import NvStore
 
-__all__ = ["LiveFaces", "guarded_tap", "shares_broker"]
+__all__ = ["FleetLiveFaces", "LiveFaces", "guarded_tap", "shares_broker"]
 
 log = logging.getLogger("meterkit.host")
 
@@ -102,5 +104,45 @@ class LiveFaces:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
+        await stop_faces(self._faces)
+        self._faces = []
+
+
+@dataclass
+class FleetLiveFaces:
+    """The live faces of every meter of a served fleet, started and stopped with the fleet host: each meter's
+    registers to MQTT under its serial with Home Assistant discovery and its own availability topic (besides the
+    host's status topic), a state sent only when it changed and the meters a chunk at a time (a fleet's meters hold
+    their clocks: after the first round only what a session changed goes out); metrics with one ``meter`` label per
+    meter (the published registers); the web panel's searchable fleet index, each meter opening its panel.
+    ``store``: where the MQTT outbox lives (the fleet store)."""
+
+    meters: Sequence[VirtualMeter]
+    config: FacesConfig
+    store: NvStore | None = None
+    counters: ProtocolCounters = field(default_factory=ProtocolCounters)
+    name: str = "live faces"
+    _faces: list[RunningFace] = field(default_factory=list, init=False)
+
+    def tap(self, meter: VirtualMeter, then: TraceHook | None = None) -> TraceHook:
+        """The trace hook of one meter's own endpoint (one port per meter) that feeds its protocol counters."""
+        return guarded_tap(PortTap(self.counters, meter.config.identity.serial, lambda: meter.meter.now), then)
+
+    async def start(self) -> list[str]:
+        registers = self.config.registers
+        config = replace(
+            self.config,
+            changes_only=True,
+            metrics_registers=self.config.metrics_registers if self.config.metrics_registers is not None else registers,
+        )
+        config.check()
+        sources = [VirtualMeterSource(vm) for vm in self.meters]
+        lines: list[str] = []
+        self._faces = await start_faces(
+            sources, config, store=self.store, counters=self.counters, announce=lines.append
+        )
+        return lines
+
+    async def stop(self) -> None:
         await stop_faces(self._faces)
         self._faces = []

@@ -136,7 +136,9 @@ def parse_control(action: str, body: bytes) -> Control:
 
 
 class WebPanel:
-    """A face: the panel for each meter at ``/meter/<serial>``, the fleet list at ``/``."""
+    """A face: the panel for each meter at ``/meter/<serial>``, the fleet list at ``/`` (one meter: ``/`` leads to
+    its panel).  A fleet's list is one request (``/api/meters``, searchable with ``?q=``); a panel reads its own
+    meter only while it is open, so a fleet of 1,000 costs nothing until a panel is opened."""
 
     name = "web"
 
@@ -218,7 +220,8 @@ class WebPanel:
         if parts == ["openapi.json"] and request.method == "GET":
             return _json(openapi())
         if parts == ["meters"] and request.method == "GET":
-            return _json([self._meter(s) for s in self.sources.values()])
+            needle = request.query.get("q", "").strip().lower()
+            return _json([self._meter(s) for s in self.sources.values() if not needle or self._matches(s, needle)])
         if len(parts) < 2 or parts[0] != "meters":
             return _error(404, f"nothing at {request.path}")
         source = self.sources.get(parts[1])
@@ -262,6 +265,11 @@ class WebPanel:
                 stream=self._stream(source),
             )
         return _error(404, f"nothing at {request.path}")
+
+    @staticmethod
+    def _matches(source: MeterSource, needle: str) -> bool:
+        ident = source.identification()
+        return any(needle in text.lower() for text in (ident.serial, ident.manufacturer, ident.model))
 
     def _meter(self, source: MeterSource) -> dict[str, Any]:
         ident = source.identification()

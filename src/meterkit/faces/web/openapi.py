@@ -1,4 +1,7 @@
-"""The OpenAPI description of the panel's REST API (served at ``/api/openapi.json``)."""
+"""The OpenAPI description of the panel's REST API (served at ``/api/openapi.json``).
+
+Every route is per meter (``/api/meters/{serial}/...``): one meter (``meterkit serve --web``) or every meter of a
+fleet (``meterkit serve --fleet F --web``) answer the same routes; ``/api/meters`` lists them, ``?q=`` searches."""
 
 from __future__ import annotations
 
@@ -15,6 +18,13 @@ def _ok(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any
 
 
 _SERIAL = {"name": "serial", "in": "path", "required": True, "schema": {"type": "string"}}
+_SEARCH = {
+    "name": "q",
+    "in": "query",
+    "required": False,
+    "description": "only the meters whose serial, manufacturer or model contains this (case-insensitive)",
+    "schema": {"type": "string"},
+}
 _AFTER = {"name": "after", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}
 _ERRORS = {
     "400": _ok("bad request body", {"$ref": "#/components/schemas/Error"}),
@@ -39,11 +49,16 @@ def openapi() -> dict[str, Any]:
     log_list = {"type": "array", "items": {"$ref": "#/components/schemas/LogEntry"}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "meterkit web panel API", "version": "1"},
+        "info": {
+            "title": "meterkit web panel API",
+            "version": "1.1",
+            "description": "The front panel of one virtual meter or of every meter of a fleet; routes per meter.",
+        },
         "paths": {
             "/api/meters": {
                 "get": {
-                    "summary": "the meters served",
+                    "summary": "the meters served (one, or every meter of a fleet), in serial order of the fleet",
+                    "parameters": [_SEARCH],
                     "responses": {
                         "200": _ok("meters", {"type": "array", "items": {"$ref": "#/components/schemas/Meter"}})
                     },
