@@ -9,11 +9,16 @@ owner calls on its own thread (the faces call it on the event loop), so the stor
 The availability topic ``PREFIX/<node>/status`` holds ``online`` (retained, sent on every connect) and the broker
 publishes the retained will ``offline`` when the link is lost without a clean stop; a clean stop sends ``offline``
 itself.
+
+Each link connects with a client id of its own, ``meterkit-<node>-<8 random hex digits>``, and a clean session: two
+processes for the same node (or a restarted one while the broker still holds the old connection) no longer push each
+other off the broker, and what is not yet acknowledged waits in our outbox, not in a broker session.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -128,7 +133,9 @@ class MqttLink:
         self._early: set[int] = set()
         self._connects = 0  # connections made so far (the owner re-sends what a new connection needs)
         self.delivered = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"meterkit-{node}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"meterkit-{node}-{secrets.token_hex(4)}"
+        )
         self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect

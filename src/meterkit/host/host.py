@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..headend import AlarmSealer
 from ..iec62056_21.application import BinarySession
 from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.trace import TraceHook
@@ -84,7 +85,9 @@ class MeterHost:
     def add_headend(self, state: Path | None, url: str) -> MeterHost:
         if state is None:
             raise ConfigError("--headend keeps undelivered alarms in the state file: give --state too")
-        return self.add(HeadendFace(state, url, self.meter.config.identity.serial))
+        ident = self.meter.config.identity
+        sealer = self.meter.outbox.sealer or AlarmSealer(ident.manufacturer, ident.serial, None)
+        return self.add(HeadendFace(state, url, sealer))
 
     def _check_mode_e(self) -> None:
         """A configuration that offers mode E without a binary face falls back to mode C, and says so."""
@@ -157,6 +160,8 @@ async def run_meter(
     the alarms go through the readings' MQTT link (one client)."""
     host = MeterHost(meter, tick_s=tick_s)
     live = None
+    if headend is not None and (meter.outbox.sealer is None or meter.outbox.sealer.key is None):
+        log.warning("head-end alarms go unsigned: the meter has level keys but no [security] alarm_key")
     if faces is not None and (faces.publish or faces.metrics or faces.web):
         from .live import LiveFaces, shares_broker
 
