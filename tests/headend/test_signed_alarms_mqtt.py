@@ -46,21 +46,11 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 class Listener:
     """``meterkit headend listen`` in a subprocess, its output lines collected by a thread."""
 
-    def __init__(self, url: str, keys: Path, count: int) -> None:
+    def __init__(self, url: str, keys: Path, count: int, seen: Path) -> None:
         self.lines: list[str] = []
+        args = ["headend", "listen", url, "--keys", str(keys), "--count", str(count), "--seen", str(seen)]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "meterkit.cli.app",
-                "headend",
-                "listen",
-                url,
-                "--keys",
-                str(keys),
-                "--count",
-                str(count),
-            ],
+            [sys.executable, "-m", "meterkit.cli.app", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -108,7 +98,8 @@ def test_the_head_end_accepts_the_genuine_alarm_and_rejects_forged_replayed_and_
     url = f"mqtt://127.0.0.1:{broker.port}/meterkit/alarms"
     topic = "meterkit/alarms/12345678"
     recorder = Recorder(broker.port, ("meterkit/alarms/#",))
-    listener = Listener(url, keys, count=3)
+    seen = tmp_path / "seen.json"
+    listener = Listener(url, keys, count=3, seen=seen)
     state = tmp_path / "meter.sqlite"
     vm, _clock = live_meter(store=NvStore(state))
     assert vm.outbox.sealer is not None
@@ -133,19 +124,23 @@ def test_the_head_end_accepts_the_genuine_alarm_and_rejects_forged_replayed_and_
             "REJECTED meterkit/alarms/12345678: replayed: alarm from MKT:12345678: seq 1 is not above"
         )
         assert listener.finish() == 0
+        assert json.loads(seen.read_text()) == {"MKT:12345678": 1}
     finally:
         forwarder.stop()
         recorder.close()
         if listener.proc.poll() is None:
             listener.proc.kill()
 
-    # signed with the other meter's key (a meter's owner who extracted it), in the name of 12345678
-    second = Listener(url, keys, count=1)
+    # a restarted head-end remembers what it accepted (--seen); and an alarm signed with the other meter's key (its
+    # owner extracted it) in the name of 12345678 is refused
+    second = Listener(url, keys, count=2, seen=seen)
     try:
         second.wait_lines(1)
+        publish(broker.port, topic, genuine)
+        assert "REJECTED meterkit/alarms/12345678: replayed" in second.wait_lines(2)[1]
         sealer = AlarmSealer(flag="MKT", meter="12345678", key=OTHER_KEY)
         publish(broker.port, topic, sealer.message(alarm_id="f" * 32, seq=50, kind="TAMPER", at=START, details={}))
-        line = second.wait_lines(2)[1]
+        line = second.wait_lines(3)[2]
         assert line == (
             "REJECTED meterkit/alarms/12345678: forged: alarm from MKT:12345678: the MAC does not match its alarm key"
         )
