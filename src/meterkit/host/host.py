@@ -152,10 +152,11 @@ async def run_meter(
     stop: asyncio.Event | None = None,
     tick_s: float = TICK_S,
     faces: FacesConfig | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
     ``control``, alarms to ``headend``, the adjustment port on ``adjust_port``, the live faces of ``faces`` (MQTT,
-    metrics, web panel); ``ready`` gets each
+    metrics, web panel), each TCP endpoint held to ``limits``; ``ready`` gets each
     ``listening on ...`` / ``control on ...`` / ``... on ...`` line.  With ``faces.publish`` on the head-end's broker
     the alarms go through the readings' MQTT link (one client)."""
     host = MeterHost(meter, tick_s=tick_s)
@@ -172,7 +173,7 @@ async def run_meter(
         live = LiveFaces(meter, host.channel, faces, alarms_topic=_alarms_topic(headend) if shared else None)
         headend = None if shared else headend
         trace = live.tap(trace)
-    host.add_optical(listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace)
+    host.add_optical(listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace, limits=limits)
     if control is not None:
         host.add_control(control, allow_remote=control_allow_remote)
     if headend is not None:
