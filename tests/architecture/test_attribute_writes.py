@@ -15,6 +15,10 @@ ALLOWED = {
     ("transport/serial_port.py", "port.bytesize"),
     ("transport/serial_port.py", "port.parity"),
     ("headend/mqtt.py", "self.client.on_publish"),  # paho-mqtt
+    ("headend/mqtt.py", "self.client.on_connect"),
+    ("headend/listen.py", "self.client.on_connect"),
+    ("headend/listen.py", "self.client.on_subscribe"),
+    ("headend/listen.py", "self.client.on_message"),
     ("faces/mqtt_link.py", "self.client.on_connect"),  # paho-mqtt callbacks
     ("faces/mqtt_link.py", "self.client.on_disconnect"),
     ("faces/mqtt_link.py", "self.client.on_publish"),

@@ -1,4 +1,4 @@
-"""Broker access: user name and password, TLS (meterkit.faces.mqtt_access), against a real Mosquitto."""
+"""Broker access: user name and password, TLS (meterkit.mqtt_access), against a real Mosquitto."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from meterkit.errors import ConfigError
-from meterkit.faces.mqtt_access import PASSWORD_ENV
 from meterkit.faces.mqtt_link import MqttLink, MqttMessage, MqttOutbox, parse_mqtt_url
+from meterkit.mqtt_access import PASSWORD_ENV
 from meterkit.storage import NvStore
 
 from ..headend.test_mqtt_forwarding import MOSQUITTO, Broker, free_port
@@ -196,3 +196,34 @@ def test_mqtts_verifies_the_broker_against_the_given_ca_and_refuses_an_unknown_o
         assert not delivered
     finally:
         broker.stop()
+
+
+@pytest.mark.mqtt
+def test_head_end_alarms_reach_a_broker_with_passwords_and_a_wrong_password_keeps_them(
+    password_broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from meterkit.headend import AlarmOutbox, AlarmSealer
+    from meterkit.headend.mqtt import MqttForwarder, wait_until
+
+    state = tmp_path / "meter.sqlite"
+    outbox = AlarmOutbox(NvStore(state))
+    outbox.raise_alarm("TAMPER", {"event": "COVER_OPEN_UNAUTH"}, datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    url = f"mqtt://meter@127.0.0.1:{password_broker.port}/meterkit/alarms"
+    sealer = AlarmSealer(flag="MKT", meter="12345678", key=None)
+    monkeypatch.setenv(PASSWORD_ENV, "wrong")
+    forwarder = MqttForwarder(state, url, sealer, interval=0.1)
+    forwarder.start()
+    try:
+        assert not wait_until(lambda: not outbox.pending(), 3)  # refused: the alarm stays in the outbox
+    finally:
+        forwarder.stop()
+    assert [a.kind for a in outbox.pending()] == ["TAMPER"]
+    monkeypatch.setenv(PASSWORD_ENV, "right horse battery")
+    forwarder = MqttForwarder(state, url, sealer, interval=0.1)
+    forwarder.start()
+    try:
+        assert wait_until(lambda: not outbox.pending(), 15)
+    finally:
+        forwarder.stop()

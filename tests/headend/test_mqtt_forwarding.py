@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from meterkit.headend import AlarmOutbox
+from meterkit.headend import AlarmOutbox, AlarmSealer
 from meterkit.headend.mqtt import MqttForwarder, wait_until
 from meterkit.storage import NvStore
 
@@ -86,7 +86,8 @@ def test_alarms_are_delivered_once_acknowledged_and_kept_while_the_broker_is_dow
     outbox = AlarmOutbox(NvStore(state))
     received: list[dict[str, object]] = []
     sub = subscriber(broker.port, received)
-    forwarder = MqttForwarder(state, f"mqtt://127.0.0.1:{broker.port}/meterkit/alarms", "12345678", interval=0.1)
+    sealer = AlarmSealer(flag="MKT", meter="12345678", key=None)
+    forwarder = MqttForwarder(state, f"mqtt://127.0.0.1:{broker.port}/meterkit/alarms", sealer, interval=0.1)
     forwarder.start()
     try:
         outbox.raise_alarm("TAMPER", {"event": "COVER_OPEN_UNAUTH"}, datetime(2026, 11, 2, 9, 0, tzinfo=UTC))

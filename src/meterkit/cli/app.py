@@ -16,7 +16,7 @@ import typer.main
 from typer._click.exceptions import NoArgsIsHelpError
 
 from ..errors import MeterkitError
-from . import adjust, client_cmds, demand, demo, keys, listen, poll, serve, shell
+from . import adjust, client_cmds, demand, demo, headend, keys, listen, poll, serve, shell
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, command_path, report
 from .helpstyle import dress
 
@@ -46,7 +46,7 @@ def _root(
         raise typer.Exit(0)
 
 
-for _module in (serve, client_cmds, demand, keys, demo, listen, shell, poll, adjust):
+for _module in (serve, client_cmds, demand, keys, demo, listen, shell, poll, adjust, headend):
     _module.register(app)
 
 

@@ -13,7 +13,7 @@ import typer
 
 from ..clock import SystemClock
 from ..errors import ConfigError
-from ..security.keys import MeterIdentity, derive_meter_key, parse_key_hex, valid_hhu_id
+from ..security.keys import MeterIdentity, alarm_key, derive_meter_key, parse_key_hex, valid_hhu_id
 from ..security.package import MIN_PASSPHRASE_LEN, open_package, write_package
 from .errors import usage_error
 from .render import console
@@ -80,11 +80,16 @@ def register(app: typer.Typer) -> None:
         meter: Annotated[str, typer.Option("--meter", help="FLAG:SERIAL, e.g. MKT:12345678.")],
         level: Annotated[int, typer.Option("--level", help="Access level 2 or 3.")] = 3,
         version: Annotated[int, typer.Option("--version", help="Key version.")] = 1,
+        alarm: Annotated[bool, typer.Option("--alarm", help="The alarm key instead ([security] alarm_key).")] = False,
     ) -> int:
-        """Print one meter's key (hex): its [security] level2_key / level3_key at manufacture, or a rotation."""
+        """Print one meter's key (hex): its [security] level2_key / level3_key at manufacture, or a rotation; with
+        --alarm its alarm_key (signs its head-end alarms)."""
         if level not in (2, 3):
             usage_error(f"--level {level}: a meter has keys for levels 2 and 3 only")
         (identity,) = _meters(meter)
+        if alarm:
+            typer.echo(alarm_key(_master(master), identity).hex().upper())
+            return 0
         typer.echo(derive_meter_key(_master(master), identity, level, version).hex().upper())
         return 0
 
@@ -146,6 +151,22 @@ def register(app: typer.Typer) -> None:
         console().print(
             f"{out}: {len(pkg.meters)} meter(s), levels {levels}, for {hhu}, valid until {pkg.not_after:%Y-%m-%d %H:%M} UTC"
         )
+        return 0
+
+    @keys.command("headend")
+    def headend_keys(
+        master: Annotated[Path, typer.Option("--master", help="Master key file.")],
+        meters: Annotated[str, typer.Option("--meters", help="FLAG:SERIAL,... the head-end serves.")],
+        out: Annotated[Path, typer.Option("--out", help="Key file to write (mode 0600).")],
+        force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    ) -> int:
+        """Write the head-end's key file: the alarm keys of the meters (nothing that opens a meter's port)."""
+        from ..headend.verify import write_alarm_keys
+
+        ids = _meters(meters)
+        key = _master(master)
+        write_alarm_keys(out, {f"{m.flag}:{m.serial}": alarm_key(key, m) for m in ids}, overwrite=force)
+        console().print(f"{out}: alarm keys of {len(ids)} meter(s)")
         return 0
 
     @keys.command("inspect")

@@ -25,7 +25,7 @@ from ..iec62056_21.trace import FrameRecord
 from ..meter.virtual import VirtualMeter, load_virtual_meter
 from ..transport.adjust_port import check_adjust_url
 from ..transport.control import parse_control_url
-from ..transport.server import check_listen_url
+from ..transport.server import ConnectionLimits, check_listen_url
 from .faces_options import faces_config
 
 if TYPE_CHECKING:
@@ -114,12 +114,34 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--port-per-meter", help="With --fleet: one TCP port per meter from the --listen port on."),
         ] = False,
+        max_connections: Annotated[
+            int | None,
+            typer.Option("--max-connections", min=1, max=4096, help="Connections a TCP endpoint holds (default 64)."),
+        ] = None,
+        idle_timeout: Annotated[
+            float | None,
+            typer.Option(
+                "--idle-timeout", min=1, max=3600, help="Seconds a TCP connection may wait for a sign-on (30)."
+            ),
+        ] = None,
     ) -> int:
         """Serve the meter's optical port until interrupted (SIGINT/SIGTERM)."""
         if fleet is not None or history is not None or port_per_meter:
             if fleet is None:
                 raise typer.BadParameter("--history and --port-per-meter need --fleet")
-            if config or replay or control or headend or bench or trace or baud_emulation or adjust_port or adopt_state:
+            if (
+                config
+                or replay
+                or control
+                or headend
+                or bench
+                or trace
+                or baud_emulation
+                or adjust_port
+                or adopt_state
+                or max_connections is not None
+                or idle_timeout is not None
+            ):
                 raise typer.BadParameter(
                     "with --fleet only --history, --state, --listen, --port-per-meter and the faces (--publish, "
                     "--metrics, --web) apply"
@@ -168,7 +190,16 @@ def register(app: typer.Typer) -> None:
                 adopt_state=adopt_state,
                 adjust_port=adjust_port,
                 faces=faces,
+                limits=_limits(max_connections, idle_timeout),
             )
+
+
+def _limits(max_connections: int | None, idle_timeout: float | None) -> ConnectionLimits | None:
+    """``--max-connections`` / ``--idle-timeout`` over the defaults of :class:`ConnectionLimits` (None: neither)."""
+    if max_connections is None and idle_timeout is None:
+        return None
+    default = ConnectionLimits()
+    return ConnectionLimits(max_connections or default.max_connections, idle_timeout or default.idle_timeout)
 
 
 def _serve(
@@ -187,6 +218,7 @@ def _serve(
     adopt_state: bool,
     adjust_port: str | None,
     faces: FacesConfig | None,
+    limits: ConnectionLimits | None,
 ) -> int:
     try:
         meter: VirtualMeter = load_virtual_meter(config, state, replay=replay, adopt_state=adopt_state)
@@ -225,6 +257,7 @@ def _serve(
                 ready=ready,
                 stop=stop,
                 faces=faces,
+                limits=limits,
             )
 
         asyncio.run(main())

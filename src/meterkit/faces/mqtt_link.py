@@ -9,11 +9,16 @@ owner calls on its own thread (the faces call it on the event loop), so the stor
 The availability topic ``PREFIX/<node>/status`` holds ``online`` (retained, sent on every connect) and the broker
 publishes the retained will ``offline`` when the link is lost without a clean stop; a clean stop sends ``offline``
 itself.
+
+Each link connects with a client id of its own, ``meterkit-<node>-<8 random hex digits>``, and a clean session: two
+processes for the same node (or a restarted one while the broker still holds the old connection) no longer push each
+other off the broker, and what is not yet acknowledged waits in our outbox, not in a broker session.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,8 +29,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..errors import ConfigError
+from ..mqtt_access import BrokerAccess, broker_access, process_environ, redacted
 from ..storage import NvStore
-from .mqtt_access import BrokerAccess, broker_access, process_environ, redacted
 
 __all__ = ["MqttLink", "MqttMessage", "MqttOutbox", "MqttUrl", "parse_mqtt_url"]
 
@@ -54,7 +59,7 @@ class MqttUrl:
 
 def parse_mqtt_url(url: str, default_prefix: str = "meterkit", *, environ: Mapping[str, str] | None = None) -> MqttUrl:
     """``mqtt[s]://[USER@]HOST[:PORT][/PREFIX][?password-file=PATH&ca=PATH]`` -> host, port (1883, or 8883 for
-    ``mqtts``), topic prefix (``meterkit``) and the broker access (:mod:`.mqtt_access`: the password from the file
+    ``mqtts``), topic prefix (``meterkit``) and the broker access (:mod:`meterkit.mqtt_access`: the password from the file
     or ``METERKIT_MQTT_PASSWORD`` in ``environ``, the process environment by default)."""
     parsed = urlparse(url)
     shown = redacted(url)
@@ -148,7 +153,9 @@ class MqttLink:
         self._early: set[int] = set()
         self._connects = 0  # connections made so far (the owner re-sends what a new connection needs)
         self.delivered = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"meterkit-{node}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id or f"meterkit-{node}-{secrets.token_hex(4)}"
+        )
         url.access.apply(self.client)  # user name, password, TLS
         self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)

@@ -2,59 +2,116 @@
 
 An alarm is marked delivered only when the broker acknowledged it (PUBACK); until then it stays in the meter's
 SQLite outbox and is sent again after a reconnect, so each alarm arrives at least once, identified by its id.
-The forwarder runs in a thread of its own with its own connection to the state file.
+The forwarder runs in a thread of its own with its own connection to the state file.  It publishes each alarm as
+the signed message of :mod:`.message` (the meter's :class:`~.message.AlarmSealer`).
+
+Client id and session: every forwarder connects as ``meterkit-<meter>-<8 random hex digits>`` (:func:`client_id`)
+with a clean session.  MQTT lets one client id hold one connection: a fixed id made two processes for the same meter
+(or a restarted one while the broker still held the old connection) push each other off the broker in turn.  A
+persistent session would buy nothing here: what is not yet acknowledged waits in the meter's own outbox and is
+published again after every reconnect, and a fresh id per process would leave an orphaned session on the broker at
+every restart.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..errors import ConfigError
+from ..mqtt_access import BrokerAccess, broker_access, process_environ, redacted
 from ..storage import NvStore
+from .message import AlarmSealer
 from .outbox import AlarmOutbox
 
-__all__ = ["MqttForwarder", "parse_headend_url"]
+__all__ = ["HeadendUrl", "MqttForwarder", "client_id", "parse_headend_url"]
 
 log = logging.getLogger(__name__)
 
 
-def parse_headend_url(url: str) -> tuple[str, int, str]:
-    """``mqtt://HOST:PORT/topic/prefix`` -> (host, port, topic)."""
+@dataclass(frozen=True, slots=True)
+class HeadendUrl:
+    """Where the alarms go: the broker, the topic prefix, and how to get into the broker (:mod:`meterkit.mqtt_access`)."""
+
+    host: str
+    port: int
+    topic: str
+    access: BrokerAccess = field(default_factory=BrokerAccess)
+
+
+def parse_headend_url(url: str, *, environ: Mapping[str, str] | None = None) -> HeadendUrl:
+    """``mqtt[s]://[USER@]HOST[:PORT]/TOPIC[?password-file=PATH&ca=PATH]`` -> broker, topic and access (the password
+    from the file or ``METERKIT_MQTT_PASSWORD``; TLS on port 8883 for ``mqtts``)."""
+    shown = redacted(url)
     try:
         parsed = urlparse(url)
         port = parsed.port
     except ValueError as exc:  # a port out of 0-65535 or not a number, a broken IPv6 literal
-        raise ConfigError(f"head-end {url!r}: {exc} (use mqtt://HOST[:PORT]/TOPIC, IPv6 as mqtt://[::1]:PORT)") from exc
-    if parsed.scheme != "mqtt" or not parsed.hostname:
-        raise ConfigError(f"head-end {url!r}: use mqtt://HOST[:PORT]/TOPIC")
+        raise ConfigError(
+            f"head-end {shown!r}: {exc} (use mqtt://HOST[:PORT]/TOPIC, IPv6 as mqtt://[::1]:PORT)"
+        ) from None
+    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
+        raise ConfigError(f"head-end {shown!r}: use mqtt://HOST[:PORT]/TOPIC (mqtts:// for TLS)")
     if port == 0:
-        raise ConfigError(f"head-end {url!r}: port 0 is not a broker's port (1-65535)")
+        raise ConfigError(f"head-end {shown!r}: port 0 is not a broker's port (1-65535)")
+    access = broker_access(
+        url,
+        scheme=parsed.scheme,
+        username=unquote(parsed.username) if parsed.username else None,
+        password=parsed.password,
+        query=parsed.query,
+        environ=process_environ() if environ is None else environ,
+    )
     topic = parsed.path.lstrip("/") or "meterkit/alarms"
-    return parsed.hostname, port or 1883, topic
+    return HeadendUrl(parsed.hostname, port or (8883 if access.tls else 1883), topic, access)
+
+
+def client_id(name: str) -> str:
+    """A client id of its own for this process: ``meterkit-<name>-<8 random hex digits>`` (at most 23 characters
+    are guaranteed by MQTT 3.1.1; Mosquitto and most brokers take longer ones, so a long name is kept whole)."""
+    return f"meterkit-{name}-{secrets.token_hex(4)}"
 
 
 class MqttForwarder:
-    def __init__(self, state: Path, url: str, meter_id: str, *, interval: float = 0.5) -> None:
-        self.host, self.port, self.topic = parse_headend_url(url)
+    def __init__(self, state: Path, url: str, sealer: AlarmSealer, *, interval: float = 0.5) -> None:
+        where = parse_headend_url(url)
+        self.host, self.port, self.topic = where.host, where.port, where.topic
         self.state = state
-        self.meter_id = meter_id
+        self.sealer = sealer
+        self.meter_id = sealer.meter
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._inflight: dict[int, str] = {}
         self._acked: list[str] = []
         self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"meterkit-{meter_id}", clean_session=False)
+        self._connects = 0
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id(self.meter_id), clean_session=True)
+        where.access.apply(self.client)  # user name, password, TLS
         self.client.on_publish = self._on_publish
+        self.client.on_connect = self._on_connect
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+        if not getattr(reason_code, "is_failure", False):
+            with self._lock:
+                self._connects += 1
+
+    @property
+    def connects(self) -> int:
+        """Connections made so far (1 for a forwarder that never lost its broker)."""
+        with self._lock:
+            return self._connects
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
         with self._lock:
@@ -99,7 +156,7 @@ class MqttForwarder:
         for alarm in outbox.pending():
             if alarm.id in waiting or alarm.id in acked:
                 continue
-            info = self.client.publish(f"{self.topic}/{self.meter_id}", alarm.payload(self.meter_id), qos=1)
+            info = self.client.publish(f"{self.topic}/{self.meter_id}", alarm.message(self.sealer), qos=1)
             with self._lock:
                 self._inflight[info.mid] = alarm.id
 

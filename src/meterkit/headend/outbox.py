@@ -1,6 +1,11 @@
 """The alarm outbox: every alarm gets a unique id and stays in the meter's SQLite until the head-end acknowledged
 it, so nothing is lost while the link is down and each alarm is delivered at least once (the id lets the head-end
-drop duplicates).  A forwarder takes ``pending()`` alarms, publishes them and calls ``delivered(id)``."""
+drop duplicates).  A forwarder takes ``pending()`` alarms, publishes their :meth:`AlarmOutbox.message` and calls
+``delivered(id)``.
+
+Each alarm's ``seq`` is its row number, an SQLite ``AUTOINCREMENT`` key: it only grows, is never reused (not even
+after rows are deleted) and is committed with the alarm, so the signed message (:mod:`.message`) carries a per-meter
+sequence number that survives restarts and power cuts without a counter of its own."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..storage import NvStore
+from .message import AlarmSealer
 
 __all__ = ["Alarm", "AlarmOutbox"]
 
@@ -22,18 +28,20 @@ class Alarm:
     at: datetime
     kind: str
     details: dict[str, str]
+    seq: int = 0  # the alarm's number in its meter's outbox (see the module's docstring)
 
-    def payload(self, meter: str) -> str:
-        return json.dumps(
-            {"id": self.id, "meter": meter, "kind": self.kind, "at": self.at.isoformat(), "details": self.details}
-        )
+    def message(self, sealer: AlarmSealer) -> bytes:
+        """The alarm as published: canonical JSON, signed when the sealer has a key."""
+        return sealer.message(alarm_id=self.id, seq=self.seq, kind=self.kind, at=self.at, details=self.details)
 
 
 class AlarmOutbox:
-    """Implements :class:`meterkit.security.AlarmSink`."""
+    """Implements :class:`meterkit.security.AlarmSink`; ``sealer`` makes the meter's alarm messages (the forwarders
+    publish ``alarm.message(outbox.sealer)``)."""
 
-    def __init__(self, store: NvStore) -> None:
+    def __init__(self, store: NvStore, sealer: AlarmSealer | None = None) -> None:
         self.store = store
+        self.sealer = sealer
         store.ensure_schema(
             "CREATE TABLE IF NOT EXISTS alarm_outbox (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, at TEXT, "
             "kind TEXT, details TEXT, delivered INTEGER DEFAULT 0)"
@@ -51,9 +59,12 @@ class AlarmOutbox:
 
     def pending(self) -> list[Alarm]:
         rows = self.store.conn.execute(
-            "SELECT id, at, kind, details FROM alarm_outbox WHERE delivered = 0 ORDER BY n"
+            "SELECT n, id, at, kind, details FROM alarm_outbox WHERE delivered = 0 ORDER BY n"
         ).fetchall()
-        return [Alarm(id=i, at=datetime.fromisoformat(a), kind=k, details=json.loads(d)) for i, a, k, d in rows]
+        return [
+            Alarm(id=i, at=datetime.fromisoformat(a), kind=k, details=json.loads(d), seq=int(n))
+            for n, i, a, k, d in rows
+        ]
 
     def delivered(self, alarm_id: str) -> None:
         with self.store.transaction() as conn:

@@ -20,6 +20,7 @@ from ..transport.control import ControlServer, start_control_server
 from ..transport.server import ConnectionLimits, ServerHandle, start_server
 
 if TYPE_CHECKING:
+    from ..headend.message import AlarmSealer
     from ..headend.mqtt import MqttForwarder
 
 __all__ = ["ControlFace", "Face", "HeadendFace", "OpticalFace"]
@@ -95,14 +96,14 @@ class HeadendFace:
 
     state: Path
     url: str
-    meter_id: str
+    sealer: AlarmSealer
     name: str = "head-end forwarder"
     _forwarder: MqttForwarder | None = field(default=None, init=False)
 
     async def start(self) -> list[str]:
         from ..headend.mqtt import MqttForwarder  # paho-mqtt only when a head-end is configured
 
-        self._forwarder = MqttForwarder(self.state, self.url, self.meter_id)
+        self._forwarder = MqttForwarder(self.state, self.url, self.sealer)
         self._forwarder.start()
         return []
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..headend import AlarmSealer
 from ..iec62056_21.application import BinarySession
 from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.trace import TraceHook
@@ -84,7 +85,9 @@ class MeterHost:
     def add_headend(self, state: Path | None, url: str) -> MeterHost:
         if state is None:
             raise ConfigError("--headend keeps undelivered alarms in the state file: give --state too")
-        return self.add(HeadendFace(state, url, self.meter.config.identity.serial))
+        ident = self.meter.config.identity
+        sealer = self.meter.outbox.sealer or AlarmSealer(ident.manufacturer, ident.serial, None)
+        return self.add(HeadendFace(state, url, sealer))
 
     def _check_mode_e(self) -> None:
         """A configuration that offers mode E without a binary face falls back to mode C, and says so."""
@@ -149,14 +152,17 @@ async def run_meter(
     stop: asyncio.Event | None = None,
     tick_s: float = TICK_S,
     faces: FacesConfig | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve ``meter`` until ``stop`` is set: the optical port on every ``listen`` endpoint, the control channel on
     ``control``, alarms to ``headend``, the adjustment port on ``adjust_port``, the live faces of ``faces`` (MQTT,
-    metrics, web panel); ``ready`` gets each
+    metrics, web panel), each TCP endpoint held to ``limits``; ``ready`` gets each
     ``listening on ...`` / ``control on ...`` / ``... on ...`` line.  With ``faces.publish`` on the head-end's broker
     the alarms go through the readings' MQTT link (one client)."""
     host = MeterHost(meter, tick_s=tick_s)
     live = None
+    if headend is not None and (meter.outbox.sealer is None or meter.outbox.sealer.key is None):
+        log.warning("head-end alarms go unsigned: the meter has level keys but no [security] alarm_key")
     if faces is not None and (faces.publish or faces.metrics or faces.web):
         from .live import LiveFaces, shares_broker
 
@@ -167,7 +173,7 @@ async def run_meter(
         live = LiveFaces(meter, host.channel, faces, alarms_topic=_alarms_topic(headend) if shared else None)
         headend = None if shared else headend
         trace = live.tap(trace)
-    host.add_optical(listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace)
+    host.add_optical(listen or ["tcp://127.0.0.1:2100"], baud_emulation=baud_emulation, trace=trace, limits=limits)
     if control is not None:
         host.add_control(control, allow_remote=control_allow_remote)
     if headend is not None:
@@ -182,4 +188,4 @@ async def run_meter(
 def _alarms_topic(headend: str | None) -> str | None:
     from ..headend.mqtt import parse_headend_url
 
-    return None if headend is None else parse_headend_url(headend)[2]
+    return None if headend is None else parse_headend_url(headend).topic

@@ -31,8 +31,8 @@ log = logging.getLogger("meterkit.host")
 def shares_broker(publish: str, headend: str) -> bool:
     """Whether the head-end alarms can go through the readings' MQTT link (the same broker)."""
     url = parse_mqtt_url(publish)
-    host, port, _ = parse_headend_url(headend)
-    return (url.host, url.port) == (host, port)
+    where = parse_headend_url(headend)
+    return (url.host, url.port, url.access) == (where.host, where.port, where.access)
 
 
 def guarded_tap(tap: PortTap, then: TraceHook | None) -> TraceHook:

@@ -26,11 +26,12 @@ from pathlib import Path
 
 from ..clock import Clock, SimulatedClock, SystemClock
 from ..errors import ConfigError
-from ..headend import AlarmOutbox
+from ..headend import AlarmOutbox, AlarmSealer
 from ..iec62056_21.application import BinarySession
 from ..iec62056_21.events import BinaryModeRequested
 from ..iec62056_21.meter import MeterPortConfig
 from ..security import MeterIdentity, PortSecurity, SecurityConfig
+from ..security.port import meter_alarm_key
 from ..security.timebase import SecurityClock
 from ..storage import NvSecurityStore, NvStore
 from .calibration import Calibration, release_adopted_record
@@ -159,12 +160,14 @@ class VirtualMeter:
         else:
             self.meter.log(2, "first power up")
             self.nv.save_snapshot()
-        self.outbox = AlarmOutbox(self.store)
+        security_store, security_config = NvSecurityStore(self.store), SecurityConfig.from_dict(config.security)
+        alarm_key = meter_alarm_key(security_config, security_store, identity)
+        self.outbox = AlarmOutbox(self.store, AlarmSealer(flag=identity.flag, meter=identity.serial, key=alarm_key))
         self.frozen_at: float | None = None  # the clock's monotonic time when a replay ended
         self.security = PortSecurity(
-            store=NvSecurityStore(self.store),
+            store=security_store,
             identity=identity,
-            config=SecurityConfig.from_dict(config.security),
+            config=security_config,
             clock=SecurityClock(self._measured_time, self.clock.monotonic),
             alarms=self.outbox,
         )

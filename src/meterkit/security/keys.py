@@ -4,7 +4,9 @@
 level(1) ‖ version(1), length 32)``.  The fields have fixed lengths, so "12"+"3" and "1"+"23" cannot collide.
 The master key lives only with the key server; meters hold their own derived keys, hand-helds a package of the
 derived keys of one work order.  The one key that starts from a human secret, the read password's
-(:func:`password_key`), goes through scrypt instead, so that offline guessing costs.
+(:func:`password_key`), goes through scrypt instead, so that offline guessing costs.  The head-end alarms are
+signed with a key of their own (:func:`alarm_key`), so the head-end can check them without holding a key that opens
+the port.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
     "KEY_LEN",
     "PASSWORD_KDF",
     "MeterIdentity",
+    "alarm_key",
     "derive_meter_key",
     "hkdf_sha256",
     "parse_key_hex",
@@ -32,6 +35,7 @@ __all__ = [
 KEY_LEN = 32
 _INFO = b"OP2v1-kdf"
 _INFO_WO = b"OP2v1-wo"
+_INFO_ALARM = b"OP2v1-alarm"
 _SALT_PW = b"OP2v2-pw"
 #: The cost of :func:`password_key` (scrypt, RFC 7914): 2**15 x 8 x 128 bytes = 32 MiB of memory and about 0.1 s of
 #: one core per guess (``benchmarks/bench_password_kdf.py``).
@@ -64,6 +68,16 @@ def derive_meter_key(master: bytes, identity: MeterIdentity, level: int, version
         raise ConfigError(f"level must be 1-4 and key version 0-255 (got {level}, {version})")
     info = _INFO + identity.encode() + bytes([level, version])
     return hkdf_sha256(master, info)
+
+
+def alarm_key(master: bytes, identity: MeterIdentity) -> bytes:
+    """The key that signs one meter's head-end alarms: ``HKDF-SHA256(master, info = "OP2v1-alarm" ‖ FLAG(3) ‖
+    serial(16, NUL padded))``.  Its own label, so it is none of the meter's level keys (``"OP2v1-kdf"``) nor a session
+    key (those start from a level key), and knowing it opens no session on the port; it does not change when a level
+    key is rotated."""
+    if len(master) < 16:
+        raise ConfigError("a master key must have at least 16 bytes")
+    return hkdf_sha256(master, _INFO_ALARM + identity.encode())
 
 
 _HHU_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")

@@ -28,7 +28,7 @@ from ..clock import Clock
 from ..errors import ConfigError
 from .answer_crypto import AnswerCipher, session_key
 from .challenge import answer_tag, make_challenge, operand_text, parse_answer, verify_tag
-from .keys import MeterIdentity, derive_meter_key, parse_key_hex, password_key, work_order_key
+from .keys import MeterIdentity, alarm_key, derive_meter_key, parse_key_hex, password_key, work_order_key
 from .lockout import Lockout, LockoutPolicy
 from .seclog import SecurityLog, SecurityLogEntry
 from .state import SecurityStore
@@ -43,6 +43,7 @@ __all__ = [
     "PortSecurity",
     "SecurityConfig",
     "SecuritySession",
+    "meter_alarm_key",
 ]
 
 #: The one delay before the answer to every failed authentication, whatever the cause (seconds, on top of the
@@ -87,6 +88,7 @@ _KNOWN = {
     "master_key",
     "level2_key",
     "level3_key",
+    "alarm_key",
     "key_version",
     "revoked_hhus",
     "write_window_min",
@@ -106,6 +108,7 @@ class SecurityConfig:
     password_levels: tuple[int, ...] = (2,)
     master_key: bytes | None = None  # DEMO: per-meter keys derived here; real meters get derived keys injected
     level_keys: Mapping[int, bytes] | None = None  # this meter's own keys (``meterkit keys derive``), no master
+    alarm_key: bytes | None = None  # signs head-end alarms (``meterkit keys derive --alarm``); else from the master
     key_version: int = 1
     revoked_hhus: frozenset[str] = frozenset()
     write_window_min: int = 30
@@ -137,6 +140,9 @@ class SecurityConfig:
             raise ConfigError("[security]: give either master_key (demo) or level2_key/level3_key, not both")
         if own and len(own) != 2:
             raise ConfigError("[security]: level2_key and level3_key go together")
+        alarm = d.get("alarm_key")
+        if alarm is not None and master is not None:
+            raise ConfigError("[security]: give either master_key (demo, it derives the alarm key) or alarm_key")
         revoked = d.get("revoked_hhus", [])
         if not isinstance(revoked, list) or not all(isinstance(h, str) for h in revoked):
             raise ConfigError("[security] revoked_hhus must be a list of hand-held ids")
@@ -161,6 +167,7 @@ class SecurityConfig:
             password_levels=tuple(raw_levels),
             master_key=parse_key_hex(master, "[security] master_key") if master is not None else None,
             level_keys={lv: parse_key_hex(str(k), f"[security] level{lv}_key") for lv, k in own.items()} or None,
+            alarm_key=parse_key_hex(str(alarm), "[security] alarm_key") if alarm is not None else None,
             key_version=version,
             revoked_hhus=frozenset(revoked),
             write_window_min=window,
@@ -176,6 +183,27 @@ def _flag(d: Mapping[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"[security] {key} must be true or false, got {value!r}")
     return value
+
+
+def stored_secret(store: SecurityStore, key: str, digits: int, *, hex_: bool = False) -> str:
+    """A generated secret of the state (``read_password``, the demo ``master_key``): read, or made and written once."""
+    value = store.get(key)
+    if value is None:  # never a shared default: a random secret, written once to the state
+        value = secrets.token_hex(digits // 2).upper() if hex_ else f"{secrets.randbelow(10**digits):0{digits}d}"
+        store.put({key: value})
+    return value
+
+
+def meter_alarm_key(config: SecurityConfig, store: SecurityStore, identity: MeterIdentity) -> bytes | None:
+    """The key that signs this meter's head-end alarms: ``alarm_key`` as configured (a production meter, injected
+    with ``meterkit keys derive --alarm``), or derived from the master key (the demo's, or the one generated into the
+    state); None for a meter given only its level keys (its alarms go unsigned, and a verifying head-end refuses
+    them)."""
+    if config.alarm_key is not None:
+        return config.alarm_key
+    if config.level_keys is not None:
+        return None
+    return alarm_key(config.master_key or bytes.fromhex(stored_secret(store, "master_key", 64, hex_=True)), identity)
 
 
 class PortSecurity:
@@ -240,11 +268,7 @@ class PortSecurity:
         return derived[0]
 
     def _stored_secret(self, key: str, digits: int, *, hex_: bool = False) -> str:
-        value = self.store.get(key)
-        if value is None:  # never a shared default: a random secret, written once to the state
-            value = secrets.token_hex(digits // 2).upper() if hex_ else f"{secrets.randbelow(10**digits):0{digits}d}"
-            self.store.put({key: value})
-        return value
+        return stored_secret(self.store, key, digits, hex_=hex_)
 
     def now(self) -> datetime:
         return self.clock.now()

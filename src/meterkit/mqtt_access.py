@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ["PASSWORD_ENV", "BrokerAccess", "broker_access", "process_environ", "redacted"]
 
