@@ -22,6 +22,7 @@ ALLOWED = {
     ("faces/mqtt_link.py", "self.client.on_connect"),  # paho-mqtt callbacks
     ("faces/mqtt_link.py", "self.client.on_disconnect"),
     ("faces/mqtt_link.py", "self.client.on_publish"),
+    ("faces/mqtt_link.py", "self.client.on_connect_fail"),
     ("analytics/plot.py", "label.xyann"),  # matplotlib
     ("meter/demand.py", "engine.*"),  # DemandEngine.from_state, same class
     ("meter/metrology.py", "regs._rem"),  # EnergyRegisters.from_snapshot, same class
