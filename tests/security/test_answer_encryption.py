@@ -12,11 +12,12 @@ from meterkit.client import MeterClient, PasswordAuthenticator
 from meterkit.client.auth import IntegrityGuard
 from meterkit.errors import ConfigError, SecurityError
 from meterkit.iec62056_21.events import AnswerReceived, ErrorReceived, PositiveAck
-from meterkit.iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
+from meterkit.iec62056_21.messages import CommandMessage, DataAnswer, DataSet, IdentificationMessage, Value
+from meterkit.iec62056_21.sealed import is_encrypted, open_answer, seal_answer, unwrap_answer
 from meterkit.iec62056_21.testing import ConnectionPair
 from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
-from meterkit.security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
+from meterkit.security.answer_crypto import AnswerCipher, session_key
 from meterkit.security.challenge import parse_operand
 from meterkit.security.keys import MeterIdentity, derive_meter_key, password_key
 from meterkit.security.port import SecurityConfig
@@ -50,38 +51,85 @@ def test_sealed_answer_opens_to_the_same_data_sets_and_hides_the_values() -> Non
         DataSet(address="1.6.0", values=(Value(value="0157.00", unit="kW"), Value(value="2611020922"))),
         DataSet(address="", values=(Value(value="2611020900"), Value(value="00"), Value(value="000001.234"))),
     )
-    sealed = AnswerCipher(KEY, IDENT, 2).seal(datasets)
+    sealed = seal_answer(AnswerCipher(KEY, IDENT, 2), datasets)
     assert is_encrypted(sealed) and sealed[0] == DataSet.single("ENC", "00000001")
     assert all(len(ds.value) <= 128 for ds in sealed)
     assert "0157.00" not in "".join(ds.value for ds in sealed)
-    assert AnswerCipher(KEY, IDENT, 2).open(sealed) == datasets
+    assert open_answer(AnswerCipher(KEY, IDENT, 2), sealed) == datasets
 
 
 @given(st.lists(st.from_regex(r"[0-9A-Z.]{0,12}", fullmatch=True), min_size=1, max_size=40))
 def test_any_answer_round_trips_through_the_cipher(values: list[str]) -> None:
     datasets = tuple(DataSet.single(f"C.{i}.0", v) for i, v in enumerate(values))
-    assert AnswerCipher(KEY, IDENT, 3).open(AnswerCipher(KEY, IDENT, 3).seal(datasets)) == datasets
+    assert open_answer(AnswerCipher(KEY, IDENT, 3), seal_answer(AnswerCipher(KEY, IDENT, 3), datasets)) == datasets
 
 
 def test_altered_wrong_key_replayed_or_reordered_answers_are_refused() -> None:
     meter_side = AnswerCipher(KEY, IDENT, 2)
-    first = meter_side.seal((DataSet.single("1.8.0", "000001.000", "kWh"),))
-    second = meter_side.seal((DataSet.single("1.8.0", "000002.000", "kWh"),))
+    first = seal_answer(meter_side, (DataSet.single("1.8.0", "000001.000", "kWh"),))
+    second = seal_answer(meter_side, (DataSet.single("1.8.0", "000002.000", "kWh"),))
     flipped = first[1].value[:-1] + ("0" if first[1].value[-1] != "0" else "1")
     with pytest.raises(SecurityError, match="integrity"):
-        AnswerCipher(KEY, IDENT, 2).open((first[0], DataSet.single("", flipped), *first[2:]))
+        open_answer(AnswerCipher(KEY, IDENT, 2), (first[0], DataSet.single("", flipped), *first[2:]))
     with pytest.raises(SecurityError, match="integrity"):
-        AnswerCipher(bytes(32), IDENT, 2).open(first)
+        open_answer(AnswerCipher(bytes(32), IDENT, 2), first)
     with pytest.raises(SecurityError, match="integrity"):  # the level is bound into the associated data
-        AnswerCipher(KEY, IDENT, 3).open(first)
+        open_answer(AnswerCipher(KEY, IDENT, 3), first)
     hhu = AnswerCipher(KEY, IDENT, 2)
-    assert hhu.open(second)[0].value == "000002.000"
+    assert open_answer(hhu, second)[0].value == "000002.000"
     with pytest.raises(SecurityError, match="replayed or out of order"):
-        hhu.open(first)
+        open_answer(hhu, first)
     with pytest.raises(SecurityError, match="replayed or out of order"):
-        hhu.open(second)
+        open_answer(hhu, second)
     with pytest.raises(SecurityError, match="plain answer"):
-        hhu.open((DataSet.single("1.8.0", "1"),))
+        open_answer(hhu, (DataSet.single("1.8.0", "1"),))
+
+
+#: two answers of one password session (password 20261125, challenge 00 01 .. 0F) as the meter sent them before
+#: the framing moved out of the security layer: the wire form of a sealed answer may not change
+PINNED_FIRST = (
+    b"\x02ENC(00000001)\r\n"
+    b"(9E9CE2505F1A92F520C9C51185FBFB40582F72B46AB1117CC47832283CFEE0A5"
+    b"3351263E58CBFDCA6CD7F2FF2B482F899D87545D27AB6E5857F578B854EB8D0F)\r\n"
+    b"(C4A2A80DFEDCD971371E1197688BD9CD31C45E576EB58B35D61FBD6ADDA49204"
+    b"34E10E1CF2DC90B4A481E3139AF77E555A9C87E4303392DBBE1D19AFDD4E92EB)\r\n"
+    b"(7742A53DDFF4015145511B19A9E0E0ED987F1216F1F876FD85396F792C07890C"
+    b"8236FDE2A68A14F3C704E1264D7E58A602EF29E8464C72E93E92DB88B8866E42)\r\n"
+    b"(B8ADDC8CB686C23D09188405EFB36CA5F57AFD9312DA3C)\r\n\x039"
+)
+PINNED_SECOND = (
+    b"\x02ENC(00000002)\r\n"
+    b"(2538F9B5D162401887783747B59706BD92730E4EE6961DC83971512F31B5CD82"
+    b"D599391744746642AF82C0AFAAE3D0)\r\n\x031"
+)
+
+
+def test_a_sealed_answer_is_the_same_bytes_on_the_wire() -> None:
+    key = session_key(password_key("20261125", IDENT), bytes(range(16)), IDENT, 2)
+    assert key.hex() == "e72a3c1bbf7cd6e6f8c76697366d16841b2bbd370162ca331bf0d13c477599a2"
+    datasets = (
+        DataSet(address="1.6.0", values=(Value(value="0157.00", unit="kW"), Value(value="2611020922"))),
+        DataSet.single("1.8.0", "000001.234", "kWh"),
+        *(DataSet.single(f"C.{i}.0", "X" * 20) for i in range(5)),
+    )
+    meter_side = AnswerCipher(key, IDENT, 2)
+    assert DataAnswer(datasets=seal_answer(meter_side, datasets)).to_bytes() == PINNED_FIRST
+    assert DataAnswer(datasets=seal_answer(meter_side, datasets[:1])).to_bytes() == PINNED_SECOND
+
+
+def test_the_cipher_numbers_answers_and_opens_only_later_ones() -> None:
+    meter_side, hhu = AnswerCipher(KEY, IDENT, 2), AnswerCipher(KEY, IDENT, 2)
+    (c1, first), (c2, second) = meter_side.seal(b"one"), meter_side.seal(b"two")
+    assert (c1, c2) == (1, 2) and len(first) == len(b"one") + 16  # ciphertext and a 16-byte tag
+    with pytest.raises(SecurityError, match="integrity"):
+        hhu.open(c2, first)
+    assert hhu.open(c2, second) == b"two"  # a failed tag does not move the counter on
+    with pytest.raises(SecurityError, match="2 after 2: replayed or out of order"):
+        hhu.open(c2, second)
+    with pytest.raises(SecurityError, match="1 after 2: replayed or out of order"):
+        hhu.open(c1, first)
+    with pytest.raises(SecurityError, match="replayed or out of order"):
+        hhu.open(0x1_0000_0000, second)
 
 
 def test_session_keys_differ_per_challenge_level_and_meter() -> None:
@@ -135,13 +183,13 @@ def test_password_session_answers_are_encrypted_and_the_password_never_crosses_t
     assert b"20261125" not in b"".join(pair.wire.sent_by("client"))
     challenge, _ = parse_operand(operand)
     key = session_key(password_key("20261125", IDENT), challenge, IDENT, 2)
-    opened = AnswerCipher(key, IDENT, 2).open(answer.answer.datasets)
+    opened = open_answer(AnswerCipher(key, IDENT, 2), answer.answer.datasets)
     assert opened[0].address == "1.6.0" and opened[0].unit == "kW"
     assert auth.unwrap(answer.answer.datasets) == opened
     # a listener who knows everything but the password cannot open it
     wrong = session_key(password_key("00000000", IDENT), challenge, IDENT, 2)
     with pytest.raises(SecurityError):
-        AnswerCipher(wrong, IDENT, 2).open(answer.answer.datasets)
+        open_answer(AnswerCipher(wrong, IDENT, 2), answer.answer.datasets)
 
 
 def test_an_encrypting_meter_refuses_the_clear_text_password() -> None:
@@ -171,7 +219,7 @@ def test_without_encrypt_reads_answers_stay_plain() -> None:
 
 
 def test_a_plain_client_without_a_key_gets_a_clear_error_for_an_encrypted_answer() -> None:
-    sealed = AnswerCipher(KEY, IDENT, 2).seal((DataSet.single("1.8.0", "1"),))
+    sealed = seal_answer(AnswerCipher(KEY, IDENT, 2), (DataSet.single("1.8.0", "1"),))
     with pytest.raises(SecurityError, match="no answer key"):
         unwrap_answer(None, sealed)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from meterkit.iec62056_21.events import ErrorReceived, PositiveAck
 from meterkit.meter.core import EVENT_LOG_CAPACITY
-from meterkit.security.seclog import CAPACITY
-from meterkit.storage import NvStore
+from meterkit.security.seclog import CAPACITY, SecurityLog
+from meterkit.security.state import MemorySecurityStore, SecurityStore
+from meterkit.storage import NvSecurityStore, NvStore
 
 from .test_port_security import R, meter, signed_in, tag_for
 
@@ -67,3 +68,41 @@ def test_the_event_log_is_a_capped_ring_with_an_overflow_counter(tmp_path: Path)
     again = meter(store)
     assert len(again.meter.events) <= EVENT_LOG_CAPACITY
     assert again.meter.events_dropped >= overflow
+
+
+def _numbered_store_rows(store: SecurityStore) -> list[tuple[int, str, str, str]]:
+    for i in range(5):
+        store.append_log(at=f"2026-11-02T09:0{i}:00+00:00", klass="access", kind="AUTH_FAIL", detail=str(i), capacity=3)
+    store.count_refusal(minute="2026-11-02T09:05:00+00:00", kind="WRITE_DENIED_LEVEL", last="C.60.1", capacity=3)
+    store.count_refusal(minute="2026-11-02T09:05:00+00:00", kind="WRITE_DENIED_LEVEL", last="C.60.2", capacity=3)
+    return store.numbered_log_rows()
+
+
+def test_log_entries_keep_their_numbers_when_older_ones_are_evicted(tmp_path: Path) -> None:
+    in_memory = _numbered_store_rows(MemorySecurityStore())
+    in_nv = _numbered_store_rows(NvSecurityStore(NvStore(tmp_path / "s.sqlite")))
+    assert (
+        in_memory
+        == in_nv
+        == [
+            (3, "2026-11-02T09:02:00+00:00", "AUTH_FAIL", "2"),
+            (4, "2026-11-02T09:03:00+00:00", "AUTH_FAIL", "3"),
+            (5, "2026-11-02T09:04:00+00:00", "AUTH_FAIL", "4"),
+            (6, "2026-11-02T09:05:00+00:00", "WRITE_DENIED_LEVEL", "2 refused, last C.60.2"),  # counted in place
+        ]
+    )
+    log = SecurityLog(MemorySecurityStore())
+    _numbered_store_rows(log.store)
+    assert [(e.seq, e.kind) for e in log.entries(after=4)] == [(5, "AUTH_FAIL"), (6, "WRITE_DENIED_LEVEL")]
+    assert log.entries(after=6) == []
+
+
+def test_the_port_security_hands_out_log_entries_after_a_number() -> None:
+    vm = meter()
+    vm.open_cover()
+    entries = vm.security.log_entries()
+    assert entries and [e.seq for e in entries] == sorted({e.seq for e in entries})
+    last = entries[-1].seq
+    vm.close_cover()
+    new = vm.security.log_entries(after=last)
+    assert [e.kind for e in new] == ["COVER_CLOSE"] and new[0].seq > last

@@ -14,6 +14,7 @@ from meterkit.client.auth import PasswordAuthenticator, PinnedAuthenticator
 from meterkit.client.known_meters import KnownMeters
 from meterkit.errors import DataError, SecurityError
 from meterkit.iec62056_21.messages import DataSet, IdentificationMessage
+from meterkit.iec62056_21.sealed import seal_answer
 from meterkit.security.answer_crypto import AnswerCipher
 from meterkit.security.challenge import answer_tag
 from meterkit.security.keys import MeterIdentity, password_key
@@ -164,7 +165,7 @@ def test_an_encrypted_answer_that_opens_pins_encryption(tmp_path: Path) -> None:
 
     meter = AnswerCipher(session_key(password_key(PASSWORD, identity), CHALLENGE, identity, 2), identity, 2)
     plain = (DataSet.single("1.8.0", "000001.000", "kWh"),)
-    assert pinned.unwrap(meter.seal(plain)) == plain
+    assert pinned.unwrap(seal_answer(meter, plain)) == plain
     assert KnownMeters.load(tmp_path / "k.json").get(DEMO_C).encrypts is True  # type: ignore[union-attr]
     with pytest.raises(SecurityError, match="now answers in plain text"):
         pinned.unwrap(plain)

@@ -4,16 +4,15 @@ physical inputs of a served virtual meter."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ..client import MeterClient, PasswordAuthenticator, Readout
+from ..client import MeterClient, Readout
 from ..client.auth import Authenticator
 from ..client.refusals import MeterRefusal, meaning
 from ..client.values import wire_value
@@ -24,6 +23,7 @@ from ..iec62056_21.messages import DataSet
 from ..iec62056_21.trace import FrameRecord
 from ..transport import Transport, open_transport
 from ..transport.control import send_control
+from .auth_options import hand_held_auth
 from .render import console, datasets_json, print_datasets, write_csv
 
 __all__ = ["register"]
@@ -50,47 +50,6 @@ SwitchOpt = Annotated[
 ]
 WakeOpt = Annotated[bool, typer.Option("--wake-up", help="Send the NUL wake-up sequence first (battery meters).")]
 TraceOpt = Annotated[bool, typer.Option("--trace", help="Print every frame both ways on stderr.")]
-PasswordOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--password",
-        help="Static password (as P2 to meterkit meters). Visible to other users in ps: prefer --password-file or "
-        "METERKIT_PASSWORD.",
-    ),
-]
-PasswordFileOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--password-file", help="Read the password from the first line of this file (-: standard input or a prompt)."
-    ),
-]
-PlainOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-plain-password",
-        help="Send the password in clear (P1) to a meter without challenge-response (never with --require-encryption).",
-    ),
-]
-KnownOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--known-meters",
-        envvar="METERKIT_KNOWN_METERS",
-        help="Known-meters file: pins each meter's challenge-response and encryption on first use, refuses a downgrade.",
-    ),
-]
-KeyFileOpt = Annotated[
-    Path | None,
-    typer.Option("--key-file", help="Key package for challenge-response (P2); passphrase in METERKIT_KEY_PASSPHRASE."),
-]
-LevelOpt = Annotated[int, typer.Option("--level", help="Access level to request with --key-file (2 or 3).")]
-EncryptOpt = Annotated[
-    bool,
-    typer.Option(
-        "--require-encryption",
-        help="Refuse plain answers and never send the password in clear (the meter must encrypt; docs/security.md).",
-    ),
-]
 BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to switch to in mode C (default: the best).")]
 BadBccOpt = Annotated[
     bool,
@@ -147,63 +106,6 @@ def check_verified(client: MeterClient, accept_bad_bcc: bool) -> None:
     _err().print(f"meterkit: warning: BCC mismatch, data NOT verified: {what}", markup=False)
     if not accept_bad_bcc:
         raise DeviceError(f"data with a wrong BCC ({what}); shown above, --accept-bad-bcc accepts it")
-
-
-def _auth(
-    password: str | None,
-    key_file: Path | None = None,
-    level: int = 2,
-    require_encryption: bool = False,
-    *,
-    password_file: Path | None = None,
-    allow_plain: bool = False,
-    known_meters: Path | None = None,
-) -> Authenticator | None:
-    if password is not None and password_file is not None:
-        raise typer.BadParameter("give either --password or --password-file, not both")
-    if password_file is not None:
-        password = _read_password_file(password_file)
-    if password is None and key_file is None:
-        password = os.environ.get("METERKIT_PASSWORD") or None
-    if password is not None and key_file is not None:
-        raise typer.BadParameter("give either a password or --key-file, not both")
-    if require_encryption and password is None and key_file is None:
-        raise typer.BadParameter(
-            "--require-encryption needs a password (--password-file, METERKIT_PASSWORD) or --key-file "
-            "(the session key comes from them)"
-        )
-    auth: Authenticator | None
-    if key_file is not None:
-        from ..client.keypackage import load_key_authenticator
-
-        auth = load_key_authenticator(key_file, level, require_encryption=require_encryption)
-    elif password is not None:
-        auth = PasswordAuthenticator(password, require_encryption=require_encryption, allow_plain=allow_plain)
-    else:
-        return None
-    if known_meters is not None:
-        from ..client.auth import PinnedAuthenticator
-        from ..client.known_meters import KnownMeters
-
-        auth = PinnedAuthenticator(auth, KnownMeters.load(known_meters))
-    return auth
-
-
-def _read_password_file(path: Path) -> str:
-    """The first line of ``path``; ``-`` is standard input (a prompt without echo at a terminal)."""
-    if str(path) == "-" and sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass("password: ") or _empty(path)
-    try:
-        text = sys.stdin.readline() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the password file ({getattr(exc, 'strerror', None) or exc})") from exc
-    return (text.splitlines()[0] if text.strip() else "") or _empty(path)
-
-
-def _empty(path: Path) -> NoReturn:
-    raise ConfigError(f"{path}: the password file is empty")
 
 
 def _baud_char(baud: int | None) -> str | None:
@@ -295,16 +197,11 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @app.command("get")
+    @hand_held_auth(level=2)
     def get_cmd(
         port: PortArg,
         addresses: Annotated[list[str], typer.Argument(help="Register addresses (OBIS), e.g. 1.8.0 1.6.0")],
-        password: PasswordOpt = None,
-        key_file: KeyFileOpt = None,
-        level: LevelOpt = 2,
-        require_encryption: EncryptOpt = False,
-        password_file: PasswordFileOpt = None,
-        allow_plain_password: PlainOpt = False,
-        known_meters: KnownOpt = None,
+        auth: Authenticator | None = None,
         fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
@@ -315,15 +212,6 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Read registers in programming mode (R1), after authenticating if asked; a refused register is reported
         on its own and does not hide the others (exit 1 if any was refused)."""
-        auth = _auth(
-            password,
-            key_file,
-            level,
-            require_encryption,
-            password_file=password_file,
-            allow_plain=allow_plain_password,
-            known_meters=known_meters,
-        )
         found: list[DataSet] = []
         refused: list[MeterRefusal] = []
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
@@ -349,17 +237,12 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @app.command("set")
+    @hand_held_auth(level=3)
     def set_cmd(
         port: PortArg,
         register_address: Annotated[str, typer.Argument(metavar="ADDRESS", help="Register address to write.")],
         value: Annotated[str, typer.Argument(help="New value (without parentheses).")],
-        password: PasswordOpt = None,
-        key_file: KeyFileOpt = None,
-        level: LevelOpt = 3,
-        require_encryption: EncryptOpt = False,
-        password_file: PasswordFileOpt = None,
-        allow_plain_password: PlainOpt = False,
-        known_meters: KnownOpt = None,
+        auth: Authenticator | None = None,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -368,15 +251,6 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Write one register (W1).  Values in the spelling of the configuration ("sliding 15/1") are translated to
         the register's wire form ("sliding 15 1")."""
-        auth = _auth(
-            password,
-            key_file,
-            level,
-            require_encryption,
-            password_file=password_file,
-            allow_plain=allow_plain_password,
-            known_meters=known_meters,
-        )
         wire = wire_value(register_address, value)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
@@ -386,17 +260,12 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @app.command("exec")
+    @hand_held_auth(level=3)
     def exec_cmd(
         port: PortArg,
         function: Annotated[str, typer.Argument(help="Function name, e.g. a billing reset.")],
         value: Annotated[str, typer.Argument(help="Function argument.")] = "",
-        password: PasswordOpt = None,
-        key_file: KeyFileOpt = None,
-        level: LevelOpt = 3,
-        require_encryption: EncryptOpt = False,
-        password_file: PasswordFileOpt = None,
-        allow_plain_password: PlainOpt = False,
-        known_meters: KnownOpt = None,
+        auth: Authenticator | None = None,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 3.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -405,15 +274,6 @@ def register(app: typer.Typer) -> None:
         accept_bad_bcc: BadBccOpt = False,
     ) -> int:
         """Execute a meter function (E2)."""
-        auth = _auth(
-            password,
-            key_file,
-            level,
-            require_encryption,
-            password_file=password_file,
-            allow_plain=allow_plain_password,
-            known_meters=known_meters,
-        )
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             result = client.execute(function, value)
@@ -425,6 +285,7 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @app.command("profile")
+    @hand_held_auth(level=2)
     def profile_cmd(
         port: PortArg,
         start: Annotated[str, typer.Option("--from", help="Start time YYMMDDhhmm.")] = "",
@@ -434,13 +295,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--out", help="Write a load-profile file (CSV, or Parquet by suffix) that demand reads."),
         ] = None,
         tz: Annotated[str, typer.Option("--tz", help="The meter's time zone (its profile stamps are local).")] = "UTC",
-        password: PasswordOpt = None,
-        key_file: KeyFileOpt = None,
-        level: LevelOpt = 2,
-        require_encryption: EncryptOpt = False,
-        password_file: PasswordFileOpt = None,
-        allow_plain_password: PlainOpt = False,
-        known_meters: KnownOpt = None,
+        auth: Authenticator | None = None,
         address: AddressOpt = "",
         timeout: TimeoutOpt = 10.0,
         baud_switch_delay: SwitchOpt = 0.25,
@@ -448,15 +303,6 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """Read the load profile P.01 (R5) for a time range."""
-        auth = _auth(
-            password,
-            key_file,
-            level,
-            require_encryption,
-            password_file=password_file,
-            allow_plain=allow_plain_password,
-            known_meters=known_meters,
-        )
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             client.programming(auth)
             rows = client.load_profile(start, end)

@@ -33,22 +33,15 @@ from ..client.auth import Authenticator
 from ..client.values import wire_value
 from ..errors import DeviceError, MeterkitError, TransportTimeout
 from ..iec62056_21.messages import DataSet
+from .auth_options import hand_held_auth
 from .client_cmds import (
     AddressOpt,
-    EncryptOpt,
-    KeyFileOpt,
-    KnownOpt,
-    LevelOpt,
-    PasswordFileOpt,
-    PasswordOpt,
-    PlainOpt,
     PortArg,
     SwitchOpt,
     TableOrJson,
     TimeoutOpt,
     TraceOpt,
     WakeOpt,
-    _auth,
     _connect,
 )
 from .render import console, datasets_json, print_datasets
@@ -78,7 +71,7 @@ class ShellSession:
     def __init__(
         self,
         client: MeterClient,
-        auth: Authenticator | None,
+        auth: Authenticator | None = None,
         *,
         out: Console,
         err: Console,
@@ -252,15 +245,10 @@ def register(app: typer.Typer) -> None:
     """Add shell."""
 
     @app.command("shell")
+    @hand_held_auth(level=2)
     def shell_cmd(
         port: PortArg,
-        password: PasswordOpt = None,
-        key_file: KeyFileOpt = None,
-        level: LevelOpt = 2,
-        require_encryption: EncryptOpt = False,
-        password_file: PasswordFileOpt = None,
-        allow_plain_password: PlainOpt = False,
-        known_meters: KnownOpt = None,
+        auth: Authenticator | None = None,
         fmt: Annotated[TableOrJson, typer.Option("--format", help="table, or json: one object per answer.")] = (
             TableOrJson.table
         ),
@@ -274,15 +262,6 @@ def register(app: typer.Typer) -> None:
         trace: TraceOpt = False,
     ) -> int:
         """One sign-on, then read/write/execute/profile/break commands typed one after another (stdin)."""
-        auth = _auth(
-            password,
-            key_file,
-            level,
-            require_encryption,
-            password_file=password_file,
-            allow_plain=allow_plain_password,
-            known_meters=known_meters,
-        )
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         with _connect(port, address, timeout, baud_switch_delay, wake_up, trace) as client:
             session = ShellSession(client, auth, out=console(), err=err, fmt=fmt)

@@ -8,7 +8,8 @@ from ..errors import MeterkitError, SecurityError
 from ..iec62056_21.events import ClientEvent
 from ..iec62056_21.integrity import OFFER, HandheldIntegrity
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage, Value
-from ..security.answer_crypto import AnswerCipher, is_encrypted, session_key, unwrap_answer
+from ..iec62056_21.sealed import is_encrypted, unwrap_answer
+from ..security.answer_crypto import AnswerCipher, session_key
 from ..security.challenge import Operand, answer_tag, answer_text, parse_operand_full
 from ..security.keys import MeterIdentity, password_key
 from .known_meters import KnownMeters, meter_key

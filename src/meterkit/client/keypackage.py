@@ -8,7 +8,8 @@ from pathlib import Path
 from ..clock import Clock, SystemClock
 from ..errors import SecurityError
 from ..iec62056_21.messages import CommandMessage, DataSet, IdentificationMessage
-from ..security.answer_crypto import AnswerCipher, session_key, unwrap_answer
+from ..iec62056_21.sealed import unwrap_answer
+from ..security.answer_crypto import AnswerCipher, session_key
 from ..security.challenge import answer_tag, answer_text, parse_operand_full
 from ..security.keys import MeterIdentity
 from ..security.package import KeyPackage, open_package

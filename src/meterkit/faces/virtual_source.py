@@ -112,13 +112,10 @@ class VirtualMeterSource:
         ]
 
     def security_log(self, after: int = 0) -> list[LogEntry]:
-        # the log's row numbers are stable across its eviction of old entries: read them (read-only)
-        rows = self.vm.store.conn.execute(
-            "SELECT n, at, kind, detail FROM security_log WHERE n > ? ORDER BY n", (after,)
-        ).fetchall()
+        # the log's numbers are stable across its eviction of old entries
         return [
-            LogEntry(seq=int(n), at=datetime.fromisoformat(a), kind=k, text=d, level=security_level(k))
-            for n, a, k, d in rows
+            LogEntry(seq=e.seq, at=e.at, kind=e.kind, text=e.detail, level=security_level(e.kind))
+            for e in self.vm.security.log_entries(after)
         ]
 
     def status(self) -> MeterStatus:

@@ -352,15 +352,8 @@ class ControlChannel:
         return entries[-1] if entries else None
 
     def _events_since(self, mark: SecurityLogEntry | None) -> list[str]:
-        """Kinds of the security-log entries after ``mark`` (the log evicts its oldest entries, never its newest)."""
-        entries = self.vm.security.log_entries()
-        start = 0
-        if mark is not None:
-            for i in range(len(entries) - 1, -1, -1):
-                if entries[i] == mark:
-                    start = i + 1
-                    break
-        return [e.kind for e in entries[start:]]
+        """Kinds of the security-log entries after ``mark`` (numbers stay put when the log evicts old entries)."""
+        return [e.kind for e in self.vm.security.log_entries(mark.seq if mark is not None else 0)]
 
 
 def _phases_text(phases: tuple[PhaseInput, ...]) -> str:

@@ -38,6 +38,7 @@ from ..iec62056_21.events import (
 )
 from ..iec62056_21.integrity import MeterIntegrity, offered
 from ..iec62056_21.messages import Ack, CommandMessage, DataAnswer, DataMessage, DataSet, ErrorAnswer, Message, Value
+from ..iec62056_21.sealed import seal_answer
 from ..security.port import AUTH_FAILURE_DELAY, Denial, Granted
 from .catalogue import catalogue
 from .core import ProfileRow, Refusal
@@ -201,7 +202,7 @@ class MeterSession:
             return reply
         if isinstance(reply, DataAnswer):  # encrypted when the session has an answer key
             cipher = self.sec.cipher
-            datasets = reply.datasets if cipher is None else cipher.seal(reply.datasets)
+            datasets = reply.datasets if cipher is None else seal_answer(cipher, reply.datasets)
             if cmd.code in ("R3", "R6") and len(datasets) > PARTIAL_BLOCK_LINES:
                 blocks = [datasets[i : i + PARTIAL_BLOCK_LINES] for i in range(0, len(datasets), PARTIAL_BLOCK_LINES)]
                 self._blocks = blocks[1:]

@@ -377,8 +377,9 @@ class PortSecurity:
         )
         self.log.add(self.now(), "KEY_CHANGED", f"level {level} version {version}")
 
-    def log_entries(self) -> list[SecurityLogEntry]:
-        return self.log.entries()
+    def log_entries(self, after: int = 0) -> list[SecurityLogEntry]:
+        """The security-log entries numbered above ``after`` (see :class:`SecurityLogEntry`), oldest first."""
+        return self.log.entries(after)
 
     def open_session(self) -> SecuritySession:
         return SecuritySession(self)

@@ -34,6 +34,9 @@ TAMPER_KINDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class SecurityLogEntry:
+    """One entry; ``seq`` is its number in the log, stable while it is kept (entries after a number: ``entries(n)``)."""
+
+    seq: int
     at: datetime
     kind: str
     detail: str
@@ -51,8 +54,12 @@ class SecurityLog:
         klass = "tamper" if kind in TAMPER_KINDS else "access"
         self.store.append_log(at=at.isoformat(), klass=klass, kind=kind, detail=detail, capacity=CAPACITY[klass])
 
-    def entries(self) -> list[SecurityLogEntry]:
-        return [SecurityLogEntry(at=datetime.fromisoformat(a), kind=k, detail=d) for a, k, d in self.store.log_rows()]
+    def entries(self, after: int = 0) -> list[SecurityLogEntry]:
+        """The entries numbered above ``after``, oldest first."""
+        return [
+            SecurityLogEntry(seq=n, at=datetime.fromisoformat(a), kind=k, detail=d)
+            for n, a, k, d in self.store.numbered_log_rows(after)
+        ]
 
     def overflow(self, klass: str) -> int:
         return self.store.overflow(klass)

@@ -44,6 +44,11 @@ class SecurityStore(Protocol):
         """All log entries in order: (ISO time, kind, detail)."""
         ...
 
+    def numbered_log_rows(self, after: int = 0) -> list[tuple[int, str, str, str]]:
+        """The log entries numbered above ``after``, in order: (number, ISO time, kind, detail).  An entry's number
+        is given when it is appended and never changes or comes back, also when older entries are evicted."""
+        ...
+
     def overflow(self, klass: str) -> int:
         """How many entries of ``klass`` were dropped for lack of space."""
         ...
@@ -54,7 +59,8 @@ class MemorySecurityStore:
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
-        self._log: list[tuple[str, str, str, str]] = []
+        self._log: list[tuple[int, str, str, str, str]] = []  # (number, at, klass, kind, detail)
+        self._numbered = 0
         self._overflow: dict[str, int] = {}
 
     def get(self, key: str) -> str | None:
@@ -64,8 +70,9 @@ class MemorySecurityStore:
         self._values.update(values)
 
     def append_log(self, *, at: str, klass: str, kind: str, detail: str, capacity: int) -> None:
-        self._log.append((at, klass, kind, detail))
-        mine = [i for i, row in enumerate(self._log) if row[1] == klass]
+        self._numbered += 1
+        self._log.append((self._numbered, at, klass, kind, detail))
+        mine = [i for i, row in enumerate(self._log) if row[2] == klass]
         excess = len(mine) - capacity
         if excess > 0:
             drop = set(mine[:excess])
@@ -73,14 +80,17 @@ class MemorySecurityStore:
             self._overflow[klass] = self._overflow.get(klass, 0) + excess
 
     def count_refusal(self, *, minute: str, kind: str, last: str, capacity: int) -> None:
-        for i, (at, klass, k, detail) in enumerate(self._log):
+        for i, (n, at, klass, k, detail) in enumerate(self._log):
             if klass == "refusal" and at == minute and k == kind:
-                self._log[i] = (at, klass, k, refusal_detail(refusal_count(detail) + 1, last))
+                self._log[i] = (n, at, klass, k, refusal_detail(refusal_count(detail) + 1, last))
                 return
         self.append_log(at=minute, klass="refusal", kind=kind, detail=refusal_detail(1, last), capacity=capacity)
 
     def log_rows(self) -> list[tuple[str, str, str]]:
-        return [(at, kind, detail) for at, _klass, kind, detail in self._log]
+        return [(at, kind, detail) for _n, at, kind, detail in self.numbered_log_rows()]
+
+    def numbered_log_rows(self, after: int = 0) -> list[tuple[int, str, str, str]]:
+        return [(n, at, kind, detail) for n, at, _klass, kind, detail in self._log if n > after]
 
     def overflow(self, klass: str) -> int:
         return self._overflow.get(klass, 0)

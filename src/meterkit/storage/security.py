@@ -77,8 +77,14 @@ class NvSecurityStore:
         self.store.write(work)
 
     def log_rows(self) -> list[tuple[str, str, str]]:
-        rows = self.store.conn.execute("SELECT at, kind, detail FROM security_log ORDER BY n").fetchall()
-        return [(str(a), str(k), str(d)) for a, k, d in rows]
+        return [(at, kind, detail) for _n, at, kind, detail in self.numbered_log_rows()]
+
+    def numbered_log_rows(self, after: int = 0) -> list[tuple[int, str, str, str]]:
+        # ``n`` is AUTOINCREMENT: never reused, so the numbers stay stable across the eviction of old entries
+        rows = self.store.conn.execute(
+            "SELECT n, at, kind, detail FROM security_log WHERE n > ? ORDER BY n", (after,)
+        ).fetchall()
+        return [(int(n), str(a), str(k), str(d)) for n, a, k, d in rows]
 
     def overflow(self, klass: str) -> int:
         return int(self.get(f"overflow.{klass}") or 0)
