@@ -180,7 +180,7 @@ def compute_demand_table(
 
     Complete data (no gaps) goes through one of two kernels with the same exact results: ``"numpy"``
     (:mod:`.complete`) or ``"compiled"`` (:mod:`.fused`, with numba installed).  ``"auto"`` takes the compiled one
-    only for data of at least :data:`COMPILED_MIN_CELLS` cells per configuration, where its speed pays for loading
+    only from :data:`COMPILED_MIN_CELLS` steps x meters x configurations on, where its speed pays for loading
     it (about half a second); data with gaps always take the masked NumPy path."""
     billing = billing or BillingSchedule()
     windows = tuple(windows)
