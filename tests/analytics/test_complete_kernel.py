@@ -18,7 +18,8 @@ from tests.analytics.test_fused_kernel import KINDS, cases, reference
 @given(data=st.data())
 def test_numpy_kernel_equals_the_reference(kind: str, data: st.DataObject) -> None:
     energy, period_of, ks, qs, n_periods, straddle, _how = data.draw(cases(kind))
-    got = complete_md(energy, period_of, ks, qs, n_periods, straddle)
+    chunk_len = data.draw(st.sampled_from([1, 3, 8, 1024]))  # short chunks: the lookup of the first maximum
+    got = complete_md(energy, period_of, ks, qs, n_periods, straddle, chunk_len=chunk_len)
     want = reference(energy, period_of, ks, qs, n_periods, straddle)
     for name, g, w in zip(("best", "best_t", "counted"), got, want, strict=True):
         assert g.dtype == np.int64 and g.shape == w.shape, name
@@ -42,7 +43,7 @@ def test_numpy_kernel_any_lengths_sub_periods_and_chunk_edges(
     energy = rng.integers(0, 4, size=(n_steps, n_meters)).astype(np.int64)
     period_of = (np.arange(n_steps) // max(1, n_steps // 3)).astype(np.int64)
     n_periods = int(period_of[-1]) + 1
-    got = complete_md(energy, period_of, ks, qs, n_periods, straddle)
+    got = complete_md(energy, period_of, ks, qs, n_periods, straddle, chunk_len=1 + seed % 64)
     for g, w in zip(got, reference(energy, period_of, ks, qs, n_periods, straddle), strict=True):
         np.testing.assert_array_equal(g, w)
 
@@ -53,7 +54,7 @@ def test_numpy_kernel_finds_the_first_of_equal_maxima_in_later_chunks() -> None:
     energy[[700, 701, 999], 0] = 9
     energy[[64, 63], 1] = 5  # meter 1: at the edge of the first two chunks, the earlier one wins
     best, best_t, counted = complete_md(
-        energy, np.zeros(1000, np.int64), np.array([1], np.int64), np.array([1], np.int64), 1, False
+        energy, np.zeros(1000, np.int64), np.array([1], np.int64), np.array([1], np.int64), 1, False, chunk_len=64
     )
     assert best.tolist() == [[[9, 5]]] and best_t.tolist() == [[[700, 63]]] and counted.tolist() == [[1000]]
 
@@ -69,7 +70,7 @@ def test_a_month_of_minutes_numpy_and_compiled_kernels_agree() -> None:
     ks = np.array([w.period_min for w in ALL_CONFIGS], np.int64)
     qs = np.array([w.sub_min for w in ALL_CONFIGS], np.int64)
     for straddle in (False, True):
-        got = complete_md(energy, period_of, ks, qs, 2, straddle)
+        got = complete_md(energy, period_of, ks, qs, 2, straddle, chunk_len=256)
         want = (
             fused.fused_md(energy, period_of, ks, qs, 2, straddle)
             if fused.AVAILABLE
