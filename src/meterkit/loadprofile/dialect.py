@@ -41,6 +41,7 @@ __all__ = [
     "FileFormat",
     "canonical_frame",
     "estimate_rows",
+    "file_quantity",
     "load_format_profile",
     "meter_counts",
     "parse_columns",
@@ -416,6 +417,33 @@ def _csv(
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise DataError(f"{name}: cannot read the file as CSV ({str(exc).strip().splitlines()[0]})") from exc
     return _canonical(frame, name, fmt, roles)
+
+
+def file_quantity(path: Path, fmt: FileFormat) -> tuple[Literal["kw", "kwh"], float]:
+    """The quantity of a file's value column and the factor from its unit, from the header and the first row only
+    (what a reader of many files needs to know before reading them)."""
+    name = str(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            columns = list(pl.read_parquet_schema(path))
+            roles = _roles(columns, name, fmt, lambda: _first_parquet_row(path))
+        else:
+            with path.open("rb") as fh:
+                head = fh.read(HEAD_BYTES)
+            text = _text_head(head, _encoding(head, fmt.encoding))
+            sep, skip = _dialect(text, fmt, name)
+            lines = text.splitlines()[skip : skip + 2]
+            first = pl.read_csv(
+                io.StringIO("\n".join(lines) + "\n"), separator=sep, quote_char='"', infer_schema_length=0
+            )
+            roles = _roles(
+                first.columns, name, fmt, lambda: {c: first[c][0] if first.height else None for c in first.columns}
+            )
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(
+            f"{name}: cannot read the file ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})"
+        ) from exc
+    return QUANTITIES[roles.unit]
 
 
 def meter_counts(path: Path, fmt: FileFormat) -> dict[str, int] | None:
