@@ -202,6 +202,18 @@ def _exact_iso(text: pl.Series) -> pl.Series | None:
     return parsed if parsed.null_count() == 0 else None
 
 
+_PER_SECOND = {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _epoch_s(col: pl.Series) -> npt.NDArray[np.int64]:
+    """Unix seconds (floored) of zoned date-times without nulls: their stored UTC count, divided in NumPy (as
+    ``dt.epoch("s")`` gives them, at a fraction of its time)."""
+    dtype = col.dtype
+    assert isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ticks = col.to_physical().to_numpy().astype(np.int64, copy=False)
+    return ticks // _PER_SECOND[dtype.time_unit or "us"]
+
+
 def _parse_times(
     col: pl.Series,
     name: str,
@@ -212,19 +224,19 @@ def _parse_times(
 ) -> npt.NDArray[np.int64]:
     """Epoch seconds (UTC) of the ``timestamp`` column."""
     if isinstance(col.dtype, pl.Datetime | pl.Date):
-        empty = np.flatnonzero(col.is_null().to_numpy())
-        if empty.size:
+        if col.null_count():
+            empty = np.flatnonzero(col.is_null().to_numpy())
             raise DataError(f"{name}: {empty.size} empty timestamp(s), {names.rows(empty)}")
         if isinstance(col.dtype, pl.Date):
             col = col.cast(pl.Datetime("us"))
         if isinstance(col.dtype, pl.Datetime) and col.dtype.time_zone is not None:
-            return col.dt.convert_time_zone("UTC").dt.epoch("s").to_numpy().astype(np.int64, copy=False)
+            return _epoch_s(col)
         return _localize(col, name, tz, codes, names)
     text = col.cast(pl.Utf8)
     fast = _exact_iso(text) if time_format is None else None
     if fast is not None:
         if isinstance(fast.dtype, pl.Datetime) and fast.dtype.time_zone is not None:
-            return fast.dt.epoch("s").to_numpy().astype(np.int64, copy=False)
+            return _epoch_s(fast)
         return _localize(fast, name, tz, codes, names)
     has_offset = text.str.contains(_OFFSET).fill_null(False).to_numpy()
     if has_offset.any():
@@ -597,9 +609,12 @@ def profile_from_arrays(
         return np.arange(a, b, dtype=np.int64) if order is None else order[a:b]
 
     shortest: int | None = None
+    spans: list[tuple[int, int]] = []  # per meter: its shortest and longest time between readings (0, 0: one)
     for meter, s, e in zip(ids, starts, ends, strict=True):
         d = np.diff(t_sorted[s:e])
-        if d.size and int(d.min()) <= 0:
+        lo_d, hi_d = (int(d.min()), int(d.max())) if d.size else (0, 0)
+        spans.append((lo_d, hi_d))
+        if d.size and lo_d <= 0:
             rows = file_rows(s + 1, e)
             dup = rows[d == 0]
             if dup.size:
@@ -607,13 +622,13 @@ def profile_from_arrays(
             back = rows[d < 0]
             raise DataError(f"{name}: {back.size} row(s) out of time order for meter {meter}, {names.rows(back)}")
         if d.size:
-            shortest = int(d.min()) if shortest is None else min(shortest, int(d.min()))
+            shortest = lo_d if shortest is None else min(shortest, lo_d)
     if shortest is None and step_s is None:
         raise DataError(f"{name}: need at least two readings per meter to know the interval length")
     step = int(step_s) if step_s is not None else int(shortest)  # type: ignore[arg-type]
-    for s, e in zip(starts, ends, strict=True):
-        d = np.diff(t_sorted[s:e])
-        if d.size and (int(d.max()) != step or int(d.min()) != step):
+    for (lo_d, hi_d), s, e in zip(spans, starts, ends, strict=True):
+        if e - s > 1 and (hi_d != step or lo_d != step):
+            d = np.diff(t_sorted[s:e])
             odd = d[d % step != 0]
             if odd.size:
                 raise DataError(f"{name}: mixed interval lengths ({step} s and {int(odd[0])} s); resample first")
@@ -634,21 +649,31 @@ def profile_from_arrays(
     last_end = int(epoch_s.max())
     n = -(-(last_end - g0) // 3600) * (3600 // step)
     energy = np.zeros((n, len(ids)), dtype=np.int64)
-    present = np.zeros((n, len(ids)), dtype=np.bool_)
     per_h = step / 3600.0
     scale = MWH_PER_KWH * (per_h if quantity == "kw" else 1.0)
     cells: list[npt.NDArray[np.int64] | None] = []  # per meter: its grid cells when it has gaps
+    filled: list[tuple[int, int]] = []  # per meter: the grid rows from its first to its last reading
     for j, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        idx = (t_sorted[s:e] - g0) // step - 1
-        lo, hi = int(idx[0]), int(idx[-1]) + 1
-        cells.append(None if hi - lo == idx.size else idx)
+        first, last = int(t_sorted[s]), int(t_sorted[e - 1])
+        lo, hi = (first - g0) // step - 1, (last - g0) // step
+        filled.append((lo, hi))
         kwh = np.rint((values[s:e] if order is None else values[order[s:e]]) * scale).astype(np.int64)
-        if hi - lo == idx.size:  # no gap: one strided slice
+        if hi - lo == e - s:  # no gap (readings are strictly increasing on the grid): one strided slice
+            cells.append(None)
             energy[lo:hi, j] = kwh
-            present[lo:hi, j] = True
         else:
+            idx = (t_sorted[s:e] - g0) // step - 1
+            cells.append(idx)
             energy[idx, j] = kwh
-            present[idx, j] = True
+    # every cell holds a reading when every meter runs without a gap over the whole grid: no mask is needed
+    complete = all(c is None and f == (0, n) for c, f in zip(cells, filled, strict=True))
+    present = np.zeros((0, len(ids)) if complete else (n, len(ids)), dtype=np.bool_)
+    if not complete:
+        for j, (cell, (lo, hi)) in enumerate(zip(cells, filled, strict=True)):
+            if cell is None:
+                present[lo:hi, j] = True
+            else:
+                present[cell, j] = True
     gaps: dict[str, str] = {}
     for j, s in enumerate(starts):
         cell = cells[j]
@@ -675,7 +700,7 @@ def profile_from_arrays(
         step_s=step,
         start=datetime.fromtimestamp(g0, UTC),
         energy=np.ascontiguousarray(energy),
-        valid=None if present.all() else present,
+        valid=None if complete else present,
         notes=notes,
         gaps=gaps,
         tz=tz,
