@@ -64,16 +64,21 @@ def complete_md(
         raise ValueError("period_of must not decrease")
     # steps [first[p], first[p + 1]) are period p
     first = np.searchsorted(period_of, np.arange(n_periods + 1, dtype=np.int64), side="left").astype(np.int64)
-    # meter-major from here on (one transposing copy): NumPy sums and reduces along the contiguous axis far faster
+    # meter-major from here on (one transposing copy): NumPy sums and reduces along the contiguous axis far faster.
+    # ``work`` holds the energies, then each window length's window energies in turn (no fresh memory for each)
+    work: I64 = np.empty((n_meters, n_steps), dtype=np.int64)
+    np.copyto(work, energy.T)
     cs: I64 = np.empty((n_meters, n_steps + 1), dtype=np.int64)
     cs[:, 0] = 0
-    np.cumsum(np.ascontiguousarray(energy.T), axis=1, out=cs[:, 1:])
+    np.cumsum(work, axis=1, out=cs[:, 1:])
     for k in sorted({int(x) for x in ks}):
         chosen = [c for c in range(n_cfg) if int(ks[c]) == k]
         if k > n_steps:
             continue
         # every window of k steps: row i ends at step i + k - 1 (only when a configuration needs them all)
-        every: I64 | None = cs[:, k:] - cs[:, : n_steps + 1 - k] if any(int(qs[c]) == 1 for c in chosen) else None
+        every: I64 | None = None
+        if any(int(qs[c]) == 1 for c in chosen):
+            every = np.subtract(cs[:, k:], cs[:, : n_steps + 1 - k], out=work[:, : n_steps + 1 - k])
         for c in chosen:
             q = int(qs[c])
             j1 = -(-k // q)  # the first window end t = j1 * q - 1 (t + 1 >= k, (t + 1) % q == 0)
