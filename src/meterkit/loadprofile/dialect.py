@@ -308,7 +308,8 @@ def _parquet(
         if isinstance(source, io.BytesIO):
             source.seek(0)
         lazy = _only(roles.joined(pl.scan_parquet(source).select(roles.wanted(columns))), roles, meters, name)
-        if roles.meter is not None:  # categories: 4 bytes a row, not the text
+        if roles.meter is not None and meters is not None:  # a group of a large file: 4 bytes a row, not the text
+            # (a whole file keeps the text: a file grouped by meter gets its codes from the runs, faster than this)
             lazy = lazy.with_columns(pl.col(roles.meter).cast(pl.String).cast(pl.Categorical))
         frame = lazy.collect(engine="streaming")
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:

@@ -281,6 +281,9 @@ class FrameArrays:
 def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
     """Sorted distinct meter ids and, per row, the index of its id (nulls are the id ``""``)."""
     if isinstance(meters.dtype, pl.Categorical) and not meters.null_count():
+        grouped = _grouped_codes(meters)
+        if grouped is not None:
+            return grouped
         used = meters.unique()
         physical = used.to_physical().to_numpy().astype(np.int64, copy=False)
         text_ids = used.cast(pl.String).to_list()
@@ -288,9 +291,35 @@ def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
         lookup = np.zeros(int(physical.max()) + 1, dtype=np.int64)
         lookup[physical] = rank
         return sorted(text_ids), lookup[meters.to_physical().to_numpy()]
-    text = meters.cast(pl.String).fill_null("")
+    text = meters.cast(pl.String)
+    if text.null_count():
+        text = text.fill_null("")
+    grouped = _grouped_codes(text)
+    if grouped is not None:
+        return grouped
     ids = sorted(text.unique().to_list())
     return ids, text.cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64, copy=False)
+
+
+_MAX_RUNS = 10_000  # a file grouped by meter has one run of rows per meter: its codes come from the runs
+
+
+def _grouped_codes(text: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]] | None:
+    """Meter ids and codes of a text or categorical column without nulls whose rows come in one run per meter (a
+    file grouped by meter), from the runs alone (no hashing of every row); None when it is not grouped so."""
+    head_runs = text.head(10_000).rle_id().to_numpy()
+    if head_runs.size and int(head_runs[-1]) >= 100:  # many runs early on: not grouped, do not even try
+        return None
+    runs = text.rle()
+    if runs.len() > _MAX_RUNS:
+        return None
+    values = runs.struct.field("value").to_list()
+    ids = sorted(values)
+    if len(set(values)) != len(values):
+        return None
+    rank = {v: i for i, v in enumerate(ids)}
+    lengths = runs.struct.field("len").to_numpy().astype(np.int64, copy=False)
+    return ids, np.repeat(np.array([rank[v] for v in values], dtype=np.int64), lengths)
 
 
 def frame_arrays(
