@@ -80,6 +80,20 @@ def test_a_month_of_minutes_numpy_and_compiled_kernels_agree() -> None:
             np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("top", [(2**31 - 1) // 60, (2**31 - 1) // 60 + 1, 2**40])
+def test_numpy_kernel_is_exact_at_the_int32_bound_and_beyond(top: int) -> None:
+    # 60-step windows of values up to ``top``: the prefix sums wrap in int32 while 60 * top < 2**31, else int64
+    rng = np.random.default_rng(top % 1000)
+    energy = (top - rng.integers(0, 3, size=(400, 3))).astype(np.int64)
+    energy[123, 1] = top  # a late, exact maximum window for meter 1
+    ks, qs = np.array([60, 60, 5], np.int64), np.array([1, 12, 5], np.int64)
+    period_of = (np.arange(400) >= 200).astype(np.int64)
+    got = complete_md(energy, period_of, ks, qs, 2, False, chunk_len=16)
+    for g, w in zip(got, reference(energy, period_of, ks, qs, 2, False), strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert int(got[0].max()) == int(reference(energy, period_of, ks, qs, 2, False)[0].max()) > 2**31 // 2
+
+
 def test_numpy_kernel_refuses_periods_that_go_back() -> None:
     with pytest.raises(ValueError, match="must not decrease"):
         complete_md(

@@ -4,10 +4,10 @@ Same contract and same exact results as the compiled kernel (:func:`meterkit.ana
 its fixed cost (importing numba and loading the compiled code take about half a second, more than this whole
 computation on a 50 meters x 91 days file of 1-minute data).
 
-How it works: one prefix sum in int64 over the integer energies (meter-major: one transposing copy of the
-time-major input, then NumPy sums and reduces along contiguous rows); the energy of every window of ``k`` steps is
-``cs[t + 1] - cs[t + 1 - k]``, computed once per window length for sub-period 1 and read with a stride
-for the others (or straight from the prefix sums when no sub-period-1 configuration has that length).  Billing
+How it works: one prefix sum over the integer energies (int64, or int32 wrapping around when every window energy
+fits in int32: the differences stay exact), meter-major (one transposing copy of the time-major input, then NumPy
+sums and reduces along contiguous rows); the energy of every window of ``k`` steps is ``cs[t + 1] - cs[t + 1 - k]``,
+computed once per window length for sub-period 1 and read with a stride for the others (or straight from the prefix sums when no sub-period-1 configuration has that length).  Billing
 periods are contiguous runs of steps, so the windows of one configuration that count for one period (ending in it
 and, unless straddling is allowed, starting in it) are a contiguous run: their maximum is a ``max`` over chunks of
 windows, and the first window reaching it (ties keep the first) is looked up in the one chunk where each meter's
@@ -15,6 +15,8 @@ maximum first occurs.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,13 +28,13 @@ I64 = npt.NDArray[np.int64]
 CHUNK = 1024  # windows per chunk when locating the first maximum (fastest here among 64 to 4096)
 
 
-def _first_max(block: I64, chunk_len: int) -> tuple[I64, I64]:
+def _first_max(block: npt.NDArray[Any], chunk_len: int) -> tuple[I64, I64]:
     """Row-wise maximum of ``block`` (meters x windows, at least one window) and the first window holding it."""
     m, n = block.shape
     full = n // chunk_len
     if full < 4:
         top = block.max(axis=1)
-        return top, np.argmax(block == top[:, None], axis=1).astype(np.int64)
+        return top.astype(np.int64), np.argmax(block == top[:, None], axis=1).astype(np.int64)
     head = block[:, : full * chunk_len].reshape(m, full, chunk_len)  # a view: no copy, also of a strided block
     chunk_max = head.max(axis=2)
     if n > full * chunk_len:
@@ -41,7 +43,7 @@ def _first_max(block: I64, chunk_len: int) -> tuple[I64, I64]:
     chunk = np.argmax(chunk_max == top[:, None], axis=1).astype(np.int64)  # first chunk holding each maximum
     cols = np.minimum(chunk[:, None] * chunk_len + np.arange(chunk_len, dtype=np.int64)[None, :], n - 1)
     inside = np.argmax(block[np.arange(m)[:, None], cols] == top[:, None], axis=1).astype(np.int64)
-    return top, chunk * chunk_len + inside
+    return top.astype(np.int64), chunk * chunk_len + inside
 
 
 def complete_md(
@@ -65,10 +67,15 @@ def complete_md(
     # steps [first[p], first[p + 1]) are period p
     first = np.searchsorted(period_of, np.arange(n_periods + 1, dtype=np.int64), side="left").astype(np.int64)
     # meter-major from here on (one transposing copy): NumPy sums and reduces along the contiguous axis far faster.
-    # ``work`` holds the energies, then each window length's window energies in turn (no fresh memory for each)
-    work: I64 = np.empty((n_meters, n_steps), dtype=np.int64)
-    np.copyto(work, energy.T)
-    cs: I64 = np.empty((n_meters, n_steps + 1), dtype=np.int64)
+    # ``work`` holds the energies, then each window length's window energies in turn (no fresh memory for each).
+    # When every window energy fits in int32, the prefix sums wrap around in int32 and their differences are still
+    # exact: half the memory to touch and to stream.
+    kmax = int(ks.max())
+    narrow = n_meters > 0 and int(energy.min()) >= 0 and int(energy.max()) * kmax < 2**31
+    dtype = np.int32 if narrow else np.int64
+    work: npt.NDArray[Any] = np.empty((n_meters, n_steps), dtype=dtype)
+    np.copyto(work, energy.T, casting="unsafe")  # narrow: every value is below 2**31
+    cs: npt.NDArray[Any] = np.empty((n_meters, n_steps + 1), dtype=dtype)
     cs[:, 0] = 0
     np.cumsum(work, axis=1, out=cs[:, 1:])
     for k in sorted({int(x) for x in ks}):
@@ -76,7 +83,7 @@ def complete_md(
         if k > n_steps:
             continue
         # every window of k steps: row i ends at step i + k - 1 (only when a configuration needs them all)
-        every: I64 | None = None
+        every: npt.NDArray[Any] | None = None
         if any(int(qs[c]) == 1 for c in chosen):
             every = np.subtract(cs[:, k:], cs[:, : n_steps + 1 - k], out=work[:, : n_steps + 1 - k])
         for c in chosen:
@@ -86,7 +93,7 @@ def complete_md(
             if t_first >= n_steps:
                 continue
             if every is not None:
-                rows: I64 = every[:, t_first - (k - 1) :: q]
+                rows: npt.NDArray[Any] = every[:, t_first - (k - 1) :: q]
             else:
                 ends = cs[:, j1 * q :: q]
                 rows = ends - cs[:, j1 * q - k :: q][:, : ends.shape[1]]

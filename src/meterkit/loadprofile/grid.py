@@ -612,8 +612,9 @@ def profile_from_arrays(
     time between two readings of a meter.  Values above ``max_kw`` average power, or too large to sum exactly, are
     errors that name their rows.  ``meters`` holds the meter ids, or integer codes into ``meter_ids``."""
     names = names or RowNames()
-    outside = np.flatnonzero((epoch_s < _FIRST_TIME_S) | (epoch_s > _LAST_TIME_S))
-    if outside.size:
+    earliest, latest = (int(epoch_s.min()), int(epoch_s.max())) if epoch_s.size else (0, 0)
+    if earliest < _FIRST_TIME_S or latest > _LAST_TIME_S:
+        outside = np.flatnonzero((epoch_s < _FIRST_TIME_S) | (epoch_s > _LAST_TIME_S))
         raise DataError(
             f"{name}: {outside.size} timestamp(s) outside the years 1970-2999 a meter's clock can show, "
             f"{names.rows(outside)}"
@@ -664,7 +665,7 @@ def profile_from_arrays(
     if 3600 % step:
         raise DataError(f"{name}: interval of {step} s does not divide an hour")
     _check_range(values, quantity, step, max_kw, codes, name, names)
-    first_start = int(epoch_s.min()) - step
+    first_start = earliest - step
     # the grid starts at a full hour of local time (the offset at the start of the profile decides)
     g0 = first_start - (first_start + _utc_offset_s(tz, first_start)) % 3600
     # every reading of a meter is its first plus whole intervals: the grid holds it when the first is on it
@@ -675,7 +676,7 @@ def profile_from_arrays(
             f"{name}: {off_grid.size} timestamp(s) off the grid of {step} s intervals counted from the full hour"
             f"{where}, {names.rows(off_grid)}"
         )
-    last_end = int(epoch_s.max())
+    last_end = latest
     n = -(-(last_end - g0) // 3600) * (3600 // step)
     energy = np.zeros((n, len(ids)), dtype=np.int64)
     per_h = step / 3600.0
