@@ -126,3 +126,5 @@ def test_date_and_time_must_be_given_together() -> None:
         parse_columns("date=Datum,kwh=Wert")
     with pytest.raises(ConfigError, match="give one time column"):
         parse_columns("timestamp=Zeit,date=Datum,time=Uhrzeit")
+    with pytest.raises(ConfigError, match="date= needs time="):
+        read_load_profile(PORTAL, fmt=FileFormat(columns={"date": "Datum", "kwh": "Wert"}))

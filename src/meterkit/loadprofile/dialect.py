@@ -589,7 +589,8 @@ def _roles(
     label = fmt.label
     time_col: str | None = None
     clock_col: str | None = None
-    if "date" in given:
+    if "date" in given or "time" in given:
+        _check_roles(given, "columns")  # both or neither (a FileFormat made in Python is not checked before)
         time_col, clock_col = given["date"], given["time"]
     for role in ("timestamp", "end", "start"):
         if role in given:
