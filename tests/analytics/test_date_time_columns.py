@@ -8,6 +8,7 @@ import json
 from datetime import date, time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -128,3 +129,24 @@ def test_date_and_time_must_be_given_together() -> None:
         parse_columns("timestamp=Zeit,date=Datum,time=Uhrzeit")
     with pytest.raises(ConfigError, match="date= needs time="):
         read_load_profile(PORTAL, fmt=FileFormat(columns={"date": "Datum", "kwh": "Wert"}))
+
+
+def test_24_00_is_the_end_of_the_day(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "eod.csv"  # the day's last quarter hour ends at "24:00", as many portals write it
+    f.write_text(
+        "Datum;Uhrzeit;Wert\n25.10.2026;23:15;1,0\n25.10.2026;23:30;1,0\n25.10.2026;23:45;2,0\n"
+        "25.10.2026;24:00;3,0\n26.10.2026;00:15;1,0\n"
+    )
+    code, doc, _ = demand(
+        capsys, str(f), "--tz", "Europe/Berlin", "--columns", COLUMNS, "--fixed", "15", "--fixed", "30"
+    )
+    # 3 kWh in the quarter ending 24:00 = 00:00 CET on the 26th: 12 kW; the half hour 23:30-24:00 holds 5 kWh: 10 kW
+    assert (code, rows(doc)) == (
+        0,
+        [("fixed 15", 12.0, "2026-10-26T00:00:00+01:00", 5), ("fixed 30", 10.0, "2026-10-26T00:00:00+01:00", 2)],
+    )
+    one = tmp_path / "one.csv"  # the same in one column
+    one.write_text("timestamp;kwh\n2026-10-25 23:45;2\n2026-10-25 24:00;3\n")
+    profile = read_load_profile(one, tz="Europe/Berlin")
+    assert profile.energy[-2:, 0].tolist() == [2_000_000, 3_000_000]
+    assert profile.end_times()[-1] == np.datetime64("2026-10-25T23:00:00")  # 00:00 CET is 23:00 UTC

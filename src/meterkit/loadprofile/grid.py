@@ -255,11 +255,27 @@ def _parse_times(
                 f"{name}: {local.size} timestamp(s) without a UTC offset among ones with, {names.rows(local)}"
             )
         return parsed.dt.epoch("s").to_numpy().astype(np.int64, copy=False)
+    text, next_day = _end_of_day(text)
     naive = _to_datetime(text, None, time_format)
+    if next_day is not None:  # 24:00 is 00:00 of the next day (local calendar days: DST days stay whole)
+        naive = pl.select(pl.when(next_day).then(naive.dt.offset_by("1d")).otherwise(naive)).to_series()
     bad = np.flatnonzero(naive.is_null().to_numpy())
     if bad.size:
         raise DataError(f"{name}: {bad.size} unreadable timestamp(s) (not ISO-8601 date-times), {names.rows(bad)}")
     return _localize(naive, name, tz, codes, names)
+
+
+_END_OF_DAY = r"[T ]24:00(:00)?$"
+
+
+def _end_of_day(text: pl.Series) -> tuple[pl.Series, pl.Series | None]:
+    """Local times written ``… 24:00`` (the end of a day, as portals stamp the day's last interval) as ``… 00:00``,
+    and which rows move to the next day (None: no such row)."""
+    stripped = text.str.strip_chars()
+    late = stripped.str.contains(_END_OF_DAY).fill_null(False)
+    if not late.any():
+        return text, None
+    return stripped.str.replace(r"([T ])24:(00(:00)?)$", "${1}00:${2}"), late
 
 
 @dataclass(frozen=True)
