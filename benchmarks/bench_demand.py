@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from meterkit.analytics import ALL_CONFIGS, compute_demand, fused
-from meterkit.analytics.engine import compute_demand_table
+from meterkit.analytics.complete import complete_md
+from meterkit.analytics.engine import COMPILED_MIN_CELLS, compute_demand_table
 from meterkit.loadprofile.grid import LoadProfile
 
 
@@ -62,6 +63,7 @@ def main() -> None:
     with_objects = best_of(lambda: compute_demand(profile, ALL_CONFIGS))
     kernel = best_of(lambda: fused.fused_md(energy, period_of, ks, qs, 1, False))
     kernel_1 = best_of(lambda: fused.fused_md(energy, period_of, ks, qs, 1, False, fused.KernelOptions(parts=1)))
+    numpy_kernel = best_of(lambda: complete_md(energy, period_of, ks, qs, 1, False), repeat=2)
     threads = fused.n_threads() if fused.AVAILABLE else 1
     np_int = best_of(lambda: energy.sum())
     f32 = energy.astype(np.float32)
@@ -87,12 +89,13 @@ def main() -> None:
     ours_rate = samples / ours
     kernel_rate = samples / kernel
     sum_rate = samples / np_int
-    engine = "numba kernel" if fused.AVAILABLE else "NumPy path (numba not installed)"
+    compiled = fused.AVAILABLE and samples * len(ALL_CONFIGS) >= COMPILED_MIN_CELLS
+    engine = "numba kernel" if compiled else "NumPy kernel (numba not installed or the data too small)"
     print(f"data: {m} meters x {args.days} days x 1440 = {samples / 1e6:.1f} M samples (int64 mWh, time-major)")
     print(f"warm-up call (compile or load from numba's cache, not timed below): {warm:.2f} s")
     print(
         f"ours, all {len(ALL_CONFIGS)} configurations at once: {ours_rate / 1e6:8.1f} M samples/s ({ours:.3f} s, "
-        f"compute_demand_table: {engine}; {threads} thread(s))"
+        f"compute_demand_table: {engine}; {threads if compiled else 1} thread(s))"
     )
     print(
         f"ours with {m * len(ALL_CONFIGS)} result objects (compute_demand): {samples / with_objects / 1e6:8.1f} M samples/s "
@@ -101,6 +104,10 @@ def main() -> None:
     print(
         f"ours, the kernel alone (fused_md):           {kernel_rate / 1e6:8.1f} M samples/s ({kernel:.3f} s, "
         f"{threads} thread(s))"
+    )
+    print(
+        f"the NumPy kernel alone (complete_md, 1 thread): {samples / numpy_kernel / 1e6:8.1f} M samples/s "
+        f"({numpy_kernel:.3f} s; compute_demand_table runs it below {COMPILED_MIN_CELLS:.0e} samples x configurations)"
     )
     print(
         f"pandas groupby().rolling('15min'), sliding 15/1 only, on {pm} of the {m} meters: "

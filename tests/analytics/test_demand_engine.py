@@ -225,14 +225,18 @@ def test_compiled_one_pass_kernel_equals_the_numpy_path(seed: int, meters: int, 
     ids = np.repeat(np.array([f"m{i}" for i in range(meters)], dtype=object), n)
     profile = profile_from_arrays(epoch, vals, ids, quantity="kwh")
     assert profile.valid is None
-    fused_results = compute_demand(profile, ALL_CONFIGS, allow_straddle=straddle)
-    profile.valid = np.ones_like(profile.energy, dtype=bool)  # same data through the NumPy path
+    table = engine.compute_demand_table
+    fused_results = table(profile, ALL_CONFIGS, allow_straddle=straddle, kernel="compiled").results()
+    complete_results = table(profile, ALL_CONFIGS, allow_straddle=straddle, kernel="numpy").results()
+    auto_results = compute_demand(profile, ALL_CONFIGS, allow_straddle=straddle)
+    profile.valid = np.ones_like(profile.energy, dtype=bool)  # same data through the masked NumPy path
     numpy_results = compute_demand(profile, ALL_CONFIGS, allow_straddle=straddle)
     assert engine.fused.AVAILABLE
     key = lambda r: (r.meter, r.window, r.billing_period)  # noqa: E731
-    assert sorted((key(r), r.md_kw, r.at, r.windows) for r in fused_results) == sorted(
-        (key(r), r.md_kw, r.at, r.windows) for r in numpy_results
-    )
+    want = sorted((key(r), r.md_kw, r.at, r.windows) for r in numpy_results)
+    assert sorted((key(r), r.md_kw, r.at, r.windows) for r in fused_results) == want
+    assert sorted((key(r), r.md_kw, r.at, r.windows) for r in complete_results) == want
+    assert sorted((key(r), r.md_kw, r.at, r.windows) for r in auto_results) == want
 
 
 def test_hand_computed_burst_across_block_boundaries_sliding_beats_fixed_for_every_length() -> None:

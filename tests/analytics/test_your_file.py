@@ -248,10 +248,7 @@ def test_max_kw_raises_the_plausible_limit(tmp_path: Path, capsys: pytest.Captur
         (["--columns", "kwh"], "--columns 'kwh': write ROLE=COLUMN, e.g. kwh=Wert"),
         (["--decimal", ";"], "--decimal ';': use '.' or ','"),
         (["--encoding", "klingon"], "--encoding 'klingon': unknown encoding"),
-        (
-            ["--dask", "--sep", ";"],
-            "--dask reads files in the load-profile format; the file options work without --dask",
-        ),
+        (["--dask", "--sep", "::"], "--sep '::': give one character (or 'tab')"),
         (["--max-kw", "nan"], "--max-kw nan: give a positive finite number"),
     ],
 )

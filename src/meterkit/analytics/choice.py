@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import DataError
 from .configs import ALL_CONFIGS, DemandWindow
 
-__all__ = ["WindowChoice", "choose_windows", "computable", "interval_text"]
+__all__ = ["WindowChoice", "choose_windows", "computable", "interval_text", "nothing_computable"]
 
 
 def computable(window: DemandWindow, step_s: int) -> bool:
@@ -67,3 +68,11 @@ def choose_windows(requested: Sequence[DemandWindow], step_s: int, *, substitute
     if missing:
         notes.append(f"not computable from {data} data: {', '.join(w.label for w in missing)}")
     return WindowChoice(tuple(dict.fromkeys(kept)), tuple(missing), tuple(notes))
+
+
+def nothing_computable(name: str, choice: WindowChoice, step_s: int) -> DataError:
+    """The error when none of the requested configurations can be computed from the data."""
+    return DataError(
+        f"{name}: none of the chosen configurations is computable from {interval_text(step_s)} data "
+        f"({choice.notes[-1]}); --all lists those that are"
+    )

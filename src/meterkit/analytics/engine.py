@@ -28,13 +28,18 @@ from ..demand_rules import to_kw as _to_kw
 from ..errors import ConfigError
 from ..loadprofile.grid import LoadProfile
 from ..loadprofile.inputs import ProfileData, as_load_profile
-from . import fused
+from . import complete, fused
 from .billing import BillingSchedule
 from .configs import DemandWindow, parse_window
 
 __all__ = ["DemandResult", "DemandTable", "centikw", "compute_demand", "compute_demand_table", "demand_series", "to_kw"]
 
 _CENT = Decimal("0.01")
+
+Kernel = Literal["auto", "compiled", "numpy"]
+#: ``kernel="auto"`` runs the compiled kernel from this many cells (steps x meters x configurations) on: below,
+#: loading it (about 0.5 s) costs more than it saves over the NumPy kernel (see benchmarks/bench_demand.py)
+COMPILED_MIN_CELLS = 400_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +174,14 @@ def compute_demand_table(
     *,
     billing: BillingSchedule | None = None,
     allow_straddle: bool = False,
+    kernel: Kernel = "auto",
 ) -> DemandTable:
-    """:func:`compute_demand` as arrays: what fleet-scale callers use (no Python object per result)."""
+    """:func:`compute_demand` as arrays: what fleet-scale callers use (no Python object per result).
+
+    Complete data (no gaps) goes through one of two kernels with the same exact results: ``"numpy"``
+    (:mod:`.complete`) or ``"compiled"`` (:mod:`.fused`, with numba installed).  ``"auto"`` takes the compiled one
+    only from :data:`COMPILED_MIN_CELLS` steps x meters x configurations on, where its speed pays for loading
+    it (about half a second); data with gaps always take the masked NumPy path."""
     billing = billing or BillingSchedule()
     windows = tuple(windows)
     energy = profile.energy
@@ -178,8 +189,13 @@ def compute_demand_table(
     start_s = int(profile.start.timestamp())
     step = profile.step_s
     labels, bounds = billing.periods(start_s, start_s + n_steps * step)
-    if profile.valid is None and fused.AVAILABLE and windows:
-        return _compute_fused(profile, windows, labels, bounds, billing, allow_straddle)
+    if profile.valid is None and windows:
+        compiled = kernel == "compiled" or (
+            kernel == "auto" and fused.AVAILABLE and energy.size * len(windows) >= COMPILED_MIN_CELLS
+        )
+        if compiled and not fused.AVAILABLE:
+            raise ConfigError("the compiled kernel needs numba (pip install 'meterkit[fast]')")
+        return _compute_complete(profile, windows, labels, bounds, billing, allow_straddle, compiled)
     cs = _prefix(energy)
     bad_cs = _prefix((~profile.valid).astype(np.int64)) if profile.valid is not None else None
     steps_end = start_s + (np.arange(n_steps, dtype=np.int64) + 1) * step
@@ -232,15 +248,17 @@ def compute_demand_table(
     return DemandTable(list(profile.meters), windows, names, md, at, counted, skipped)
 
 
-def _compute_fused(
+def _compute_complete(
     profile: LoadProfile,
     windows: tuple[DemandWindow, ...],
     labels: list[str],
     bounds: npt.NDArray[np.int64],
     billing: BillingSchedule,
     allow_straddle: bool,
+    compiled: bool,
 ) -> DemandTable:
-    """Complete data: the compiled one-pass kernel (same rules, same results as the NumPy path)."""
+    """Complete data: the compiled one-pass kernel or its NumPy twin (same rules, same results as the masked
+    path)."""
     step = profile.step_s
     start_s = int(profile.start.timestamp())
     ends_s = start_s + (np.arange(profile.n_steps, dtype=np.int64) + 1) * step
@@ -250,7 +268,8 @@ def _compute_fused(
     n_periods = int(period_of.max()) + 1
     ks = np.array([_steps(profile, w.period_min, "integration period") for w in windows], dtype=np.int64)
     qs = np.array([_steps(profile, w.sub_min, "sub-period") for w in windows], dtype=np.int64)
-    best, best_t, counted = fused.fused_md(profile.energy, period_of, ks, qs, n_periods, allow_straddle)
+    md_of = fused.fused_md if compiled else complete.complete_md
+    best, best_t, counted = md_of(profile.energy, period_of, ks, qs, n_periods, allow_straddle)
     present = np.unique(period_of)
     best, best_t = best[:, present], best_t[:, present]
     periods_ = np.array([w.period_min for w in windows], dtype=np.int64)[:, None, None]

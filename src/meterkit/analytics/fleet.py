@@ -7,6 +7,11 @@ row numbers carried along; the rows are then shuffled on ``meter`` so each parti
 file order, and computed by :func:`~meterkit.analytics.engine.compute_demand`.  So results, gap notes and errors
 equal the single-process ones; messages name rows as ``rows 12 of part-3.parquet``.
 
+Files are read in their dialect as without Dask (:mod:`meterkit.loadprofile.dialect`: separator, decimal mark,
+encoding, column roles and units, a separate date and time of day, found in each file or given as a
+:class:`~meterkit.loadprofile.dialect.FileFormat`); timestamps mark interval ends unless the format or a start column
+says starts (the month-boundary guess of ``meterkit demand`` on one file is not made here).
+
 Each partition lays its own grid from the full hour (of ``tz``) before its first reading; the grids agree for every
 zone whose offsets differ by whole hours.  Billing periods in which a meter has no data are listed for it (without a
 maximum) when any meter has data there, as the single-process result lists them.
@@ -23,19 +28,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import polars as pl
 
 from ..errors import ConfigError, DataError, TransportError
+from ..loadprofile.dialect import ROW, FileFormat, file_quantity, read_canonical
 from ..loadprofile.grid import (
+    MAX_KW,
     RowNames,
     frame_arrays,
     gaps_error,
     gaps_note,
     profile_from_arrays,
-    read_frame,
     shortest_interval,
 )
 from .billing import BillingSchedule
+from .choice import choose_windows, nothing_computable
 from .configs import DemandWindow
 from .engine import DemandResult, compute_demand
 
@@ -43,9 +49,10 @@ __all__ = ["CONNECT_TIMEOUT_S", "FleetDemand", "fleet_demand", "fleet_demand_wit
 
 #: How long to try to reach a scheduler given by address before giving up.
 CONNECT_TIMEOUT_S = 10.0
-SUFFIXES = (".parquet", ".pq", ".csv")
+SUFFIXES = (".parquet", ".pq", ".csv", ".txt", ".tsv")
 
-_INPUT = {"meter": object, "epoch": "int64", "value": "float64", "file": "int64", "row": "int64"}
+# ``start``: the file's timestamps mark interval starts (moved to the ends once the interval length is known)
+_INPUT = {"meter": object, "epoch": "int64", "value": "float64", "file": "int64", "row": "int64", "start": "bool"}
 _OUTPUT = [
     "kind",  # "result" or "gap"
     "meter",
@@ -65,10 +72,11 @@ Progress = Callable[[int, int], None]  # (partitions done, partitions in all)
 
 @dataclass
 class FleetDemand:
-    """Results in the single-process order, and the notes (skipped gaps)."""
+    """Results in the single-process order, the notes (skipped gaps) and the data's interval length."""
 
     results: list[DemandResult]
     notes: list[str] = field(default_factory=list)
+    step_s: int | None = None
 
 
 def fleet_files(source: str | Path) -> tuple[Path, list[Path]]:
@@ -88,21 +96,32 @@ def _empty(columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
 
 
-def _read_part(index: int, path: str, tz: str, quantity: str) -> pd.DataFrame:
-    """One file, checked, as (meter, epoch, value, file, row) in file order."""
-    frame = read_frame(Path(path))
-    if frame.height == 0:
+def _read_part(index: int, path: str, tz: str, quantity: str, fmt: FileFormat) -> pd.DataFrame:
+    """One file, read in its dialect (``fmt``, else found in the file, as without Dask) and checked, as (meter,
+    epoch, value, file, row, start) in file order."""
+    canon = read_canonical(Path(path), fmt)
+    if canon.odd_rows_only:  # a large file with cells that do not parse: the checks on those rows name them
+        if canon.frame.height:
+            lines = canon.frame[ROW].to_numpy()
+            frame_arrays(canon.frame, path, tz=tz, default_meter=Path(path).stem, names=RowNames(row_of=lines),
+                         factor=canon.factor, time_format=canon.time_format)  # fmt: skip
+        canon = read_canonical(Path(path), fmt, whole_text=True)
+    height = canon.frame.height
+    if height == 0:
         return _empty(_INPUT)
-    arrays = frame_arrays(frame, path, tz=tz, default_meter=Path(path).stem)
+    arrays = frame_arrays(
+        canon.frame, path, tz=tz, default_meter=Path(path).stem, factor=canon.factor, time_format=canon.time_format
+    )
     if arrays.quantity != quantity:
-        raise DataError(f"{path}: has the column '{arrays.quantity}' where the first file has '{quantity}'")
+        raise DataError(f"{path}: has '{arrays.quantity}' values where the first file has '{quantity}'")
     return pd.DataFrame(
         {
             "meter": pd.Series(arrays.meters, dtype=object),
             "epoch": arrays.epoch_s,
             "value": arrays.values,
-            "file": np.full(frame.height, index, dtype=np.int64),
-            "row": np.arange(frame.height, dtype=np.int64),
+            "file": np.full(height, index, dtype=np.int64),
+            "row": np.arange(height, dtype=np.int64),
+            "start": np.full(height, canon.label == "start", dtype=np.bool_),
         }
     )
 
@@ -126,12 +145,21 @@ def _group_results(
     tz: str,
     allow_straddle: bool,
     step: float | None,
+    max_kw: float,
+    substitute: bool | None,
 ) -> pd.DataFrame:
-    """The kernel over one partition of whole meters; gaps are always skipped here and reported as rows."""
+    """The kernel over one partition of whole meters; gaps are always skipped here and reported as rows, and so is
+    the interval length (a row of kind ``step``).  With ``substitute`` not None, only the configurations the interval
+    allows are computed (see :func:`~meterkit.analytics.choice.choose_windows`)."""
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _OUTPUT})
     if step is None or not np.isfinite(step):
         raise DataError(f"{name}: need at least two readings per meter to know the interval length")
+    if substitute is not None:
+        choice = choose_windows(windows, int(step), substitute=substitute)
+        if not choice.windows:
+            raise nothing_computable(name, choice, int(step))
+        windows = choice.windows
     frame = frame.sort_values(["file", "row"], kind="stable")
     several = len(labels) > 1  # one file: plain row numbers, as the single-process messages give them
     names = RowNames(
@@ -139,8 +167,10 @@ def _group_results(
         file_of=frame["file"].to_numpy(dtype=np.int64) if several else None,
         row_of=frame["row"].to_numpy(dtype=np.int64),
     )
+    epoch = frame["epoch"].to_numpy(dtype=np.int64)
+    epoch = epoch + frame["start"].to_numpy(dtype=np.bool_) * np.int64(step)  # interval starts -> ends
     profile = profile_from_arrays(
-        frame["epoch"].to_numpy(dtype=np.int64),
+        epoch,
         frame["value"].to_numpy(dtype=np.float64),
         frame["meter"].astype(str).to_numpy(dtype=object),
         quantity=quantity,  # type: ignore[arg-type]
@@ -149,8 +179,10 @@ def _group_results(
         tz=tz,
         names=names,
         step_s=int(step),
+        max_kw=max_kw,
     )
     rows: list[dict[str, object]] = [{"kind": "gap", "meter": m, "text": text} for m, text in profile.gaps.items()]
+    rows.append({"kind": "step", "text": str(int(step))})
     for r in compute_demand(profile, windows, billing=billing, allow_straddle=allow_straddle):
         rows.append(
             {
@@ -169,19 +201,6 @@ def _group_results(
     return pd.DataFrame(rows, columns=_OUTPUT).astype(object)
 
 
-def _quantity(path: Path) -> str:
-    try:
-        if path.suffix.lower() == ".csv":
-            columns = pl.scan_csv(path, infer_schema_length=0).collect_schema().names()
-        else:
-            columns = pl.scan_parquet(path).collect_schema().names()
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the file ({exc})") from exc
-    if ("kw" in columns) == ("kwh" in columns):
-        raise DataError(f"{path}: needs exactly one of the columns 'kw' or 'kwh'")
-    return "kw" if "kw" in columns else "kwh"
-
-
 def fleet_demand(
     source: str | Path,
     windows: Sequence[DemandWindow],
@@ -192,6 +211,9 @@ def fleet_demand(
     tz: str | None = None,
     scheduler: Any = None,
     progress: Progress | None = None,
+    fmt: FileFormat | None = None,
+    max_kw: float = MAX_KW,
+    substitute: bool | None = None,
 ) -> list[DemandResult]:
     """Maximum demand for every meter of a folder of load-profile files, computed with Dask (see the module)."""
     return fleet_demand_with_notes(
@@ -203,6 +225,9 @@ def fleet_demand(
         tz=tz,
         scheduler=scheduler,
         progress=progress,
+        fmt=fmt,
+        max_kw=max_kw,
+        substitute=substitute,
     ).results
 
 
@@ -216,9 +241,17 @@ def fleet_demand_with_notes(
     tz: str | None = None,
     scheduler: Any = None,
     progress: Progress | None = None,
+    fmt: FileFormat | None = None,
+    max_kw: float = MAX_KW,
+    substitute: bool | None = None,
 ) -> FleetDemand:
     """As :func:`fleet_demand`, with the notes.  ``tz`` (default: the billing time zone) reads local timestamps and
-    aligns the grid; ``progress(done, total)`` is called as partitions of meters finish."""
+    aligns the grid; ``fmt`` says how to read the files (separator, decimal mark, encoding, columns, label, time
+    format: by default found in each file, as :func:`~meterkit.loadprofile.grid.read_load_profile` does);
+    ``max_kw`` is the largest plausible average power; ``substitute`` not None computes only the configurations the
+    data's interval allows (with True, the nearest in place of the others: see
+    :func:`~meterkit.analytics.choice.choose_windows`); ``progress(done, total)`` is called as partitions of meters
+    finish."""
     try:
         import dask.dataframe as dd
     except ImportError as exc:  # pragma: no cover - optional extra
@@ -226,7 +259,8 @@ def fleet_demand_with_notes(
     billing = billing or BillingSchedule()
     tz = tz or billing.tz
     root, files = fleet_files(source)
-    quantity = _quantity(files[0])
+    fmt = fmt or FileFormat()
+    quantity, _factor = file_quantity(files[0], fmt)
     labels = [str(p.relative_to(root)) for p in files]
     ddf = dd.from_map(
         _read_part,
@@ -234,6 +268,7 @@ def fleet_demand_with_notes(
         [str(p) for p in files],
         tz=tz,
         quantity=quantity,
+        fmt=fmt,
         meta=_empty(_INPUT),
         enforce_metadata=False,
     )
@@ -243,11 +278,22 @@ def fleet_demand_with_notes(
     shuffled = ddf.shuffle(on="meter")
     step = shuffled.map_partitions(_shortest, meta=pd.Series(dtype="float64")).min()
     grouped = shuffled.map_partitions(
-        _group_results, labels, str(source), windows, billing, quantity, tz, allow_straddle, step, meta=meta
+        _group_results,
+        labels,
+        str(source),
+        windows,
+        billing,
+        quantity,
+        tz,
+        allow_straddle,
+        step,
+        max_kw,
+        substitute,
+        meta=meta,
     )
     parts = grouped.to_delayed()
     frames = _compute(parts, scheduler, progress)
-    return _collect(frames, windows, on_incomplete, str(source))
+    return _collect(frames, windows, on_incomplete, str(source), substitute)
 
 
 def _compute(parts: list[Any], scheduler: Any, progress: Progress | None) -> list[pd.DataFrame]:
@@ -306,8 +352,18 @@ def _on_client(client: Any, parts: list[Any], progress: Progress | None) -> list
     return list(client.gather(futures))
 
 
-def _collect(frames: list[pd.DataFrame], windows: Sequence[DemandWindow], on_incomplete: str, name: str) -> FleetDemand:
+def _collect(
+    frames: list[pd.DataFrame],
+    windows: Sequence[DemandWindow],
+    on_incomplete: str,
+    name: str,
+    substitute: bool | None = None,
+) -> FleetDemand:
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_OUTPUT)
+    steps = {int(t) for t in frame.loc[frame["kind"] == "step", "text"]}
+    step_s = min(steps) if steps else None
+    if substitute is not None and step_s is not None:
+        windows = choose_windows(windows, step_s, substitute=substitute).windows
     gap_rows = frame[frame["kind"] == "gap"]
     gaps = [str(t) for _m, t in sorted(zip(gap_rows["meter"].astype(str), gap_rows["text"], strict=True))]
     if gaps and on_incomplete == "fail":
@@ -340,4 +396,4 @@ def _collect(frames: list[pd.DataFrame], windows: Sequence[DemandWindow], on_inc
                 )
     rank = {w: i for i, w in enumerate(windows)}
     ordered = sorted(results.values(), key=lambda r: (rank.get(r.window, len(rank)), r.billing_period, r.meter))
-    return FleetDemand(results=ordered, notes=[gaps_note(gaps)] if gaps else [])
+    return FleetDemand(results=ordered, notes=[gaps_note(gaps)] if gaps else [], step_s=step_s)

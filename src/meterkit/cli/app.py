@@ -7,8 +7,10 @@ stderr, ``meterkit <command>: error: <message>`` (see :mod:`meterkit.cli.errors`
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import Final
 
 import typer
 import typer.core
@@ -16,25 +18,24 @@ import typer.main
 from typer._click.exceptions import NoArgsIsHelpError
 
 from ..errors import MeterkitError
-from . import adjust, client_cmds, demand, demo, headend, keys, listen, poll, serve, shell
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, command_path, report
 from .helpstyle import dress
 
-__all__ = ["app", "build_command", "main"]
+__all__ = ["build_command", "main", "make_app"]
 
 HELP_OPTIONS = ["-h", "--help"]
 
-app = typer.Typer(
-    name="meterkit",
-    help="Electricity meters and their IEC 62056-21 optical port: virtual meter, client, analytics, keys.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": HELP_OPTIONS},
-)
+#: the command modules, in the order they register their commands (the order of the help listing)
+MODULES: Final = ("serve", "client_cmds", "demand", "keys", "demo", "listen", "shell", "poll", "adjust", "headend")
+#: the module that registers each top-level command: running one command imports only its module (``meterkit
+#: demand`` needs none of the meter, port or security stacks the others load)
+MODULE_OF: Final = {
+    "serve": "serve",
+    **dict.fromkeys(("read", "get", "set", "exec", "profile", "control"), "client_cmds"),
+    **{name: name for name in ("demand", "keys", "demo", "listen", "shell", "poll", "adjust", "headend")},
+}
 
 
-@app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the meterkit version and exit."),
 ) -> None:
@@ -46,8 +47,21 @@ def _root(
         raise typer.Exit(0)
 
 
-for _module in (serve, client_cmds, demand, keys, demo, listen, shell, poll, adjust, headend):
-    _module.register(app)
+def make_app(modules: Sequence[str] = MODULES) -> typer.Typer:
+    """The ``meterkit`` typer app with the commands of ``modules`` (default: all)."""
+    app = typer.Typer(
+        name="meterkit",
+        help="Electricity meters and their IEC 62056-21 optical port: virtual meter, client, analytics, keys.",
+        no_args_is_help=True,
+        add_completion=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": HELP_OPTIONS},
+    )
+    app.callback(invoke_without_command=True)(_root)
+    for name in MODULES:
+        if name in modules:
+            importlib.import_module(f"{__package__}.{name}").register(app)
+    return app
 
 
 def _usage_message(exc: typer.TyperException) -> str:
@@ -56,9 +70,11 @@ def _usage_message(exc: typer.TyperException) -> str:
     return exc.format_message()
 
 
-def build_command() -> typer.core.TyperGroup:
-    """The click command tree of :data:`app`, with meterkit's help display (:mod:`meterkit.cli.helpstyle`)."""
-    command = typer.main.get_command(app)
+def build_command(args: Sequence[str] = ()) -> typer.core.TyperGroup:
+    """The click command tree, with meterkit's help display (:mod:`meterkit.cli.helpstyle`): only the command
+    ``args`` start with when they name one (so that running it imports only its module), else every command."""
+    module = MODULE_OF.get(args[0]) if args else None
+    command = typer.main.get_command(make_app(MODULES if module is None else (module,)))
     assert isinstance(command, typer.core.TyperGroup)
     dress(command, HELP_OPTIONS)
     return command
@@ -67,7 +83,7 @@ def build_command() -> typer.core.TyperGroup:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    command = build_command()
+    command = build_command(args)
     where = command_path(command, args)
     try:
         result = command.main(args=args, prog_name="meterkit", standalone_mode=False)

@@ -19,13 +19,13 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from ..analytics.billing import BillingSchedule
-from ..analytics.choice import WindowChoice, choose_windows, interval_text
+from ..analytics.choice import WindowChoice, choose_windows, nothing_computable
 from ..analytics.configs import ALL_CONFIGS, DemandWindow, parse_window
 from ..analytics.engine import DemandResult, compute_demand
 from ..analytics.grouped import available_memory, demand_in_groups, fits
 from ..analytics.plot import COLORS, PLOT_SUFFIXES
 from ..analytics.threshold import assess, parse_amount
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..loadprofile.dialect import FileFormat, load_format_profile, parse_columns
 from ..loadprofile.grid import MAX_KW, read_load_profile
 from .errors import usage_error
@@ -190,7 +190,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         columns: Annotated[
             str | None,
-            typer.Option("--columns", help="Column roles, e.g. timestamp=Zeitstempel,kwh=Wert,meter=Zählpunkt."),
+            typer.Option(
+                "--columns",
+                help="Column roles, e.g. timestamp=Zeitstempel,kwh=Wert,meter=Zählpunkt (or date=Datum,time=Uhrzeit).",
+            ),
         ] = None,
         format_profile: Annotated[
             Path | None, typer.Option("--format-profile", help="A portal's file format as TOML (see docs).")
@@ -228,9 +231,6 @@ def register(app: typer.Typer) -> None:
         if memory_limit is not None and not 0 < memory_limit < float("inf"):
             _usage(f"--memory-limit {memory_limit}: give a positive number of MB")
         limit = int(memory_limit * 1e6) if memory_limit is not None else available_memory() // 2
-        dialect = (sep, decimal, encoding, skip_rows, columns, format_profile, label, time_format)
-        if (dask or scheduler) and any(x is not None for x in dialect):
-            _usage("--dask reads files in the load-profile format; the file options work without --dask")
         fmt_ = _file_format(format_profile, sep, decimal, encoding, skip_rows, columns, label, time_format)
         if plot is not None:
             if dask or scheduler:
@@ -260,8 +260,14 @@ def register(app: typer.Typer) -> None:
                     tz=tz,
                     scheduler=scheduler,
                     progress=lambda done, total: bar.step("meter groups on Dask", done, total),
+                    fmt=fmt_,
+                    max_kw=max_kw,
+                    substitute=chosen is None,
                 )
             results, notes = fleet.results, fleet.notes
+            if fleet.step_s is not None:
+                choice = _choose(file, windows, fleet.step_s, chosen is None)
+                windows, notes = choice.windows, [*notes, *choice.notes]
         elif not fits(file, limit):
             if plot is not None:
                 _usage(f"--plot needs the file read whole; it is larger than --memory-limit {limit / 1e6:.0f} MB")
@@ -321,10 +327,7 @@ def register(app: typer.Typer) -> None:
 def _choose(file: Path, windows: tuple[DemandWindow, ...], step_s: int, default: bool) -> WindowChoice:
     choice = choose_windows(windows, step_s, substitute=default)
     if not choice.windows:
-        raise DataError(
-            f"{file}: none of the chosen configurations is computable from {interval_text(step_s)} data "
-            f"({choice.notes[-1]}); --all lists those that are"
-        )
+        raise nothing_computable(str(file), choice, step_s)
     return choice
 
 

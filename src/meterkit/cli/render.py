@@ -6,13 +6,14 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..iec62056_21.messages import DataSet
+if TYPE_CHECKING:  # the protocol stack is not imported to render a table (meterkit demand needs none of it)
+    from ..iec62056_21.messages import DataSet
 
 __all__ = ["console", "datasets_json", "print_datasets", "progress_bar", "write_csv"]
 

@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Literal, TypeVar
 
 import polars as pl
 
@@ -41,11 +41,14 @@ __all__ = [
     "FileFormat",
     "canonical_frame",
     "estimate_rows",
+    "file_quantity",
     "load_format_profile",
     "meter_counts",
     "parse_columns",
     "read_canonical",
 ]
+
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 # unit -> (load-profile quantity, factor to kWh / kW)
 QUANTITIES: Final[dict[str, tuple[Literal["kw", "kwh"], float]]] = {
@@ -56,7 +59,7 @@ QUANTITIES: Final[dict[str, tuple[Literal["kw", "kwh"], float]]] = {
     "mwh": ("kwh", 1e3),
     "mw": ("kw", 1e3),
 }
-ROLES: Final = ("timestamp", "start", "end", "meter", *QUANTITIES)
+ROLES: Final = ("timestamp", "start", "end", "date", "time", "meter", *QUANTITIES)
 SEPARATORS: Final = (";", ",", "\t", "|")
 HEAD_BYTES: Final = 1 << 20
 PARQUET_MAGIC: Final = b"PAR1"
@@ -70,6 +73,10 @@ _METER_NAMES: Final = ("meter", "meter id", "meter_id", "zählpunkt", "zaehlpunk
                        "zaehlernummer", "id", "serial")  # fmt: skip
 _VALUE_NAMES: Final = ("wert", "value", "energie", "energy", "verbrauch", "consumption", "leistung", "power",
                        "menge", "bezug", "wirkarbeit", "wirkleistung", "active energy", "active power")  # fmt: skip
+_DATE_NAMES: Final = ("datum", "date", "tag", "day")  # a date column beside a time-of-day column
+_CLOCK_NAMES: Final = ("uhrzeit", "zeit", "time", "time of day", "tageszeit")
+_BARE_DATE: Final = re.compile(r"\s*(\d{4}-\d\d-\d\d|\d{1,2}[./-]\d{1,2}[./-]\d{2,4})\s*")
+_BARE_CLOCK: Final = re.compile(r"\s*\d{1,2}:\d\d(:\d\d(\.\d+)?)?\s*")
 _UNIT_RE: Final = re.compile(r"(?:[\[(]\s*|\bin\s+|^)(kwh|kw|wh|w|mwh|mw)\s*(?:[\])]|$)", re.IGNORECASE)
 
 
@@ -92,10 +99,24 @@ class FileFormat:
             decimal=other.decimal if other.decimal is not None else self.decimal,
             encoding=other.encoding if other.encoding is not None else self.encoding,
             skip_rows=other.skip_rows if other.skip_rows is not None else self.skip_rows,
-            columns={**self.columns, **other.columns},
+            columns=_merged_columns(self.columns, other.columns),
             label=other.label if other.label is not None else self.label,
             time_format=other.time_format if other.time_format is not None else self.time_format,
         )
+
+
+_TIME_ROLES: Final = ("timestamp", "start", "end", "date", "time")
+
+
+def _merged_columns(base: Mapping[str, str], given: Mapping[str, str]) -> dict[str, str]:
+    """``given``'s roles over ``base``'s; time roles count as one group (``date``/``time`` given replace a
+    profile's ``timestamp``, and the other way round), as do the value roles."""
+    drop = set()
+    if any(r in _TIME_ROLES for r in given):
+        drop |= set(_TIME_ROLES)
+    if any(r in QUANTITIES for r in given):
+        drop |= set(QUANTITIES)
+    return {**{r: c for r, c in base.items() if r not in drop}, **given}
 
 
 def parse_columns(text: str) -> dict[str, str]:
@@ -117,9 +138,18 @@ def _check_roles(columns: Mapping[str, str], where: str) -> None:
     values = [r for r in columns if r in QUANTITIES]
     if len(values) > 1:
         raise ConfigError(f"{where}: give one value column (kwh, kw, wh, w, mwh or mw), not {', '.join(values)}")
-    times = [r for r in columns if r in ("timestamp", "start", "end")]
+    times = [r for r in columns if r in ("timestamp", "start", "end", "date")]
     if len(times) > 1:
-        raise ConfigError(f"{where}: give one time column (timestamp, start or end), not {', '.join(times)}")
+        raise ConfigError(
+            f"{where}: give one time column (timestamp, start or end, or date with time), not {', '.join(times)}"
+        )
+    if "time" in columns and "date" not in columns:
+        raise ConfigError(
+            f"{where}: time= names the time-of-day column and needs date= beside it (a column holding date and time "
+            "is timestamp=)"
+        )
+    if "date" in columns and "time" not in columns:
+        raise ConfigError(f"{where}: date= needs time= (the time-of-day column); a date and time column is timestamp=")
 
 
 def load_format_profile(path: Path) -> FileFormat:
@@ -193,11 +223,20 @@ class Roles:
     unit: str
     meter: str | None
     label: Literal["start", "end"] | None
+    clock: str | None = None  # a separate time-of-day column: ``time`` then holds the date
 
     def wanted(self, columns: list[str]) -> list[str]:
         """The columns to read, in file order."""
-        keep = {self.time, self.value, self.meter, "status"}
+        keep = {self.time, self.clock, self.value, self.meter, "status"}
         return [c for c in columns if c in keep]
+
+    def joined(self, frame: FrameT) -> FrameT:
+        """With a separate time-of-day column: the date and the time as one text ``DATE TIME`` in the date column
+        (the time-of-day column dropped), read from then on as one timestamp column; else the frame as it is."""
+        if self.clock is None or self.clock not in frame.collect_schema().names():
+            return frame
+        text = [pl.col(c).cast(pl.String).str.strip_chars() for c in (self.time, self.clock)]
+        return frame.with_columns(pl.concat_str(text, separator=" ").alias(self.time)).drop(self.clock)
 
 
 TEXT_WHOLE: Final = 64 << 20  # a larger CSV whose cells do not all parse is first searched for the odd rows
@@ -265,14 +304,28 @@ def _parquet(
         columns = list(pl.read_parquet_schema(source))
         if isinstance(source, io.BytesIO):
             source.seek(0)
-        roles = _roles(columns, name, fmt)
-        lazy = _only(pl.scan_parquet(source).select(roles.wanted(columns)), roles, meters, name)
-        if roles.meter is not None:  # categories: 4 bytes a row, not the text
+        roles = _roles(columns, name, fmt, lambda: _first_parquet_row(source))
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        lazy = _only(roles.joined(pl.scan_parquet(source).select(roles.wanted(columns))), roles, meters, name)
+        if roles.meter is not None and meters is not None:  # a group of a large file: 4 bytes a row, not the text
+            # (a whole file keeps the text: a file grouped by meter gets its codes from the runs, faster than this)
             lazy = lazy.with_columns(pl.col(roles.meter).cast(pl.String).cast(pl.Categorical))
         frame = lazy.collect(engine="streaming")
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
         raise DataError(f"{name}: cannot read the file as Parquet ({exc})") from exc
     return _canonical(frame, name, fmt, roles)
+
+
+def _first_parquet_row(source: Path | io.BytesIO) -> dict[str, str | None]:
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    head = pl.read_parquet(source, n_rows=1)
+    return {c: (None if head.height == 0 else _cell_text(head[c][0])) for c in head.columns}
+
+
+def _cell_text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _csv_bytes(data: bytes, name: str, fmt: FileFormat) -> CanonicalFrame:
@@ -308,8 +361,9 @@ def _csv(
 
     head = read(n_rows=1, infer_schema_length=0)
     columns = head.columns
-    roles = _roles(columns, name, fmt)
+    roles = _roles(columns, name, fmt, lambda: {c: head[c][0] if head.height else None for c in columns})
     wanted = roles.wanted(columns)
+    head = roles.joined(head)
     first_time = head[roles.time].to_list()[0] if head.height else None
     layout = iso_layout(first_time) if isinstance(first_time, str) and fmt.time_format is None else None
     kinds: dict[str, pl.DataType | type[pl.DataType]] = {c: pl.String for c in wanted if c != roles.value}
@@ -326,7 +380,7 @@ def _csv(
             infer_schema_length=10_000,
             schema_overrides=kinds,
         ).select(wanted)
-        lazy = _only(lazy, roles, meters, name)
+        lazy = _only(roles.joined(lazy), roles, meters, name)
         if layout is not None:
             time_fmt, zone = layout
             lazy = lazy.with_columns(pl.col(roles.time).str.to_datetime(time_fmt, time_zone=zone, strict=False))
@@ -342,7 +396,7 @@ def _csv(
         if layout is not None:
             odd = odd | pl.col(roles.time).str.to_datetime(layout[0], time_zone=layout[1], strict=False).is_null()
         try:
-            frame = text.select(wanted).with_row_index(ROW).filter(odd).collect(engine="streaming")
+            frame = roles.joined(text.select(wanted)).with_row_index(ROW).filter(odd).collect(engine="streaming")
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise DataError(f"{name}: cannot read the file as CSV ({str(exc).strip().splitlines()[0]})") from exc
         canon = _canonical(frame, name, fmt, roles)
@@ -360,10 +414,37 @@ def _csv(
             infer_schema_length=0,
         ).select(wanted)
         try:
-            frame = _only(text, roles, meters, name).collect(engine="streaming")
+            frame = _only(roles.joined(text), roles, meters, name).collect(engine="streaming")
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise DataError(f"{name}: cannot read the file as CSV ({str(exc).strip().splitlines()[0]})") from exc
     return _canonical(frame, name, fmt, roles)
+
+
+def file_quantity(path: Path, fmt: FileFormat) -> tuple[Literal["kw", "kwh"], float]:
+    """The quantity of a file's value column and the factor from its unit, from the header and the first row only
+    (what a reader of many files needs to know before reading them)."""
+    name = str(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            columns = list(pl.read_parquet_schema(path))
+            roles = _roles(columns, name, fmt, lambda: _first_parquet_row(path))
+        else:
+            with path.open("rb") as fh:
+                head = fh.read(HEAD_BYTES)
+            text = _text_head(head, _encoding(head, fmt.encoding))
+            sep, skip = _dialect(text, fmt, name)
+            lines = text.splitlines()[skip : skip + 2]
+            first = pl.read_csv(
+                io.StringIO("\n".join(lines) + "\n"), separator=sep, quote_char='"', infer_schema_length=0
+            )
+            roles = _roles(
+                first.columns, name, fmt, lambda: {c: first[c][0] if first.height else None for c in first.columns}
+            )
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise DataError(
+            f"{name}: cannot read the file ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc})"
+        ) from exc
+    return QUANTITIES[roles.unit]
 
 
 def meter_counts(path: Path, fmt: FileFormat) -> dict[str, int] | None:
@@ -395,9 +476,7 @@ def meter_counts(path: Path, fmt: FileFormat) -> dict[str, int] | None:
 def estimate_rows(path: Path) -> int:
     """About how many data rows a file holds: Parquet's row count, or a CSV's size over the length of its lines."""
     if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())  # from the metadata
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(1 << 16)
@@ -495,14 +574,24 @@ def iso_layout(cell: str) -> tuple[str, str | None] | None:
     return (fmt + "%:z", None) if zone else (fmt, None)
 
 
-def _roles(columns: list[str], name: str, fmt: FileFormat) -> Roles:
-    """Map column names to roles (``fmt.columns`` first, then by name)."""
+def _roles(
+    columns: list[str],
+    name: str,
+    fmt: FileFormat,
+    first_row: Callable[[], Mapping[str, str | None]] | None = None,
+) -> Roles:
+    """Map column names to roles (``fmt.columns`` first, then by name; ``first_row`` gives the cells of the first
+    data row, to tell a date column and a time-of-day column from two date-and-time columns)."""
     given = dict(fmt.columns)
     missing = [c for c in given.values() if c not in columns]
     if missing:
         raise DataError(f"{name}: no column {missing[0]!r} (columns: {', '.join(columns) or 'none'})")
     label = fmt.label
     time_col: str | None = None
+    clock_col: str | None = None
+    if "date" in given or "time" in given:
+        _check_roles(given, "columns")  # both or neither (a FileFormat made in Python is not checked before)
+        time_col, clock_col = given["date"], given["time"]
     for role in ("timestamp", "end", "start"):
         if role in given:
             time_col = given[role]
@@ -513,10 +602,13 @@ def _roles(columns: list[str], name: str, fmt: FileFormat) -> Roles:
         ends = [c for c, n in normed.items() if n in _END_NAMES]
         starts = [c for c, n in normed.items() if n in _START_NAMES]
         plain = [c for c, n in normed.items() if n in _TIME_NAMES]
+        pair = _date_and_clock(normed, first_row) if not (ends or starts) else None
         if ends:
             time_col, label = ends[0], label or "end"
         elif starts:
             time_col, label = starts[0], label or "start"
+        elif pair is not None:
+            time_col, clock_col = pair
         elif plain:
             time_col = plain[0]
         else:
@@ -534,7 +626,11 @@ def _roles(columns: list[str], name: str, fmt: FileFormat) -> Roles:
         if exact:
             value_col, unit = exact[0], exact[0].strip().lower()
         else:
-            named = [c for c in columns if c != time_col and (_norm(c) in _VALUE_NAMES or _unit(c) is not None)]
+            named = [
+                c
+                for c in columns
+                if c not in (time_col, clock_col) and (_norm(c) in _VALUE_NAMES or _unit(c) is not None)
+            ]
             if not named:
                 raise DataError(
                     f"{name}: needs exactly one of the columns 'kw' or 'kwh' (columns: {', '.join(columns)}); "
@@ -554,17 +650,35 @@ def _roles(columns: list[str], name: str, fmt: FileFormat) -> Roles:
             unit = found
     meter_col = given.get("meter")
     if meter_col is None:
-        meters = [c for c in columns if _norm(c) in _METER_NAMES and c not in (time_col, value_col)]
+        meters = [c for c in columns if _norm(c) in _METER_NAMES and c not in (time_col, clock_col, value_col)]
         meter_col = meters[0] if len(meters) == 1 else None
-    return Roles(time=time_col, value=value_col, unit=unit, meter=meter_col, label=label)
+    return Roles(time=time_col, value=value_col, unit=unit, meter=meter_col, label=label, clock=clock_col)
+
+
+def _date_and_clock(
+    normed: Mapping[str, str], first_row: Callable[[], Mapping[str, str | None]] | None
+) -> tuple[str, str] | None:
+    """One column named like a date and one like a time of day whose first cells are a bare date and a bare time
+    (``25.10.2026``, ``02:30``), or None."""
+    dates = [c for c, n in normed.items() if n in _DATE_NAMES]
+    clocks = [c for c, n in normed.items() if n in _CLOCK_NAMES]
+    if len(dates) != 1 or len(clocks) != 1 or first_row is None:
+        return None
+    row = first_row()
+    date, clock = row.get(dates[0]), row.get(clocks[0])
+    if date is None or clock is None or not _BARE_DATE.fullmatch(date) or not _BARE_CLOCK.fullmatch(clock):
+        return None
+    return dates[0], clocks[0]
 
 
 def canonical_frame(df: pl.DataFrame, name: str, fmt: FileFormat) -> CanonicalFrame:
     """Map a frame's columns onto the load-profile columns (see the module docstring)."""
-    return _canonical(df, name, fmt, _roles(df.columns, name, fmt))
+    first = {c: (_cell_text(df[c][0]) if df.height else None) for c in df.columns}
+    return _canonical(df, name, fmt, _roles(df.columns, name, fmt, lambda: first))
 
 
 def _canonical(df: pl.DataFrame, name: str, fmt: FileFormat, roles: Roles) -> CanonicalFrame:
+    df = roles.joined(df)
     quantity, factor = QUANTITIES[roles.unit]
     values = df[roles.value]
     if values.dtype == pl.String:

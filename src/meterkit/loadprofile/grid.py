@@ -202,6 +202,18 @@ def _exact_iso(text: pl.Series) -> pl.Series | None:
     return parsed if parsed.null_count() == 0 else None
 
 
+_PER_SECOND = {"ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _epoch_s(col: pl.Series) -> npt.NDArray[np.int64]:
+    """Unix seconds (floored) of zoned date-times without nulls: their stored UTC count, divided in NumPy (as
+    ``dt.epoch("s")`` gives them, at a fraction of its time)."""
+    dtype = col.dtype
+    assert isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+    ticks = col.to_physical().to_numpy().astype(np.int64, copy=False)
+    return ticks // _PER_SECOND[dtype.time_unit or "us"]
+
+
 def _parse_times(
     col: pl.Series,
     name: str,
@@ -212,19 +224,19 @@ def _parse_times(
 ) -> npt.NDArray[np.int64]:
     """Epoch seconds (UTC) of the ``timestamp`` column."""
     if isinstance(col.dtype, pl.Datetime | pl.Date):
-        empty = np.flatnonzero(col.is_null().to_numpy())
-        if empty.size:
+        if col.null_count():
+            empty = np.flatnonzero(col.is_null().to_numpy())
             raise DataError(f"{name}: {empty.size} empty timestamp(s), {names.rows(empty)}")
         if isinstance(col.dtype, pl.Date):
             col = col.cast(pl.Datetime("us"))
         if isinstance(col.dtype, pl.Datetime) and col.dtype.time_zone is not None:
-            return col.dt.convert_time_zone("UTC").dt.epoch("s").to_numpy().astype(np.int64, copy=False)
+            return _epoch_s(col)
         return _localize(col, name, tz, codes, names)
     text = col.cast(pl.Utf8)
     fast = _exact_iso(text) if time_format is None else None
     if fast is not None:
         if isinstance(fast.dtype, pl.Datetime) and fast.dtype.time_zone is not None:
-            return fast.dt.epoch("s").to_numpy().astype(np.int64, copy=False)
+            return _epoch_s(fast)
         return _localize(fast, name, tz, codes, names)
     has_offset = text.str.contains(_OFFSET).fill_null(False).to_numpy()
     if has_offset.any():
@@ -243,11 +255,27 @@ def _parse_times(
                 f"{name}: {local.size} timestamp(s) without a UTC offset among ones with, {names.rows(local)}"
             )
         return parsed.dt.epoch("s").to_numpy().astype(np.int64, copy=False)
+    text, next_day = _end_of_day(text)
     naive = _to_datetime(text, None, time_format)
+    if next_day is not None:  # 24:00 is 00:00 of the next day (local calendar days: DST days stay whole)
+        naive = pl.select(pl.when(next_day).then(naive.dt.offset_by("1d")).otherwise(naive)).to_series()
     bad = np.flatnonzero(naive.is_null().to_numpy())
     if bad.size:
         raise DataError(f"{name}: {bad.size} unreadable timestamp(s) (not ISO-8601 date-times), {names.rows(bad)}")
     return _localize(naive, name, tz, codes, names)
+
+
+_END_OF_DAY = r"[T ]24:00(:00)?$"
+
+
+def _end_of_day(text: pl.Series) -> tuple[pl.Series, pl.Series | None]:
+    """Local times written ``… 24:00`` (the end of a day, as portals stamp the day's last interval) as ``… 00:00``,
+    and which rows move to the next day (None: no such row)."""
+    stripped = text.str.strip_chars()
+    late = stripped.str.contains(_END_OF_DAY).fill_null(False)
+    if not late.any():
+        return text, None
+    return stripped.str.replace(r"([T ])24:(00(:00)?)$", "${1}00:${2}"), late
 
 
 @dataclass(frozen=True)
@@ -269,6 +297,9 @@ class FrameArrays:
 def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
     """Sorted distinct meter ids and, per row, the index of its id (nulls are the id ``""``)."""
     if isinstance(meters.dtype, pl.Categorical) and not meters.null_count():
+        grouped = _grouped_codes(meters)
+        if grouped is not None:
+            return grouped
         used = meters.unique()
         physical = used.to_physical().to_numpy().astype(np.int64, copy=False)
         text_ids = used.cast(pl.String).to_list()
@@ -276,9 +307,35 @@ def meter_codes(meters: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
         lookup = np.zeros(int(physical.max()) + 1, dtype=np.int64)
         lookup[physical] = rank
         return sorted(text_ids), lookup[meters.to_physical().to_numpy()]
-    text = meters.cast(pl.String).fill_null("")
+    text = meters.cast(pl.String)
+    if text.null_count():
+        text = text.fill_null("")
+    grouped = _grouped_codes(text)
+    if grouped is not None:
+        return grouped
     ids = sorted(text.unique().to_list())
     return ids, text.cast(pl.Enum(ids)).to_physical().to_numpy().astype(np.int64, copy=False)
+
+
+_MAX_RUNS = 10_000  # a file grouped by meter has one run of rows per meter: its codes come from the runs
+
+
+def _grouped_codes(text: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]] | None:
+    """Meter ids and codes of a text or categorical column without nulls whose rows come in one run per meter (a
+    file grouped by meter), from the runs alone (no hashing of every row); None when it is not grouped so."""
+    head_runs = text.head(10_000).rle_id().to_numpy()
+    if head_runs.size and int(head_runs[-1]) >= 100:  # many runs early on: not grouped, do not even try
+        return None
+    runs = text.rle()
+    if runs.len() > _MAX_RUNS:
+        return None
+    values = runs.struct.field("value").to_list()
+    ids = sorted(values)
+    if len(set(values)) != len(values):
+        return None
+    rank = {v: i for i, v in enumerate(ids)}
+    lengths = runs.struct.field("len").to_numpy().astype(np.int64, copy=False)
+    return ids, np.repeat(np.array([rank[v] for v in values], dtype=np.int64), lengths)
 
 
 def frame_arrays(
@@ -571,8 +628,9 @@ def profile_from_arrays(
     time between two readings of a meter.  Values above ``max_kw`` average power, or too large to sum exactly, are
     errors that name their rows.  ``meters`` holds the meter ids, or integer codes into ``meter_ids``."""
     names = names or RowNames()
-    outside = np.flatnonzero((epoch_s < _FIRST_TIME_S) | (epoch_s > _LAST_TIME_S))
-    if outside.size:
+    earliest, latest = (int(epoch_s.min()), int(epoch_s.max())) if epoch_s.size else (0, 0)
+    if earliest < _FIRST_TIME_S or latest > _LAST_TIME_S:
+        outside = np.flatnonzero((epoch_s < _FIRST_TIME_S) | (epoch_s > _LAST_TIME_S))
         raise DataError(
             f"{name}: {outside.size} timestamp(s) outside the years 1970-2999 a meter's clock can show, "
             f"{names.rows(outside)}"
@@ -597,9 +655,12 @@ def profile_from_arrays(
         return np.arange(a, b, dtype=np.int64) if order is None else order[a:b]
 
     shortest: int | None = None
+    spans: list[tuple[int, int]] = []  # per meter: its shortest and longest time between readings (0, 0: one)
     for meter, s, e in zip(ids, starts, ends, strict=True):
         d = np.diff(t_sorted[s:e])
-        if d.size and int(d.min()) <= 0:
+        lo_d, hi_d = (int(d.min()), int(d.max())) if d.size else (0, 0)
+        spans.append((lo_d, hi_d))
+        if d.size and lo_d <= 0:
             rows = file_rows(s + 1, e)
             dup = rows[d == 0]
             if dup.size:
@@ -607,20 +668,20 @@ def profile_from_arrays(
             back = rows[d < 0]
             raise DataError(f"{name}: {back.size} row(s) out of time order for meter {meter}, {names.rows(back)}")
         if d.size:
-            shortest = int(d.min()) if shortest is None else min(shortest, int(d.min()))
+            shortest = lo_d if shortest is None else min(shortest, lo_d)
     if shortest is None and step_s is None:
         raise DataError(f"{name}: need at least two readings per meter to know the interval length")
     step = int(step_s) if step_s is not None else int(shortest)  # type: ignore[arg-type]
-    for s, e in zip(starts, ends, strict=True):
-        d = np.diff(t_sorted[s:e])
-        if d.size and (int(d.max()) != step or int(d.min()) != step):
+    for (lo_d, hi_d), s, e in zip(spans, starts, ends, strict=True):
+        if e - s > 1 and (hi_d != step or lo_d != step):
+            d = np.diff(t_sorted[s:e])
             odd = d[d % step != 0]
             if odd.size:
                 raise DataError(f"{name}: mixed interval lengths ({step} s and {int(odd[0])} s); resample first")
     if 3600 % step:
         raise DataError(f"{name}: interval of {step} s does not divide an hour")
     _check_range(values, quantity, step, max_kw, codes, name, names)
-    first_start = int(epoch_s.min()) - step
+    first_start = earliest - step
     # the grid starts at a full hour of local time (the offset at the start of the profile decides)
     g0 = first_start - (first_start + _utc_offset_s(tz, first_start)) % 3600
     # every reading of a meter is its first plus whole intervals: the grid holds it when the first is on it
@@ -631,24 +692,34 @@ def profile_from_arrays(
             f"{name}: {off_grid.size} timestamp(s) off the grid of {step} s intervals counted from the full hour"
             f"{where}, {names.rows(off_grid)}"
         )
-    last_end = int(epoch_s.max())
+    last_end = latest
     n = -(-(last_end - g0) // 3600) * (3600 // step)
     energy = np.zeros((n, len(ids)), dtype=np.int64)
-    present = np.zeros((n, len(ids)), dtype=np.bool_)
     per_h = step / 3600.0
     scale = MWH_PER_KWH * (per_h if quantity == "kw" else 1.0)
     cells: list[npt.NDArray[np.int64] | None] = []  # per meter: its grid cells when it has gaps
+    filled: list[tuple[int, int]] = []  # per meter: the grid rows from its first to its last reading
     for j, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        idx = (t_sorted[s:e] - g0) // step - 1
-        lo, hi = int(idx[0]), int(idx[-1]) + 1
-        cells.append(None if hi - lo == idx.size else idx)
+        first, last = int(t_sorted[s]), int(t_sorted[e - 1])
+        lo, hi = (first - g0) // step - 1, (last - g0) // step
+        filled.append((lo, hi))
         kwh = np.rint((values[s:e] if order is None else values[order[s:e]]) * scale).astype(np.int64)
-        if hi - lo == idx.size:  # no gap: one strided slice
+        if hi - lo == e - s:  # no gap (readings are strictly increasing on the grid): one strided slice
+            cells.append(None)
             energy[lo:hi, j] = kwh
-            present[lo:hi, j] = True
         else:
+            idx = (t_sorted[s:e] - g0) // step - 1
+            cells.append(idx)
             energy[idx, j] = kwh
-            present[idx, j] = True
+    # every cell holds a reading when every meter runs without a gap over the whole grid: no mask is needed
+    complete = all(c is None and f == (0, n) for c, f in zip(cells, filled, strict=True))
+    present = np.zeros((0, len(ids)) if complete else (n, len(ids)), dtype=np.bool_)
+    if not complete:
+        for j, (cell, (lo, hi)) in enumerate(zip(cells, filled, strict=True)):
+            if cell is None:
+                present[lo:hi, j] = True
+            else:
+                present[cell, j] = True
     gaps: dict[str, str] = {}
     for j, s in enumerate(starts):
         cell = cells[j]
@@ -675,7 +746,7 @@ def profile_from_arrays(
         step_s=step,
         start=datetime.fromtimestamp(g0, UTC),
         energy=np.ascontiguousarray(energy),
-        valid=None if present.all() else present,
+        valid=None if complete else present,
         notes=notes,
         gaps=gaps,
         tz=tz,
