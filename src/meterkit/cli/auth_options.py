@@ -61,7 +61,8 @@ KnownOpt = Annotated[
     typer.Option(
         "--known-meters",
         envvar="METERKIT_KNOWN_METERS",
-        help="Known-meters file: pins each meter's challenge-response and encryption on first use, refuses a downgrade.",
+        help="Known-meters file: pins each meter's challenge-response, encryption and session integrity on first use, "
+        "refuses a downgrade.",
     ),
 ]
 KeyFileOpt = Annotated[
