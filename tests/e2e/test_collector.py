@@ -357,3 +357,22 @@ def test_local_profile_stamps_are_stored_in_utc_with_the_meters_time_zone(tmp_pa
         assert main(["poll", sa.tcp_url, *args, "--password-file", str(pw)]) == 0
         assert main(["poll", sa.tcp_url, *args, "--password-file", str(pw)]) == 0  # resumes from the UTC end
     assert_stored_equals_profile(out, a)
+
+
+def test_a_config_endpoint_without_addresses_is_one_point_to_point_meter_named_by_its_serial(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = served_meter("10000000", seed=1), served_meter("10000001", seed=2)
+    out = tmp_path / "data"
+    with running_server(a, ["tcp://127.0.0.1:0"]) as sa, running_server(b, ["tcp://127.0.0.1:0"]) as sb:
+        config = poll_config(tmp_path, {sa.tcp_url: "10000000"}, out)
+        config.write_text(config.read_text() + f'[[endpoints]]\nport = "{sb.tcp_url}"\npassword = "{PASSWORD}"\n')
+        assert main(["poll", str(config)]) == 0
+    assert_stored_equals_profile(out, a)
+    assert_stored_equals_profile(out, b)  # stored under the serial the meter reported, not under its endpoint
+    assert sorted(p.name for p in out.glob("meter=*")) == ["meter=10000000", "meter=10000001"]
+    config.write_text(config.read_text() + f'[[endpoints]]\nport = "{sb.tcp_url}"\n')
+    assert main(["poll", str(config)]) == 1  # a broken configuration file, like any other of its errors
+    assert (
+        capsys.readouterr().err.splitlines()[-1].endswith(f"the point-to-point meter on {sb.tcp_url} is listed twice")
+    )

@@ -11,7 +11,7 @@ tz = "UTC"                   # the meters' time zone (their profile stamps are l
 
 [[endpoints]]
 port = "socket://127.0.0.1:2100"
-addresses = "10000000-10000999"
+addresses = "10000000-10000999"   # left out: one point-to-point meter, named by the serial it reports
 password_file = "passwords.txt"   # or password = "..." or key_file = "hhu.mkp"
 per_endpoint = 1                  # meters read at a time on this endpoint (a multi-drop bus: 1)
 """
@@ -87,7 +87,7 @@ class PollSection(_Strict):
 
 class EndpointSection(_Strict):
     port: str
-    addresses: str | list[str]
+    addresses: str | list[str] | None = None  # None: one point-to-point meter (no device address)
     password: str | None = None
     password_file: str | None = None
     key_file: str | None = None
@@ -166,12 +166,16 @@ def load_poll_config(path: Path) -> PollPlan:
     per: dict[str, int] = {}
     try:
         for i, ep in enumerate(parsed.endpoints):
-            text = ep.addresses if isinstance(ep.addresses, str) else ",".join(ep.addresses)
             creds = _credentials(ep, base)
             per[ep.port] = ep.per_endpoint
-            for address in parse_addresses(text):
+            if ep.addresses is None:
+                listed = [""]  # the one point-to-point meter, named by its serial once it answered
+            else:
+                listed = parse_addresses(ep.addresses if isinstance(ep.addresses, str) else ",".join(ep.addresses))
+            for address in listed:
                 if (ep.port, address) in seen:
-                    raise ConfigError(f"endpoints[{i}]: meter {address} on {ep.port} is listed twice")
+                    what = f"meter {address}" if address else "the point-to-point meter"
+                    raise ConfigError(f"endpoints[{i}]: {what} on {ep.port} is listed twice")
                 seen.add((ep.port, address))
                 targets.append(Target(ep.port, address, creds))
     except MeterkitError as exc:
