@@ -36,6 +36,8 @@ FORBIDDEN = {
     "meterkit.analytics": ("meterkit.meter", "meterkit.cli", "meterkit.host", "meterkit.transport"),
     "meterkit.fleet": ("meterkit.cli", "meterkit.host", "meterkit.collector"),
     "meterkit.collector": ("meterkit.cli", "meterkit.host", "meterkit.meter", "meterkit.fleet"),
+    "meterkit.headend": ("meterkit.meter", "meterkit.host", "meterkit.faces", "meterkit.cli"),
+    "meterkit.mqtt_access": ("meterkit.meter", "meterkit.host", "meterkit.faces", "meterkit.headend", "meterkit.cli"),
 }
 #: known upward imports, each to be removed (this list may only shrink; it is empty now and should stay so)
 KNOWN: frozenset[tuple[str, str]] = frozenset()
