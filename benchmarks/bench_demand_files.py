@@ -9,10 +9,12 @@ after the other:
   meter, maximum per meter and month.
 It prints the wall time and the peak resident memory (``ru_maxrss`` of the child) of each, and the ratios
 ours/polars (targets: <= 0.7x wall, <= 1.0x memory); with ``--runs N`` the pair runs N times (alternating, ours
-first) and the median ratios follow, for a shared, noisy machine.  Optionally (``--big-gb N``) it writes an N GB CSV and runs
+first) and the median ratios follow, for a shared, noisy machine; ``--warmup N`` (default 1) runs each side N times
+untimed first, so that neither pays alone for a cold page cache.  Optionally (``--big-gb N``) it writes an N GB CSV and runs
 ``meterkit demand`` on it (wall time and peak memory; the streaming path when the file is larger than the memory
 budget, ``--big-limit-mb``).
-Usage: python benchmarks/bench_demand_files.py [--meters 50] [--days 91] [--runs 1] [--big-gb 0 [--big-limit-mb 1000]]
+Usage: python benchmarks/bench_demand_files.py [--meters 50] [--days 91] [--runs 1] [--warmup 1]
+       [--big-gb 0 [--big-limit-mb 1000]]
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def main() -> None:
     ap.add_argument("--meters", type=int, default=50)
     ap.add_argument("--days", type=int, default=91)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs of each side first (file cache, .pyc)")
     ap.add_argument("--big-gb", type=float, default=0.0)
     ap.add_argument("--big-limit-mb", type=int, default=1000)
     args = ap.parse_args()
@@ -103,6 +106,9 @@ def main() -> None:
         for path in (csv, parquet):
             kind = "CSV" if path == csv else "Parquet"
             walls, mems = [], []
+            for _ in range(args.warmup):  # both sides once untimed: the first run pays for a cold cache alone
+                run(ours(path))
+                run([sys.executable, str(script), str(path)])
             for _ in range(args.runs):
                 ours_wall, ours_mb = run(ours(path))
                 ref_wall, ref_mb = run([sys.executable, str(script), str(path)])
