@@ -15,21 +15,35 @@ Rules:
   ``ca`` (a private CA, the usual case for a broker on a site network).  There is no switch to skip verification.
 * Unknown query keys, an unreadable password file, an empty password file or a missing CA file are a
   :class:`~meterkit.errors.ConfigError` with one line naming the URL (its password never shown).
+* The path is a topic (a prefix or the alarm topic): no wildcards (``#``, ``+``) and no empty levels.
+
+:func:`parse_broker_url` is the one parser of these URLs (the faces' readings link and the head-end's alarm link
+interpret its path), and :func:`client_id` the one rule for client ids.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote, urlparse
 
 from .errors import ConfigError
 
-__all__ = ["PASSWORD_ENV", "BrokerAccess", "broker_access", "process_environ", "redacted"]
+__all__ = [
+    "PASSWORD_ENV",
+    "BrokerAccess",
+    "BrokerUrl",
+    "broker_access",
+    "client_id",
+    "parse_broker_url",
+    "process_environ",
+    "redacted",
+]
 
 #: the environment variable that holds the broker password when the URL names no password file
 PASSWORD_ENV = "METERKIT_MQTT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
@@ -52,6 +66,73 @@ class BrokerAccess:
         if self.tls:
             context = ssl.create_default_context(cafile=None if self.ca_file is None else str(self.ca_file))
             client.tls_set_context(context)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerUrl:
+    """A parsed broker URL: where, the path (a topic, without its outer slashes) and how to get in."""
+
+    host: str
+    port: int
+    path: str
+    access: BrokerAccess = field(default_factory=BrokerAccess)
+
+    @property
+    def shown(self) -> str:
+        """The broker as a log line shows it (no secret)."""
+        scheme = "mqtts" if self.access.tls else "mqtt"
+        user = "" if self.access.username is None else f"{self.access.username}@"
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+def parse_broker_url(
+    url: str,
+    *,
+    what: str = "MQTT broker",
+    form: str = "mqtt://HOST[:PORT][/PREFIX]",
+    environ: Mapping[str, str] | None = None,
+) -> BrokerUrl:
+    """``mqtt[s]://[USER@]HOST[:PORT][/PATH][?password-file=PATH&ca=PATH]`` -> host, port (1883, or 8883 for
+    ``mqtts``), path and access (the password from the file or ``METERKIT_MQTT_PASSWORD`` in ``environ``, the
+    process environment by default).  ``what`` and ``form`` name the URL's role in the one-line errors."""
+    shown = redacted(url)
+    try:
+        parsed = urlparse(url)
+        hostname, port = parsed.hostname, parsed.port
+    except ValueError as exc:  # urllib's text may quote a piece of the URL (a password): name the cause only
+        text = str(exc)
+        cause = (
+            "Invalid IPv6 URL (write IPv6 as mqtt://[::1]:PORT)"
+            if "IPv6" in text
+            else "Port out of range 0-65535"
+            if "out of range" in text
+            else "the port is not a number from 1 to 65535"
+        )
+        raise ConfigError(f"{what} {shown!r}: {cause}") from None
+    if parsed.scheme not in ("mqtt", "mqtts") or not hostname:
+        raise ConfigError(f"{what} {shown!r}: use {form} (mqtts:// for TLS, USER@HOST for a user name)")
+    if port == 0:
+        raise ConfigError(f"{what} {shown!r}: port 0 is not a broker's port (1-65535)")
+    path = parsed.path.strip("/")
+    if "#" in url or "+" in path or "//" in path:
+        raise ConfigError(f"{what} {shown!r}: the topic must not hold '#', '+' or empty levels")
+    access = broker_access(
+        url,
+        scheme=parsed.scheme,
+        username=unquote(parsed.username) if parsed.username else None,
+        password=parsed.password,
+        query=parsed.query,
+        environ=process_environ() if environ is None else environ,
+    )
+    return BrokerUrl(hostname, port or (8883 if access.tls else 1883), path, access)
+
+
+def client_id(name: str) -> str:
+    """A client id of its own for this process: ``meterkit-<name>-<8 random hex digits>``.  MQTT lets one client id
+    hold one connection, so a fixed id made two processes for one meter (or a restarted one while the broker still
+    held the old connection) push each other off.  MQTT 3.1.1 guarantees 23 characters; Mosquitto and most brokers
+    take longer ones, so a long name is kept whole."""
+    return f"meterkit-{name}-{secrets.token_hex(4)}"
 
 
 def broker_access(
@@ -91,13 +172,15 @@ def broker_access(
 
 
 def redacted(url: str) -> str:
-    """The URL as an error line may show it: no query, a password in it replaced by ``***``."""
-    base = url.split("?", 1)[0]
-    head, sep, rest = base.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if at and ":" in userinfo:
-        rest = f"{userinfo.split(':', 1)[0]}:***@{host}"
-    return f"{head}{sep}{rest}"
+    """The URL as an error line may show it: no query, and nothing of a password.  A URL with a password may hold
+    ``/``, ``?`` or ``#`` in it, so the user information is found before the query is cut: when a ``:`` comes before
+    the last ``@``, only the text up to that ``:`` is kept (``mqtt://user:***@…``)."""
+    head, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    colon = rest.find(":")
+    if at >= 0 and 0 <= colon < at:
+        return f"{head}{sep}{rest[:colon]}:***@…"
+    return f"{head}{sep}{rest.split('?', 1)[0]}"
 
 
 def _read_password(shown: str, path: Path) -> str:

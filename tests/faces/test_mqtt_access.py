@@ -72,6 +72,11 @@ def test_the_password_comes_from_the_environment_when_no_file_is_named() -> None
         ("mqtt://user@host/x?password-file={empty}", "is empty"),
         ("mqtts://host/x?ca={missing}", "CA file"),
         ("http://host/x", "use mqtt://"),
+        ("mqtt://[::1/x", "Invalid IPv6 URL"),
+        ("mqtt://host:0/x", "port 0 is not a broker's port"),
+        ("mqtt://host:70000/x", "Port out of range"),
+        ("mqtt://host/a/+/b", "must not hold '#', '\\+' or empty levels"),
+        ("mqtt://host/a//b", "empty levels"),
     ],
 )
 def test_a_wrong_broker_url_is_one_config_error_that_never_shows_the_password(
@@ -227,3 +232,35 @@ def test_head_end_alarms_reach_a_broker_with_passwords_and_a_wrong_password_keep
         assert wait_until(lambda: not outbox.pending(), 15)
     finally:
         forwarder.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mqtt://u:se?cret-hunter2@host/x",
+        "mqtt://u:se/cret-hunter2@host/x",
+        "mqtt://u:se#cret-hunter2@host/x",
+        "mqtt://u:hunter2@[::1/x",
+        "mqtt://u:hunter2@host:99999/x",
+        "mqtt://u:cret-hunter2@host:port/x",
+    ],
+)
+@pytest.mark.parametrize("parse", ["readings", "head-end"])
+def test_no_piece_of_a_password_in_the_url_reaches_the_error_line(url: str, parse: str) -> None:
+    from meterkit.headend.mqtt import parse_headend_url
+
+    with pytest.raises(ConfigError) as err:
+        (parse_mqtt_url if parse == "readings" else parse_headend_url)(url, environ=NO_ENV)
+    text = str(err.value)
+    assert "cret" not in text and "hunter2" not in text and "\n" not in text
+    assert text.startswith("MQTT broker 'mqtt://u:***@" if parse == "readings" else "head-end 'mqtt://u:***@")
+
+
+def test_the_head_end_topic_takes_no_wildcards_and_defaults_to_meterkit_alarms() -> None:
+    from meterkit.headend.mqtt import parse_headend_url
+
+    assert parse_headend_url("mqtts://h", environ=NO_ENV).topic == "meterkit/alarms"
+    assert parse_headend_url("mqtts://h", environ=NO_ENV).port == 8883
+    for topic in ("alarms/+", "alarms/#", "a//b"):
+        with pytest.raises(ConfigError, match="must not hold"):
+            parse_headend_url(f"mqtt://h/{topic}", environ=NO_ENV)

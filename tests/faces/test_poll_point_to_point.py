@@ -52,6 +52,10 @@ def test_point_to_point_meter_is_published_under_the_serial_it_reports(tmp_path:
             common = [served.tcp_url, "--password-file", str(pw), "--out", str(out), "--once", *REGISTERS]
             assert main(["poll", *common, "--mqtt", mqtt]) == 0
             endpoint = served.tcp_url
+        # the poll ends once the broker acknowledged everything; the broker then delivers to subscribers
+        wanted = [f"p2p/{SERIAL}/{a}" for a in ("1.8.0", "1.6.0", "0.9.2", "availability")]
+        wanted.append(f"homeassistant/sensor/meterkit_{SERIAL}/1_8_0/config")
+        assert wait_for(lambda: all(recorder.on(t) for t in wanted))
         energy = vm.reading("1.8.0")
         md = vm.reading("1.6.0")
         assert isinstance(energy, Quantity) and isinstance(md, DemandValue) and md.at is not None

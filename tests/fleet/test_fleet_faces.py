@@ -31,7 +31,7 @@ from meterkit.faces.virtual_source import VirtualMeterSource
 from meterkit.fleet import load_fleet
 from meterkit.fleet.store import FleetStore
 from meterkit.host.fleet import build_fleet
-from tests.faces.mqttkit import Recorder, wait_for
+from tests.faces.mqttkit import Received, Recorder, wait_for
 from tests.headend.test_mqtt_forwarding import Broker, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mqtt]
@@ -95,8 +95,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedFleet]:
         # SIGINT stops the fleet cleanly: exit 0, the host's status topic says offline
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
-        status = [m for m in recorder.messages if m.topic.startswith("fleet/meterkit-") and m.topic.endswith("/status")]
-        assert status and status[-1].payload == b"offline"
+
+        def host_status() -> list[Received]:
+            return [
+                m for m in recorder.messages if m.topic.startswith("fleet/meterkit-") and m.topic.endswith("/status")
+            ]
+
+        assert wait_for(lambda: host_status() and host_status()[-1].payload == b"offline")
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
@@ -126,7 +131,13 @@ def test_every_meter_is_published_under_its_serial_with_discovery(served: Served
         topic = f"fleet/{serial}/1.8.0"
         assert wait_for(lambda topic=topic: recorder.on(topic), 60), topic
         want = served.expected[serial]
-        for address in ("1.8.0", "1.8.1", "1.6.0", "2.8.0"):
+        for address in (
+            "1.8.0",
+            "1.8.1",
+            "1.6.0",
+            "2.8.0",
+        ):  # a meter's registers may come in more than one message batch
+            assert wait_for(lambda t=f"fleet/{serial}/{address}": recorder.on(t)), (serial, address)
             state = json.loads(recorder.on(f"fleet/{serial}/{address}")[-1].payload)
             assert Decimal(str(state["value"])) == want[address], (serial, address)
         assert wait_for(lambda serial=serial: recorder.on(f"fleet/{serial}/availability"))

@@ -18,18 +18,16 @@ other off the broker, and what is not yet acknowledged waits in our outbox, not 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..errors import ConfigError
-from ..mqtt_access import BrokerAccess, broker_access, process_environ, redacted
+from ..mqtt_access import BrokerAccess, BrokerUrl, parse_broker_url
+from ..mqtt_access import client_id as make_client_id
 from ..storage import NvStore
 
 __all__ = ["MqttLink", "MqttMessage", "MqttOutbox", "MqttUrl", "parse_mqtt_url"]
@@ -44,6 +42,8 @@ PUMP_BATCH = 1000
 
 @dataclass(frozen=True, slots=True)
 class MqttUrl:
+    """The readings' broker: where, the topic prefix and how to get in (:mod:`meterkit.mqtt_access`)."""
+
     host: str
     port: int
     prefix: str
@@ -52,39 +52,14 @@ class MqttUrl:
     @property
     def shown(self) -> str:
         """The broker as a log line shows it (no secret)."""
-        scheme = "mqtts" if self.access.tls else "mqtt"
-        user = "" if self.access.username is None else f"{self.access.username}@"
-        return f"{scheme}://{user}{self.host}:{self.port}"
+        return BrokerUrl(self.host, self.port, self.prefix, self.access).shown
 
 
 def parse_mqtt_url(url: str, default_prefix: str = "meterkit", *, environ: Mapping[str, str] | None = None) -> MqttUrl:
-    """``mqtt[s]://[USER@]HOST[:PORT][/PREFIX][?password-file=PATH&ca=PATH]`` -> host, port (1883, or 8883 for
-    ``mqtts``), topic prefix (``meterkit``) and the broker access (:mod:`meterkit.mqtt_access`: the password from the file
-    or ``METERKIT_MQTT_PASSWORD`` in ``environ``, the process environment by default)."""
-    parsed = urlparse(url)
-    shown = redacted(url)
-    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-        raise ConfigError(
-            f"MQTT broker {shown!r}: use mqtt://HOST[:PORT][/PREFIX] (mqtts:// for TLS, USER@HOST for a user name)"
-        )
-    try:
-        port = parsed.port or (8883 if parsed.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise ConfigError(f"MQTT broker {shown!r}: the port is not a number from 1 to 65535") from None
-    if "#" in url:
-        raise ConfigError(f"MQTT broker {shown!r}: the topic prefix must not hold '#', '+' or '?'")
-    access = broker_access(
-        url,
-        scheme=parsed.scheme,
-        username=unquote(parsed.username) if parsed.username else None,
-        password=parsed.password,
-        query=parsed.query,
-        environ=process_environ() if environ is None else environ,
-    )
-    prefix = parsed.path.strip("/") or default_prefix
-    if any(c in prefix for c in "#+") or "//" in prefix:
-        raise ConfigError(f"MQTT broker {shown!r}: the topic prefix must not hold '#', '+' or empty levels")
-    return MqttUrl(host=parsed.hostname, port=port, prefix=prefix, access=access)
+    """``mqtt[s]://[USER@]HOST[:PORT][/PREFIX][?password-file=PATH&ca=PATH]`` (:func:`meterkit.mqtt_access.
+    parse_broker_url`) -> host, port, topic prefix (``meterkit`` when none is given) and the broker access."""
+    broker = parse_broker_url(url, environ=environ)
+    return MqttUrl(host=broker.host, port=broker.port, prefix=broker.path or default_prefix, access=broker.access)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +128,7 @@ class MqttLink:
         self._early: set[int] = set()
         self._connects = 0  # connections made so far (the owner re-sends what a new connection needs)
         self.delivered = 0
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id or f"meterkit-{node}-{secrets.token_hex(4)}"
-        )
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or make_client_id(node))
         url.access.apply(self.client)  # user name, password, TLS
         self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)

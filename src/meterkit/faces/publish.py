@@ -192,14 +192,21 @@ class ReadingsPublisher:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
+        failing = False  # a failing step is logged once, until one succeeds again; the publisher goes on
         while not self._stop.is_set():
-            if loop.time() >= due:
-                due += self.interval_s
-                if not self._to_publish:  # a round still going (a large fleet) is not doubled
-                    self._to_publish = deque(self._named())
-            self.step()
+            try:
+                if loop.time() >= due:
+                    due += self.interval_s
+                    if not self._to_publish:  # a round still going (a large fleet) is not doubled
+                        self._to_publish = deque(self._named())
+                self.step()
+                failing = False
+            except Exception:
+                if not failing:
+                    log.exception("MQTT publishing failed; trying again")
+                failing = True
             # a round still going: the next chunk as soon as the loop has served what waits (the meters' ports)
-            pause = 0.0 if self._to_publish or self._to_announce else self.pump_s
+            pause = self.pump_s if failing else 0.0 if self._to_publish or self._to_announce else self.pump_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), pause)
 

@@ -1,7 +1,7 @@
 """A head-end's MQTT subscription to the alarm topic: every message, in arrival order, for the verifier.
 
 paho-mqtt runs the network in its own thread and puts each message into a queue; :meth:`AlarmSubscription.next`
-takes them on the caller's thread.  The subscription is QoS 1 with a client id of its own (:func:`.mqtt.client_id`).
+takes them on the caller's thread.  The subscription is QoS 1 with a client id of its own (:func:`meterkit.mqtt_access.client_id`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..errors import TransportError
-from .mqtt import client_id, parse_headend_url
+from ..mqtt_access import client_id
+from .mqtt import parse_headend_url
 
 __all__ = ["AlarmSubscription", "Received"]
 

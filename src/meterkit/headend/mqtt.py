@@ -5,7 +5,7 @@ SQLite outbox and is sent again after a reconnect, so each alarm arrives at leas
 The forwarder runs in a thread of its own with its own connection to the state file.  It publishes each alarm as
 the signed message of :mod:`.message` (the meter's :class:`~.message.AlarmSealer`).
 
-Client id and session: every forwarder connects as ``meterkit-<meter>-<8 random hex digits>`` (:func:`client_id`)
+Client id and session: every forwarder connects as ``meterkit-<meter>-<8 random hex digits>`` (:func:`meterkit.mqtt_access.client_id`)
 with a clean session.  MQTT lets one client id hold one connection: a fixed id made two processes for the same meter
 (or a restarted one while the broker still held the old connection) push each other off the broker in turn.  A
 persistent session would buy nothing here: what is not yet acknowledged waits in the meter's own outbox and is
@@ -16,25 +16,22 @@ every restart.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..errors import ConfigError
-from ..mqtt_access import BrokerAccess, broker_access, process_environ, redacted
+from ..mqtt_access import BrokerAccess, client_id, parse_broker_url
 from ..storage import NvStore
 from .message import AlarmSealer
 from .outbox import AlarmOutbox
 
-__all__ = ["HeadendUrl", "MqttForwarder", "client_id", "parse_headend_url"]
+__all__ = ["HeadendUrl", "MqttForwarder", "parse_headend_url"]
 
 log = logging.getLogger(__name__)
 
@@ -50,36 +47,10 @@ class HeadendUrl:
 
 
 def parse_headend_url(url: str, *, environ: Mapping[str, str] | None = None) -> HeadendUrl:
-    """``mqtt[s]://[USER@]HOST[:PORT]/TOPIC[?password-file=PATH&ca=PATH]`` -> broker, topic and access (the password
-    from the file or ``METERKIT_MQTT_PASSWORD``; TLS on port 8883 for ``mqtts``)."""
-    shown = redacted(url)
-    try:
-        parsed = urlparse(url)
-        port = parsed.port
-    except ValueError as exc:  # a port out of 0-65535 or not a number, a broken IPv6 literal
-        raise ConfigError(
-            f"head-end {shown!r}: {exc} (use mqtt://HOST[:PORT]/TOPIC, IPv6 as mqtt://[::1]:PORT)"
-        ) from None
-    if parsed.scheme not in ("mqtt", "mqtts") or not parsed.hostname:
-        raise ConfigError(f"head-end {shown!r}: use mqtt://HOST[:PORT]/TOPIC (mqtts:// for TLS)")
-    if port == 0:
-        raise ConfigError(f"head-end {shown!r}: port 0 is not a broker's port (1-65535)")
-    access = broker_access(
-        url,
-        scheme=parsed.scheme,
-        username=unquote(parsed.username) if parsed.username else None,
-        password=parsed.password,
-        query=parsed.query,
-        environ=process_environ() if environ is None else environ,
-    )
-    topic = parsed.path.lstrip("/") or "meterkit/alarms"
-    return HeadendUrl(parsed.hostname, port or (8883 if access.tls else 1883), topic, access)
-
-
-def client_id(name: str) -> str:
-    """A client id of its own for this process: ``meterkit-<name>-<8 random hex digits>`` (at most 23 characters
-    are guaranteed by MQTT 3.1.1; Mosquitto and most brokers take longer ones, so a long name is kept whole)."""
-    return f"meterkit-{name}-{secrets.token_hex(4)}"
+    """``mqtt[s]://[USER@]HOST[:PORT]/TOPIC[?password-file=PATH&ca=PATH]`` (:func:`meterkit.mqtt_access.
+    parse_broker_url`) -> broker, topic (``meterkit/alarms`` when none is given) and access."""
+    broker = parse_broker_url(url, what="head-end", form="mqtt://HOST[:PORT]/TOPIC", environ=environ)
+    return HeadendUrl(broker.host, broker.port, broker.path or "meterkit/alarms", broker.access)
 
 
 class MqttForwarder:
@@ -94,6 +65,7 @@ class MqttForwarder:
         self._thread: threading.Thread | None = None
         self._inflight: dict[int, str] = {}
         self._acked: list[str] = []
+        self._early: set[int] = set()  # acknowledged before the publishing thread recorded the message id
         self._lock = threading.Lock()
         self._connects = 0
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id(self.meter_id), clean_session=True)
@@ -106,6 +78,7 @@ class MqttForwarder:
         if not getattr(reason_code, "is_failure", False):
             with self._lock:
                 self._connects += 1
+                self._early.clear()
 
     @property
     def connects(self) -> int:
@@ -118,6 +91,8 @@ class MqttForwarder:
             alarm_id = self._inflight.pop(mid, None)
             if alarm_id is not None:
                 self._acked.append(alarm_id)
+            else:  # the PUBACK came before _cycle recorded the mid (it must not hold the lock inside paho)
+                self._early.add(mid)
 
     def start(self) -> None:
         self.client.connect_async(self.host, self.port, keepalive=30)
@@ -158,7 +133,11 @@ class MqttForwarder:
                 continue
             info = self.client.publish(f"{self.topic}/{self.meter_id}", alarm.message(self.sealer), qos=1)
             with self._lock:
-                self._inflight[info.mid] = alarm.id
+                if info.mid in self._early:
+                    self._early.discard(info.mid)
+                    self._acked.append(alarm.id)
+                else:
+                    self._inflight[info.mid] = alarm.id
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
