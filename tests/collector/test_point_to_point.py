@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -113,3 +114,29 @@ def test_an_unreachable_point_to_point_meter_is_named_by_its_last_serial_or_its_
 def test_summary_lines_of_addressed_meters_are_unchanged() -> None:
     summary = Summary([MeterResult("10000001", ENDPOINT, False, 0, 3, "no answer")])
     assert summary.lines()[1] == f"failed 10000001 on {ENDPOINT} after 3 attempt(s): no answer"
+
+
+def test_endpoints_remembered_from_many_threads_at_once_are_all_kept(tmp_path: Path) -> None:
+    """The collector remembers serials from worker threads, one per endpoint polled in parallel."""
+    store = ProfileStore(tmp_path)
+    threads = 24
+    start = threading.Barrier(threads)
+    errors: list[Exception] = []
+
+    def remember(n: int) -> None:
+        start.wait()
+        for round_ in range(5):
+            try:
+                store.remember_serial(f"socket://10.0.0.{n}:{round_}", f"{n:04d}{round_}")
+            except Exception as exc:  # reported below, with every thread's
+                errors.append(exc)
+
+    workers = [threading.Thread(target=remember, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    expected = {f"socket://10.0.0.{n}:{r}": f"{n:04d}{r}" for n in range(threads) for r in range(5)}
+    assert ProfileStore(tmp_path).known_serials() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_serials.json"]  # no file left aside
