@@ -33,11 +33,17 @@ import polars as pl
 
 from ..errors import DataError
 
-__all__ = ["ProfileRecord", "ProfileStore"]
+__all__ = ["ProfileRecord", "ProfileStore", "usable_serial"]
 
 _SERIALS = "_serials.json"
 _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
-_SAFE = re.compile(r"^[0-9A-Za-z_.-]+$")
+#: a meter's name in the folder: letters, digits, ``_.-``, at most 32 (the longest device address or register value)
+_SAFE = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
+
+
+def usable_serial(name: str) -> bool:
+    """Whether ``name`` (a device address, or the serial a meter reports) can name a meter in the folder."""
+    return _SAFE.match(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +71,7 @@ class ProfileStore:
             raise DataError(f"{root}: cannot create the output folder ({exc.strerror})") from exc
 
     def _meter_dir(self, serial: str) -> Path:
-        if not _SAFE.match(serial):
+        if not usable_serial(serial):
             raise DataError(f"meter {serial!r}: not usable as a folder name")
         return self.root / f"meter={serial}"
 
