@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from meterkit.collector.poll import Collector, MeterResult, PollSettings, Summary
-from meterkit.collector.store import ProfileStore
+from meterkit.collector.store import ProfileStore, usable_serial
 from meterkit.collector.targets import Credentials, Target
 from meterkit.errors import DataError, DeviceError
 from meterkit.iec62056_21.messages import DataSet, IdentificationMessage, Value
@@ -113,3 +114,71 @@ def test_an_unreachable_point_to_point_meter_is_named_by_its_last_serial_or_its_
 def test_summary_lines_of_addressed_meters_are_unchanged() -> None:
     summary = Summary([MeterResult("10000001", ENDPOINT, False, 0, 3, "no answer")])
     assert summary.lines()[1] == f"failed 10000001 on {ENDPOINT} after 3 attempt(s): no answer"
+
+
+def test_endpoints_remembered_from_many_threads_at_once_are_all_kept(tmp_path: Path) -> None:
+    """The collector remembers serials from worker threads, one per endpoint polled in parallel."""
+    store = ProfileStore(tmp_path)
+    threads = 24
+    start = threading.Barrier(threads)
+    errors: list[Exception] = []
+
+    def remember(n: int) -> None:
+        start.wait()
+        for round_ in range(5):
+            try:
+                store.remember_serial(f"socket://10.0.0.{n}:{round_}", f"{n:04d}{round_}")
+            except Exception as exc:  # reported below, with every thread's
+                errors.append(exc)
+
+    workers = [threading.Thread(target=remember, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    expected = {f"socket://10.0.0.{n}:{r}": f"{n:04d}{r}" for n in range(threads) for r in range(5)}
+    assert ProfileStore(tmp_path).known_serials() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_serials.json"]  # no file left aside
+
+
+class CountingStore(ProfileStore):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads = 0
+
+    def known_serials(self) -> dict[str, str]:
+        self.reads += 1
+        return super().known_serials()
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_the_folders_serials_are_read_once_whether_the_caller_gave_them_or_not(tmp_path: Path, given: bool) -> None:
+    store = CountingStore(tmp_path)
+    store.remember_serial(ENDPOINT, "31415926")
+    serials = store.known_serials() if given else None
+    settings = PollSettings(timeout_s=5, retries=0)
+    collector = Collector([Target(ENDPOINT, "", Credentials())], store, settings, serials=serials)
+    for _ in range(2):
+        summary = asyncio.run(collector.run_once())
+        assert [(r.address, r.ok) for r in summary.results] == [("31415926", False)]  # unreachable, named by its serial
+    assert store.reads == 2  # remember_serial's, then the caller's or the first cycle's
+
+
+@pytest.mark.parametrize(
+    ("name", "usable"),
+    [("31415926", True), ("AB-12_3.4", True), ("1" * 32, True), ("1" * 33, False), ("", False), ("12 34", False)],
+)
+def test_the_collector_and_its_folder_agree_on_which_serials_are_usable(
+    tmp_path: Path, name: str, usable: bool
+) -> None:
+    assert usable_serial(name) is usable
+    store = ProfileStore(tmp_path)
+    if usable:
+        assert serial_of(tmp_path, {"0.0.0": name})[0] == name
+        assert store.last_stored(name) is None
+        return
+    with pytest.raises(DataError, match="not a usable serial"):
+        serial_of(tmp_path, {"0.0.0": name})
+    with pytest.raises(DataError, match="not usable as a folder name"):
+        store.last_stored(name)

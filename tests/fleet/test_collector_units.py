@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from meterkit.cli.app import main
 from meterkit.client.auth import PasswordAuthenticator
 from meterkit.collector.config import load_poll_config, parse_duration
 from meterkit.collector.poll import parse_profile
@@ -109,3 +110,17 @@ def test_the_store_keeps_every_interval_once_however_the_reads_overlap(
     assert store.last_stored("M1") == (ends[top - 1] if top else None)
     months = {p.parent.name for p in (store.root / "meter=M1").glob("month=*/part-*.parquet")}
     assert months <= {"month=2026-11", "month=2026-12"}
+
+
+def test_a_binary_password_file_is_one_config_error_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "pw.bin"
+    path.write_bytes(b"secret\n\xff\xfe\x00\x01")
+    with pytest.raises(ConfigError, match=r"pw.bin: not a password file \(not UTF-8 text: byte 7\)"):
+        read_password_file(path)
+    args = ["poll", "socket://127.0.0.1:1", "--addresses", "1", "--password-file", str(path), "--out", str(tmp_path)]
+    args.append("--once")
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err == f"meterkit poll: error: {path}: not a password file (not UTF-8 text: byte 7)\n"

@@ -8,18 +8,22 @@ import json
 import logging
 import stat
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
+import meterkit.headend.listen as listen_module
 from meterkit.cli.app import main
-from meterkit.headend.verify import load_alarm_keys
+from meterkit.cli.headend import verify_or_reject
+from meterkit.headend.listen import Received
+from meterkit.headend.verify import AlarmVerifier, VerifiedAlarm, load_alarm_keys
 from meterkit.host.host import run_meter
 from meterkit.meter.config import load_config
 from meterkit.meter.virtual import VirtualMeter, demo_config_path
 from meterkit.storage import NvStore
 from tests.faces.meters import START
 
-from .test_alarm_signature import DEMO_ALARM_KEY, DEMO_MASTER
+from .test_alarm_signature import DEMO_ALARM_KEY, DEMO_MASTER, EXAMPLE
 
 
 @pytest.fixture
@@ -99,3 +103,60 @@ def test_serve_warns_when_a_meter_with_only_level_keys_sends_unsigned_alarms(
     with caplog.at_level(logging.WARNING, logger="meterkit.host.host"):
         asyncio.run(serve_briefly())
     assert "head-end alarms go unsigned" in caplog.text
+
+
+class _Subscription:
+    """Stands in for the broker: hands out the messages given, then None (as after --timeout)."""
+
+    messages: ClassVar[list[tuple[str, bytes]]] = []
+
+    def __init__(self, url: str) -> None:
+        self.filter = "meterkit/alarms/+"
+        self.queue = list(self.messages)
+
+    def start(self) -> None:
+        pass
+
+    def next(self, timeout: float | None = None) -> Received | None:
+        return Received(*self.queue.pop(0)) if self.queue else None
+
+    def stop(self) -> None:
+        pass
+
+
+def test_headend_listen_rejects_a_hostile_message_in_one_line_and_goes_on(
+    tmp_path: Path, master: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = tmp_path / "keys.json"
+    assert main(["keys", "headend", "--master", str(master), "--meters", "MKT:12345678", "--out", str(keys)]) == 0
+    topic = "meterkit/alarms/12345678"
+    monkeypatch.setattr(_Subscription, "messages", [(topic, b"[" * 100_000), (topic, b"[" * 3_000), (topic, EXAMPLE)])
+    monkeypatch.setattr(listen_module, "AlarmSubscription", _Subscription)
+    capsys.readouterr()
+    assert main(["headend", "listen", "mqtt://127.0.0.1:1/meterkit/alarms", "--keys", str(keys)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [
+        f"REJECTED {topic}: malformed: 100000 bytes, more than the 4096 bytes of any alarm",
+        f"REJECTED {topic}: malformed: not JSON (nested too deeply)",
+        "MKT:12345678 #7 TAMPER at 2026-11-02T09:00:00+00:00 event=COVER_OPEN_UNAUTH relay=open",
+    ]
+
+
+def test_a_message_the_verifier_did_not_foresee_is_rejected_not_the_listeners_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(AlarmVerifier):
+        def verify(self, payload: bytes, topic: str | None = None) -> VerifiedAlarm:
+            if payload == b"bug":
+                raise ZeroDivisionError("division by zero")
+            return super().verify(payload, topic)
+
+    verifier = Broken({"MKT:12345678": DEMO_ALARM_KEY})
+    topic = "meterkit/alarms/12345678"
+    with caplog.at_level(logging.ERROR, logger="meterkit.cli.headend"):
+        assert verify_or_reject(verifier, b"bug", topic) == (
+            f"REJECTED {topic}: malformed: cannot be verified (ZeroDivisionError)"
+        )
+    assert "verifying failed (ZeroDivisionError: division by zero)" in caplog.text
+    alarm = verify_or_reject(verifier, EXAMPLE, topic)
+    assert isinstance(alarm, VerifiedAlarm) and alarm.seq == 7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +22,9 @@ from ..headend.verify import (
     load_alarm_keys,
 )
 
-__all__ = ["register", "verified_line"]
+__all__ = ["register", "verified_line", "verify_or_reject"]
+
+log = logging.getLogger(__name__)
 
 _WHY = {ForgedAlarm: "forged", ReplayedAlarm: "replayed", UnknownMeter: "unknown meter", MalformedAlarm: "malformed"}
 
@@ -34,6 +37,17 @@ def verified_line(alarm: VerifiedAlarm) -> str:
 
 def rejected_line(topic: str, exc: AlarmRejected) -> str:
     return f"REJECTED {topic}: {_WHY.get(type(exc), 'rejected')}: {exc}"
+
+
+def verify_or_reject(verifier: AlarmVerifier, payload: bytes, topic: str) -> VerifiedAlarm | str:
+    """The verified alarm, or the REJECTED line of a message; whatever a message holds, the listener goes on."""
+    try:
+        return verifier.verify(payload, topic)
+    except AlarmRejected as exc:
+        return rejected_line(topic, exc)
+    except Exception as exc:  # a message the verifier did not foresee is no alarm: rejected, not the listener's end
+        log.error("alarm on %s: verifying failed (%s: %s)", topic, type(exc).__name__, exc)
+        return rejected_line(topic, MalformedAlarm(f"cannot be verified ({type(exc).__name__})"))
 
 
 def _load_seen(path: Path | None) -> dict[str, int]:
@@ -92,10 +106,9 @@ def register(app: typer.Typer) -> None:
                 if msg is None:
                     break
                 handled += 1
-                try:
-                    alarm = verifier.verify(msg.payload, msg.topic)
-                except AlarmRejected as exc:
-                    typer.echo(rejected_line(msg.topic, exc))
+                alarm = verify_or_reject(verifier, msg.payload, msg.topic)
+                if isinstance(alarm, str):
+                    typer.echo(alarm)
                     continue
                 if seen is not None:
                     _save_seen(seen, verifier.last_seq)

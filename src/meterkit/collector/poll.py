@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from ..errors import DataError, DeviceError, MeterkitError, SecurityError, Trans
 from ..iec62056_21.client import ClientConfig
 from ..iec62056_21.messages import DataSet, IdentificationMessage
 from .link import AsyncMeterLink
-from .store import ProfileRecord, ProfileStore
+from .store import ProfileRecord, ProfileStore, usable_serial
 from .targets import Target
 
 __all__ = ["SERIAL_REGISTERS", "Collector", "MeterResult", "PollObserver", "PollSettings", "Summary", "parse_profile"]
@@ -36,7 +35,6 @@ Progress = Callable[[int, int], None]
 
 #: where a point-to-point meter is asked for its serial, in order: the serial number, then the manufacturer's one
 SERIAL_REGISTERS = ("0.0.0", "C.1.0")
-_SAFE_SERIAL = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
 
 
 class PollObserver(Protocol):
@@ -181,9 +179,10 @@ class Collector:
         serials: dict[str, str] | None = None,
     ) -> None:
         self.observer = observer
-        #: point-to-point endpoint -> the serial its meter reported (from ``serials``, the store, and each poll)
+        #: point-to-point endpoint -> the serial its meter reported (``serials``, read by the caller from the store;
+        #: else the store's, read at the first cycle), and from each poll
         self.serials = dict(serials or {})
-        self._loaded = False
+        self._loaded = serials is not None
         self.targets = list(targets)
         self.store = store
         self.settings = settings or PollSettings()
@@ -269,7 +268,7 @@ class Collector:
             except DeviceError:  # ER: the meter has no such register, try the next
                 continue
             text = answer[0].values[0].value.strip() if answer and answer[0].values else ""
-            if not _SAFE_SERIAL.match(text):
+            if not usable_serial(text):
                 raise DataError(f"the meter on {target.endpoint} reports {address}({text}), not a usable serial")
             if self.serials.get(target.endpoint) != text:
                 await asyncio.to_thread(self.store.remember_serial, target.endpoint, text)

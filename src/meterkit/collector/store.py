@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,11 +33,17 @@ import polars as pl
 
 from ..errors import DataError
 
-__all__ = ["ProfileRecord", "ProfileStore"]
+__all__ = ["ProfileRecord", "ProfileStore", "usable_serial"]
 
 _SERIALS = "_serials.json"
 _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
-_SAFE = re.compile(r"^[0-9A-Za-z_.-]+$")
+#: a meter's name in the folder: letters, digits, ``_.-``, at most 32 (the longest device address or register value)
+_SAFE = re.compile(r"^[0-9A-Za-z_.-]{1,32}$")
+
+
+def usable_serial(name: str) -> bool:
+    """Whether ``name`` (a device address, or the serial a meter reports) can name a meter in the folder."""
+    return _SAFE.match(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +64,14 @@ class ProfileStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._serials_lock = threading.Lock()
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DataError(f"{root}: cannot create the output folder ({exc.strerror})") from exc
 
     def _meter_dir(self, serial: str) -> Path:
-        if not _SAFE.match(serial):
+        if not usable_serial(serial):
             raise DataError(f"meter {serial!r}: not usable as a folder name")
         return self.root / f"meter={serial}"
 
@@ -155,17 +164,26 @@ class ProfileStore:
         return data
 
     def remember_serial(self, endpoint: str, serial: str) -> None:
-        """Record that the point-to-point meter on ``endpoint`` reported ``serial`` (written aside, then renamed)."""
+        """Record that the point-to-point meter on ``endpoint`` reported ``serial`` (written aside, then renamed).
+        Thread-safe: the collector calls it from worker threads for endpoints polled in parallel."""
         self._meter_dir(serial)  # checks the name
-        known = self.known_serials()
-        if known.get(endpoint) == serial:
-            return
-        known[endpoint] = serial
-        path = self.root / _SERIALS
-        aside = self.root / f".{_SERIALS}.{os.getpid()}.tmp"
-        try:
-            aside.write_text(json.dumps(known, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-            os.replace(aside, path)
-        except OSError as exc:
-            aside.unlink(missing_ok=True)
-            raise DataError(f"{path}: cannot write ({exc.strerror})") from exc
+        with self._serials_lock:  # one read-modify-write at a time, or one thread's entry is lost
+            known = self.known_serials()
+            if known.get(endpoint) == serial:
+                return
+            known[endpoint] = serial
+            path = self.root / _SERIALS
+            text = json.dumps(known, sort_keys=True, indent=1) + "\n"
+            # a name no other writer uses (thread or process), created only if new, with the umask's usual mode
+            aside = self.root / f".{_SERIALS}.{uuid.uuid4().hex}.tmp"
+            try:
+                fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except OSError as exc:
+                raise DataError(f"{path}: cannot write ({exc.strerror})") from exc
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(aside, path)
+            except OSError as exc:
+                aside.unlink(missing_ok=True)
+                raise DataError(f"{path}: cannot write ({exc.strerror})") from exc

@@ -97,6 +97,8 @@ def read_password_file(path: Path) -> Credentials:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the password file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a password file (not UTF-8 text: byte {exc.start})") from None
     passwords: dict[str, str] = {}
     ranges: list[tuple[int, int, str]] = []
     default: str | None = None

@@ -6,6 +6,9 @@ returns a :class:`VerifiedAlarm` or raises an :class:`AlarmRejected` subclass: :
 :class:`UnknownMeter`, :class:`ForgedAlarm` (no MAC or a wrong one: not made with that meter's key) or
 :class:`ReplayedAlarm` (a sequence number not above the last accepted one: a replay, a duplicate of at-least-once
 delivery or a reordering).  Nothing of a rejected message changes the verifier's state.
+
+A message of more than :data:`MAX_ALARM_BYTES` is refused unread (``MalformedAlarm``), and so is JSON nested too
+deeply to parse: whoever may publish on the alarm topic cannot make the head-end spend memory or stack on it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .message import ALARM_FORMAT, alarm_mac
 
 __all__ = [
     "KEYS_FORMAT",
+    "MAX_ALARM_BYTES",
     "AlarmRejected",
     "AlarmVerifier",
     "ForgedAlarm",
@@ -39,6 +43,10 @@ __all__ = [
 KEYS_FORMAT = "meterkit-alarm-keys/1"
 _FIELDS = {"v", "id", "flag", "meter", "seq", "kind", "at", "details", "mac"}
 _MAC_HEX = frozenset("0123456789abcdef")
+#: the largest message the head-end parses.  The largest alarm a meter makes (a tamper alarm of a 16-character
+#: serial, a 19-digit ``seq``, its time to the microsecond) has under 400 bytes: ten times that leaves room for longer
+#: details, and a larger message is no alarm of ours.
+MAX_ALARM_BYTES = 4096
 
 
 class AlarmRejected(SecurityError):
@@ -80,10 +88,14 @@ def _str(doc: Mapping[str, Any], key: str) -> str:
 
 
 def _parse(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_ALARM_BYTES:
+        raise MalformedAlarm(f"{len(payload)} bytes, more than the {MAX_ALARM_BYTES} bytes of any alarm")
     try:
         doc = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedAlarm(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedAlarm("not JSON (nested too deeply)") from None
     if not isinstance(doc, dict):
         raise MalformedAlarm("not a JSON object")
     if doc.get("v") != ALARM_FORMAT or isinstance(doc.get("v"), bool):
@@ -120,7 +132,7 @@ class AlarmVerifier:
             raise ForgedAlarm(f"alarm from {meter}: the MAC is not 64 lower-case hex digits")
         try:
             expected = alarm_mac(key, doc)
-        except ValueError:  # a float NaN or infinity cannot have been signed
+        except (ValueError, RecursionError):  # a float NaN or infinity, or a nesting too deep, cannot have been signed
             raise ForgedAlarm(f"alarm from {meter}: the MAC does not match its alarm key") from None
         if not hmac.compare_digest(mac, expected):
             raise ForgedAlarm(f"alarm from {meter}: the MAC does not match its alarm key")
@@ -137,15 +149,16 @@ class AlarmVerifier:
             at = datetime.fromisoformat(_str(doc, "at"))
         except ValueError:
             raise MalformedAlarm(f"alarm from {meter}: 'at' is not an ISO time") from None
+        alarm_id, kind = _str(doc, "id"), _str(doc, "kind")
         last = self._last.get(meter, 0)
         if seq <= last:
             raise ReplayedAlarm(f"alarm from {meter}: seq {seq} is not above the last accepted ({last})")
-        self._last[meter] = seq
+        self._last[meter] = seq  # every check passed: only now does the message change the state
         return VerifiedAlarm(
             meter=meter,
             seq=seq,
-            id=_str(doc, "id"),
-            kind=_str(doc, "kind"),
+            id=alarm_id,
+            kind=kind,
             at=at,
             details=dict(details),
             missed=seq - last - 1 if last else 0,
