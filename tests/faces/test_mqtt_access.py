@@ -35,7 +35,7 @@ KEEP_USER = f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""
 
 def test_a_plain_url_has_no_credentials_and_no_tls() -> None:
     url = parse_mqtt_url("mqtt://broker.local/site7", environ={PASSWORD_ENV: "ignored without a user"})
-    assert (url.host, url.port, url.prefix) == ("broker.local", 1883, "site7")
+    assert (url.host, url.port, url.path) == ("broker.local", 1883, "site7")
     assert (url.access.username, url.access.password, url.access.tls, url.access.ca_file) == (None, None, False, None)
     assert url.shown == "mqtt://broker.local:1883"
 
@@ -45,7 +45,7 @@ def test_mqtts_defaults_to_port_8883_and_reads_the_password_file(tmp_path: Path)
     pw.write_text("s3cret pass\nsecond line ignored\n")
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     url = parse_mqtt_url(f"mqtts://ha%40home@broker.local/meterkit?password-file={pw}&ca={ca}", environ=NO_ENV)
-    assert (url.host, url.port, url.prefix) == ("broker.local", 8883, "meterkit")
+    assert (url.host, url.port, url.path) == ("broker.local", 8883, "meterkit")
     assert (url.access.username, url.access.password, url.access.tls, url.access.ca_file) == (
         "ha@home",
         "s3cret pass",
@@ -259,7 +259,7 @@ def test_no_piece_of_a_password_in_the_url_reaches_the_error_line(url: str, pars
 def test_the_head_end_topic_takes_no_wildcards_and_defaults_to_meterkit_alarms() -> None:
     from meterkit.headend.mqtt import parse_headend_url
 
-    assert parse_headend_url("mqtts://h", environ=NO_ENV).topic == "meterkit/alarms"
+    assert parse_headend_url("mqtts://h", environ=NO_ENV).path == "meterkit/alarms"
     assert parse_headend_url("mqtts://h", environ=NO_ENV).port == 8883
     for topic in ("alarms/+", "alarms/#", "a//b"):
         with pytest.raises(ConfigError, match="must not hold"):

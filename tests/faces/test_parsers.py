@@ -125,8 +125,8 @@ def test_any_control_body_gives_a_control_or_a_face_error(action: str, body: byt
 
 def test_mqtt_urls() -> None:
     url = parse_mqtt_url("mqtt://broker.lan:1884/site/7")
-    assert (url.host, url.port, url.prefix) == ("broker.lan", 1884, "site/7")
-    assert parse_mqtt_url("mqtt://127.0.0.1").prefix == "meterkit" and parse_mqtt_url("mqtt://127.0.0.1").port == 1883
+    assert (url.host, url.port, url.path) == ("broker.lan", 1884, "site/7")
+    assert parse_mqtt_url("mqtt://127.0.0.1").path == "meterkit" and parse_mqtt_url("mqtt://127.0.0.1").port == 1883
     for bad in ("http://x", "mqtt://", "mqtt://x:99999", "mqtt://x/a/#", "mqtt://x/a//b", "mqtt://u:p@x"):
         with pytest.raises(ConfigError):
             parse_mqtt_url(bad)
@@ -138,7 +138,7 @@ def test_any_mqtt_url_parses_or_is_a_config_error(text: str) -> None:
         url = parse_mqtt_url(text)
     except ConfigError:
         return
-    assert url.host and 0 < url.port <= 65535 and "#" not in url.prefix and "+" not in url.prefix
+    assert url.host and 0 < url.port <= 65535 and "#" not in url.path and "+" not in url.path
 
 
 @given(st.text(max_size=30))

@@ -20,13 +20,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..mqtt_access import BrokerAccess, BrokerUrl, parse_broker_url
+from ..mqtt_access import BrokerUrl, parse_broker_url
 from ..mqtt_access import client_id as make_client_id
 from ..storage import NvStore
 
@@ -40,26 +40,15 @@ OUTBOX_CAPACITY = 200_000
 PUMP_BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class MqttUrl:
-    """The readings' broker: where, the topic prefix and how to get in (:mod:`meterkit.mqtt_access`)."""
-
-    host: str
-    port: int
-    prefix: str
-    access: BrokerAccess = field(default_factory=BrokerAccess)
-
-    @property
-    def shown(self) -> str:
-        """The broker as a log line shows it (no secret)."""
-        return BrokerUrl(self.host, self.port, self.prefix, self.access).shown
+#: the readings' broker: a parsed broker URL whose path is the topic prefix
+MqttUrl = BrokerUrl
 
 
 def parse_mqtt_url(url: str, default_prefix: str = "meterkit", *, environ: Mapping[str, str] | None = None) -> MqttUrl:
     """``mqtt[s]://[USER@]HOST[:PORT][/PREFIX][?password-file=PATH&ca=PATH]`` (:func:`meterkit.mqtt_access.
-    parse_broker_url`) -> host, port, topic prefix (``meterkit`` when none is given) and the broker access."""
+    parse_broker_url`) -> host, port, topic prefix as the path (``meterkit`` when none is given) and the access."""
     broker = parse_broker_url(url, environ=environ)
-    return MqttUrl(host=broker.host, port=broker.port, prefix=broker.path or default_prefix, access=broker.access)
+    return broker if broker.path else replace(broker, path=default_prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +109,7 @@ class MqttLink:
         self.url = url
         self.node = node
         self.outbox = outbox
-        self.status_topic = f"{url.prefix}/{node}/status"
+        self.status_topic = f"{url.path}/{node}/status"
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row
         self._sent_upto = 0  # highest outbox row handed to paho since the last (re)connect

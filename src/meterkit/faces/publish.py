@@ -56,7 +56,7 @@ class ReadingsPublisher:
     ) -> None:
         self.sources = list(sources)
         self.link = link
-        self.prefix = link.url.prefix
+        self.prefix = link.url.path
         self.discovery_prefix = discovery_prefix
         self.registers = None if registers is None else tuple(registers)
         self._wanted = frozenset(self.registers or ())

@@ -120,7 +120,7 @@ async def start_faces(
             )
             await publisher.start()
             faces.append(publisher)
-            say(f"readings on {url.shown}/{url.prefix}")
+            say(f"readings on {url.shown}/{url.path}")
         if config.metrics is not None:
             host, port = parse_bind(config.metrics)
             metrics = MetricsFace(

@@ -33,7 +33,7 @@ class AlarmSubscription:
     def __init__(self, url: str) -> None:
         where = parse_headend_url(url)
         self.host, self.port = where.host, where.port
-        self.filter = f"{where.topic}/+"
+        self.filter = f"{where.path}/+"
         self._queue: queue.Queue[Received] = queue.Queue()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id("headend"), clean_session=True)

@@ -19,14 +19,14 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..mqtt_access import BrokerAccess, client_id, parse_broker_url
+from ..mqtt_access import BrokerUrl, client_id, parse_broker_url
 from ..storage import NvStore
 from .message import AlarmSealer
 from .outbox import AlarmOutbox
@@ -36,27 +36,21 @@ __all__ = ["HeadendUrl", "MqttForwarder", "parse_headend_url"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class HeadendUrl:
-    """Where the alarms go: the broker, the topic prefix, and how to get into the broker (:mod:`meterkit.mqtt_access`)."""
-
-    host: str
-    port: int
-    topic: str
-    access: BrokerAccess = field(default_factory=BrokerAccess)
+#: where the alarms go: a parsed broker URL whose path is the alarm topic
+HeadendUrl = BrokerUrl
 
 
 def parse_headend_url(url: str, *, environ: Mapping[str, str] | None = None) -> HeadendUrl:
     """``mqtt[s]://[USER@]HOST[:PORT]/TOPIC[?password-file=PATH&ca=PATH]`` (:func:`meterkit.mqtt_access.
-    parse_broker_url`) -> broker, topic (``meterkit/alarms`` when none is given) and access."""
+    parse_broker_url`) -> broker, the alarm topic as the path (``meterkit/alarms`` when none is given) and access."""
     broker = parse_broker_url(url, what="head-end", form="mqtt://HOST[:PORT]/TOPIC", environ=environ)
-    return HeadendUrl(broker.host, broker.port, broker.path or "meterkit/alarms", broker.access)
+    return broker if broker.path else replace(broker, path="meterkit/alarms")
 
 
 class MqttForwarder:
     def __init__(self, state: Path, url: str, sealer: AlarmSealer, *, interval: float = 0.5) -> None:
         where = parse_headend_url(url)
-        self.host, self.port, self.topic = where.host, where.port, where.topic
+        self.host, self.port, self.topic = where.host, where.port, where.path
         self.state = state
         self.sealer = sealer
         self.meter_id = sealer.meter

@@ -188,4 +188,4 @@ async def run_meter(
 def _alarms_topic(headend: str | None) -> str | None:
     from ..headend.mqtt import parse_headend_url
 
-    return None if headend is None else parse_headend_url(headend).topic
+    return None if headend is None else parse_headend_url(headend).path
