@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .errors import ConfigError
+from .secret_file import read_secret_file
 
 __all__ = [
     "PASSWORD_ENV",
@@ -185,14 +186,9 @@ def redacted(url: str) -> str:
 
 def _read_password(shown: str, path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
-        raise ConfigError(f"MQTT broker {shown!r}: cannot read the password file {str(path)!r} ({reason})") from None
-    first = text.splitlines()[0] if text else ""
-    if not first:
-        raise ConfigError(f"MQTT broker {shown!r}: the password file {str(path)!r} is empty")
-    return first
+        return read_secret_file(path)
+    except ConfigError as exc:  # "<path>: cannot read the password file (<cause>)" or "...: is empty"
+        raise ConfigError(f"MQTT broker {shown!r}: {exc}") from None
 
 
 def process_environ() -> Mapping[str, str]:

@@ -264,3 +264,24 @@ def test_the_head_end_topic_takes_no_wildcards_and_defaults_to_meterkit_alarms()
     for topic in ("alarms/+", "alarms/#", "a//b"):
         with pytest.raises(ConfigError, match="must not hold"):
             parse_headend_url(f"mqtt://h/{topic}", environ=NO_ENV)
+
+
+def test_the_hand_held_and_the_broker_read_password_files_by_one_rule(tmp_path: Path) -> None:
+    from meterkit.cli.auth_options import AuthOptions
+
+    for content, expected in (("pw one\nsecond\n", "pw one"), ("pw\r\n", "pw"), ("  \n", None), ("", None)):
+        path = tmp_path / "pw"
+        path.write_text(content)
+        url = f"mqtt://u@h/x?password-file={path}"
+        if expected is None:
+            with pytest.raises(ConfigError, match="the password file is empty"):
+                parse_mqtt_url(url, environ=NO_ENV)
+            with pytest.raises(ConfigError, match="the password file is empty"):
+                AuthOptions(password_file=path).authenticator()
+        else:
+            assert parse_mqtt_url(url, environ=NO_ENV).access.password == expected
+            auth = AuthOptions(password_file=path).authenticator()
+            assert auth is not None and auth._password == expected  # type: ignore[attr-defined]
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match=r"cannot read the password file \(not UTF-8 text\)"):
+        parse_mqtt_url(url, environ=NO_ENV)

@@ -15,13 +15,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from ..client import PasswordAuthenticator
 from ..client.auth import Authenticator
-from ..errors import ConfigError
+from ..secret_file import first_line, read_secret_file
 
 __all__ = [
     "AuthOptions",
@@ -128,20 +128,15 @@ class AuthOptions:
 
 
 def _read_password_file(path: Path) -> str:
-    """The first line of ``path``; ``-`` is standard input (a prompt without echo at a terminal)."""
-    if str(path) == "-" and sys.stdin.isatty():
+    """The first line of ``path`` (:mod:`meterkit.secret_file`); ``-`` is standard input (a prompt without echo at
+    a terminal)."""
+    if str(path) != "-":
+        return read_secret_file(path)
+    if sys.stdin.isatty():
         import getpass
 
-        return getpass.getpass("password: ") or _empty(path)
-    try:
-        text = sys.stdin.readline() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the password file ({getattr(exc, 'strerror', None) or exc})") from exc
-    return (text.splitlines()[0] if text.strip() else "") or _empty(path)
-
-
-def _empty(path: Path) -> NoReturn:
-    raise ConfigError(f"{path}: the password file is empty")
+        return first_line(path, getpass.getpass("password: "))
+    return first_line(path, sys.stdin.readline())
 
 
 def _option_parameters(level: int) -> list[inspect.Parameter]:
