@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -67,15 +69,18 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     b.stop()
 
 
-def subscriber(port: int, received: list[dict[str, object]]) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2)
+def subscriber(port: int, received: list[dict[str, object]], *, session: str | None = None) -> mqtt.Client:
+    """A head-end's subscriber, ready once the broker acknowledged its subscription.  With ``session`` it keeps a
+    persistent session under that client id: the broker queues QoS 1 alarms for it while it is away (and, with
+    persistence, across a broker restart), so nothing depends on who reconnects first."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=session or "", clean_session=session is None)
     ready = threading.Event()
-    client.on_connect = lambda c, u, f, rc, p: (c.subscribe("meterkit/alarms/#", qos=1), ready.set())
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe("meterkit/alarms/#", qos=1)
+    client.on_subscribe = lambda c, u, mid, rcs, p: ready.set()
     client.on_message = lambda c, u, msg: received.append(json.loads(msg.payload))
     client.connect("127.0.0.1", port)
     client.loop_start()
     assert ready.wait(10)
-    time.sleep(0.2)
     return client
 
 
@@ -85,7 +90,16 @@ def test_alarms_are_delivered_once_acknowledged_and_kept_while_the_broker_is_dow
     state = tmp_path / "meter.sqlite"
     outbox = AlarmOutbox(NvStore(state))
     received: list[dict[str, object]] = []
-    sub = subscriber(broker.port, received)
+    # the broker keeps the head-end's session over its restart: the alarm forwarded after the restart reaches the
+    # head-end whether the forwarder or the head-end reconnects first
+    broker.stop()
+    keep_user = f"user {getpass.getuser()}\n" if os.geteuid() == 0 else ""  # root: Mosquitto would drop to its own
+    broker.conf.write_text(
+        f"listener {broker.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {tmp_path}/\n{keep_user}"
+    )
+    broker.start()
+    sub = subscriber(broker.port, received, session="head-end-under-test")
     sealer = AlarmSealer(flag="MKT", meter="12345678", key=None)
     forwarder = MqttForwarder(state, f"mqtt://127.0.0.1:{broker.port}/meterkit/alarms", sealer, interval=0.1)
     forwarder.start()
@@ -101,7 +115,6 @@ def test_alarms_are_delivered_once_acknowledged_and_kept_while_the_broker_is_dow
         assert [a.kind for a in outbox.pending()] == ["SEC_BRUTE_FORCE"]
 
         broker.start()
-        sub.reconnect()
         assert wait_until(lambda: not outbox.pending(), 40)
         assert wait_until(lambda: any(m["kind"] == "SEC_BRUTE_FORCE" for m in received), 10)
         ids = [m["id"] for m in received]
