@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from meterkit.analytics import ALL_CONFIGS, fused
 from meterkit.analytics.complete import complete_md
-from tests.analytics.test_fused_kernel import KINDS, cases, reference
+from tests.analytics.test_fused_kernel import KINDS, cases, random_case, reference
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -37,12 +37,7 @@ def test_numpy_kernel_equals_the_reference(kind: str, data: st.DataObject) -> No
 def test_numpy_kernel_any_lengths_sub_periods_and_chunk_edges(
     configs: list[tuple[int, int]], n_meters: int, n_steps: int, seed: int, straddle: bool
 ) -> None:
-    ks = np.array([k for k, _ in configs], np.int64)
-    qs = np.array([q for _, q in configs], np.int64)
-    rng = np.random.default_rng(seed)
-    energy = rng.integers(0, 4, size=(n_steps, n_meters)).astype(np.int64)
-    period_of = (np.arange(n_steps) // max(1, n_steps // 3)).astype(np.int64)
-    n_periods = int(period_of[-1]) + 1
+    energy, period_of, ks, qs, n_periods = random_case(configs, n_meters, n_steps, seed)
     got = complete_md(energy, period_of, ks, qs, n_periods, straddle, chunk_len=1 + seed % 64)
     for g, w in zip(got, reference(energy, period_of, ks, qs, n_periods, straddle), strict=True):
         np.testing.assert_array_equal(g, w)

@@ -97,6 +97,18 @@ def cases(draw: st.DrawFn, kind: str) -> tuple[I64, I64, I64, I64, int, bool, tu
     return energy, period_of, ks, qs, n_periods, straddle, how
 
 
+def random_case(
+    configs: list[tuple[int, int]], n_meters: int, n_steps: int, seed: int
+) -> tuple[I64, I64, I64, I64, int]:
+    """Energies 0-3 per step and meter from ``seed``, three billing periods, the window lengths and sub-periods of
+    ``configs``: (energy, period_of, ks, qs, n_periods)."""
+    ks = np.array([k for k, _ in configs], np.int64)
+    qs = np.array([q for _, q in configs], np.int64)
+    energy = np.random.default_rng(seed).integers(0, 4, size=(n_steps, n_meters)).astype(np.int64)
+    period_of = (np.arange(n_steps) // max(1, n_steps // 3)).astype(np.int64)
+    return energy, period_of, ks, qs, int(period_of[-1]) + 1
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @settings(max_examples=60)
 @given(data=st.data())
@@ -120,12 +132,7 @@ def test_kernel_equals_the_reference(kind: str, data: st.DataObject) -> None:
 def test_any_lengths_and_sub_periods_even_more_than_four_lengths(
     configs: list[tuple[int, int]], n_meters: int, n_steps: int, seed: int, straddle: bool
 ) -> None:
-    ks = np.array([k for k, _ in configs], np.int64)
-    qs = np.array([q for _, q in configs], np.int64)
-    rng = np.random.default_rng(seed)
-    energy = rng.integers(0, 4, size=(n_steps, n_meters)).astype(np.int64)
-    period_of = (np.arange(n_steps) // max(1, n_steps // 3)).astype(np.int64)
-    n_periods = int(period_of[-1]) + 1
+    energy, period_of, ks, qs, n_periods = random_case(configs, n_meters, n_steps, seed)
     got = fused.fused_md(
         energy,
         period_of,
