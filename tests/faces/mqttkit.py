@@ -60,3 +60,23 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, pump: Calla
             return True
         time.sleep(0.05)
     return bool(predicate())
+
+
+def discovery_removed(recorder: Recorder, serial: str, objects: tuple[str, ...] = ("1_8_0", "1_6_0", "0_9_2")) -> bool:
+    """Whether ``--mqtt-remove`` emptied the retained discovery configs of ``serial``'s ``objects`` (waits for each)."""
+    return all(
+        wait_for(
+            lambda topic=f"homeassistant/sensor/meterkit_{serial}/{obj}/config": recorder.on(topic)[-1].payload == b""
+        )
+        for obj in objects
+    )
+
+
+def retained_configs(port: int) -> list[str]:
+    """The discovery topics a new subscriber still gets a (non-empty) retained config on."""
+    fresh = Recorder(port, ("homeassistant/#",))
+    time.sleep(0.5)
+    try:
+        return [m.topic for m in fresh.messages if m.payload]
+    finally:
+        fresh.close()

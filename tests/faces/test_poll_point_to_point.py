@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
@@ -24,7 +23,7 @@ from tests.e2e.conftest import running_server
 from tests.e2e.test_collector import PASSWORD, served_meter
 from tests.headend.test_mqtt_forwarding import Broker, free_port
 
-from .mqttkit import Recorder, wait_for
+from .mqttkit import Recorder, discovery_removed, retained_configs, wait_for
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.e2e]
 
@@ -85,15 +84,10 @@ def test_point_to_point_meter_is_published_under_the_serial_it_reports(tmp_path:
         assert store.stored_rows(SERIAL) == len(vm.meter.profile)
         # --mqtt-remove (the meter need not answer): empty retained configs under the remembered serial
         assert main(["poll", *common, "--mqtt", mqtt, "--mqtt-remove"]) == 0
-        for obj in ("1_8_0", "1_6_0", "0_9_2"):
-            topic = f"homeassistant/sensor/meterkit_{SERIAL}/{obj}/config"
-            assert wait_for(lambda topic=topic: recorder.on(topic)[-1].payload == b"")
+        assert discovery_removed(recorder, SERIAL)
     finally:
         recorder.close()
-    fresh = Recorder(broker.port, ("homeassistant/#",))
-    time.sleep(0.5)
-    assert [m.topic for m in fresh.messages if m.payload] == []
-    fresh.close()
+    assert retained_configs(broker.port) == []
 
 
 def test_mqtt_remove_of_a_point_to_point_meter_never_polled_is_one_error_line(
